@@ -1,0 +1,20 @@
+"""kgqa: knowledge-graph-augmented question answering.
+
+The pipeline, one sub-package per stage: ``kg`` (store, importers) -> ``linking`` -> ``retrieval``
+-> ``data`` -> ``models`` -> ``training`` / ``explain``. Importing ``kgqa`` loads nothing heavy;
+the public functions import their stage on first call.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "KnowledgeGraph"]
+
+
+def __getattr__(name: str):
+    if name == "KnowledgeGraph":
+        from kgqa.kg.store import KnowledgeGraph
+
+        return KnowledgeGraph
+    raise AttributeError(f"module 'kgqa' has no attribute {name!r}")

@@ -1,0 +1,68 @@
+"""One catalogue of kgqa's errors and warnings, with stable codes.
+
+Modelled on spaCy's ``errors.py``: every message has a code (``E001``...), says what went wrong
+and, where possible, what to do. Raise them as ``KGQAError(Errors.E001.format(...))`` or use the
+helpers below; a code never changes meaning once released.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+
+class _CodedMessages(type):
+    """Metaclass that prefixes each message with its code: ``[E001] ...``."""
+
+    def __getattribute__(cls, code: str) -> str:
+        msg = super().__getattribute__(code)
+        if code.startswith("__"):
+            return msg
+        return f"[{code}] {msg}"
+
+
+class Errors(metaclass=_CodedMessages):
+    # knowledge-graph store and importers
+    E001 = "{location}: {problem}"
+    E002 = ("Unknown graph '{name}'. Known graphs: {known}. Build one with `kgqa graphs build "
+            "RECIPE` or pass the path of a graph directory.")
+    E003 = ("Graph at '{path}' is damaged or mismatched: {problem}. Rebuild it with "
+            "`kgqa graphs build` (it is never repaired in place).")
+    E004 = "Graph format version {found} at '{path}' is not supported (this kgqa reads {expected})."
+    E005 = "Unknown node '{name}' in graph '{graph}'."
+    E006 = "Unknown relation '{name}'. Known relations: {known}."
+    E007 = "Node id {node_id} is out of range for graph '{graph}' with {num_nodes} nodes."
+    E008 = ("Data folder not found: {path}. Set KGQA_DATA_DIR to the folder that holds "
+            "csqa/, conceptnet/ and wikidata/ (the shared data), or pass --data-dir.")
+    E009 = "Recipe '{path}': {problem}"
+    E010 = ("Graph '{name}' built from recipe '{recipe}' does not have the expected counts: "
+            "{problem}")
+    E011 = "Checksum mismatch for '{path}': expected sha256 {expected}, got {found}."
+    E012 = "The build produced no edges from {sources}: check the filters and the input format."
+    E013 = "Unknown {kind} '{name}'. Choose one of: {known}."
+    E014 = "Output path '{path}' is not writable: {problem}"
+    E015 = "{problem}"
+
+
+class Warnings(metaclass=_CodedMessages):
+    W001 = "{count} bad lines were skipped while reading {source} (--skip-bad); first: {first}"
+    W002 = "{problem}"
+
+
+class KGQAError(ValueError):
+    """Every error kgqa raises on purpose; the message starts with its catalogue code."""
+
+
+class BadInputError(KGQAError):
+    """A malformed input line: carries the ``file:line`` location and the problem."""
+
+    def __init__(self, source: str, line: int | None, problem: str):
+        self.source = str(source)
+        self.line = line
+        self.problem = problem
+        location = f"{self.source}:{line}" if line is not None else self.source
+        super().__init__(Errors.E001.format(location=location, problem=problem))
+
+
+def warn(message: str) -> None:
+    """Emit a kgqa warning (a ``UserWarning`` whose text starts with its code)."""
+    warnings.warn(message, UserWarning, stacklevel=2)

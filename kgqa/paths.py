@@ -1,0 +1,58 @@
+"""Where kgqa reads and writes files: one data home, one shared-data folder, no absolute paths.
+
+``KGQA_HOME`` (default ``~/.cache/kgqa``, i.e. the user's cache dir) holds built graphs
+(``graphs/NAME``), caches and downloads. ``KGQA_DATA_DIR`` points at the read-only research data
+(``csqa/``, ``conceptnet/``, ``wikidata/``, ``samples/``); without it, kgqa looks for a
+``shared/data`` folder beside the source checkout or the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kgqa.errors import Errors, KGQAError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+
+def kgqa_home() -> Path:
+    """The writable data home (created on first use)."""
+    env = os.environ.get("KGQA_HOME")
+    if env:
+        home = Path(env).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        home = Path(base) / "kgqa"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def graphs_home() -> Path:
+    path = kgqa_home() / "graphs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir(required: bool = True) -> Path | None:
+    """The shared research-data folder (``KGQA_DATA_DIR`` or a ``shared/data`` nearby)."""
+    env = os.environ.get("KGQA_DATA_DIR")
+    if env:
+        path = Path(env).expanduser()
+        if path.is_dir() or not required:
+            return path
+        raise KGQAError(Errors.E008.format(path=path))
+    for base in (REPO_DIR.parent, Path.cwd().parent, Path.cwd()):
+        candidate = base / "shared" / "data"
+        if candidate.is_dir():
+            return candidate.resolve()
+    if required:
+        raise KGQAError(Errors.E008.format(path="(KGQA_DATA_DIR unset; no shared/data found)"))
+    return None
+
+
+def recipes_dir() -> Path:
+    """The ``graphs/`` folder of build recipes (the source checkout's, or ``KGQA_RECIPES``)."""
+    env = os.environ.get("KGQA_RECIPES")
+    return Path(env) if env else REPO_DIR / "graphs"
