@@ -41,6 +41,15 @@ class Errors(metaclass=_CodedMessages):
     E013 = "Unknown {kind} '{name}'. Choose one of: {known}."
     E014 = "Output path '{path}' is not writable: {problem}"
     E015 = "{problem}"
+    # datasets and backbones
+    E016 = "Dataset file not found: {path}. {hint}"
+    E017 = ("Could not load backbone '{name}'. Tried: {tried}. Pass a short name ({short}), a "
+            "local directory with config.json and weights, or a Hugging Face hub name (online, "
+            "or already in the hub cache when HF_HUB_OFFLINE=1).")
+    E018 = "Backbone '{name}': {problem}"
+    # Wikidata entity linking
+    E019 = ("Alias table or embedding cache '{path}' is unusable: {problem}. Delete it; "
+            "kgqa rebuilds it on the next use.")
 
 
 class Warnings(metaclass=_CodedMessages):

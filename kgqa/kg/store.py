@@ -332,6 +332,37 @@ class KnowledgeGraph:
                        tail=np.asarray(self.tail[eids]), weight=np.asarray(self.weight[eids]),
                        edge_ids=eids.astype(np.int32))
 
+    def _bfs_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-graph visit stamps and result buffer for the BFS kernel (allocated once)."""
+        if getattr(self, "_stamp", None) is None:
+            self._stamp = np.zeros(self.num_nodes, dtype=np.int32)
+            self._result = np.empty(self.num_nodes, dtype=np.int32)
+            self._mark = 0
+        return self._stamp, self._result
+
+    def _next_marks(self, count: int) -> int:
+        """Reserve ``count`` fresh stamp marks; resets the stamps before they would overflow."""
+        stamp, _ = self._bfs_state()
+        if self._mark + count >= np.iinfo(np.int32).max:
+            stamp[:] = 0
+            self._mark = 0
+        first = self._mark + 1
+        self._mark += count
+        return first
+
+    def _kernel_args(self, direction: str, relations) -> tuple:
+        if direction not in ("out", "in", "both"):
+            raise KGQAError(Errors.E013.format(kind="direction", name=direction, known="out, in, both"))
+        if relations is None:
+            if getattr(self, "_all_args", None) is None:
+                self._all_args = (self.out_indptr, self.tail, self.in_indptr, self.in_edges, self.head,
+                                  self.relation, np.ones(self.num_relations, dtype=np.bool_))
+            return self._all_args
+        rel_ok = np.zeros(self.num_relations, dtype=np.bool_)
+        wanted = self._relation_filter(relations)
+        rel_ok[wanted[wanted < self.num_relations]] = True
+        return (self.out_indptr, self.tail, self.in_indptr, self.in_edges, self.head, self.relation, rel_ok)
+
     def k_hop(self, nodes, k: int = 2, *, direction: str = "both", relations=None) -> np.ndarray:
         """Sorted ids of all nodes within ``k`` hops of ``nodes`` (the seeds included).
 
@@ -340,31 +371,34 @@ class KnowledgeGraph:
             k: number of hops (0 returns the seeds).
             direction: follow ``"out"``, ``"in"`` or ``"both"`` edge directions.
             relations: optional forward relation names/ids to follow.
+
+        Runs a compiled BFS (:func:`kgqa.kg.kernels.bfs_k_hop`) whose cost is the number of
+        edges touched, not the graph size. Not thread-safe on one ``KnowledgeGraph`` object.
         """
-        seeds = np.unique(np.asarray([self._as_id(v) for v in np.atleast_1d(nodes)], dtype=np.int64))
-        wanted = self._relation_filter(relations)
-        visited = np.zeros(self.num_nodes, dtype=bool)
-        visited[seeds] = True
-        frontier = seeds
-        for _ in range(k):
-            found = []
-            if direction in ("out", "both"):
-                eids = csr_gather(self.out_indptr, frontier)
-                if wanted is not None:
-                    eids = eids[np.isin(self.relation[eids], wanted)]
-                found.append(self.tail[eids])
-            if direction in ("in", "both"):
-                eids = self.in_edges[csr_gather(self.in_indptr, frontier)]
-                if wanted is not None:
-                    eids = eids[np.isin(self.relation[eids], wanted)]
-                found.append(self.head[eids])
-            reached = np.concatenate(found).astype(np.int64)
-            reached = reached[~visited[reached]]
-            if len(reached) == 0:
-                break
-            frontier = np.unique(reached)
-            visited[frontier] = True
-        return np.flatnonzero(visited).astype(np.int32)
+        from kgqa.kg.kernels import bfs_k_hop
+
+        if isinstance(nodes, (int, np.integer)) or (isinstance(nodes, np.ndarray) and nodes.dtype.kind in "iu"):
+            seeds = np.atleast_1d(np.asarray(nodes, dtype=np.int64))
+            if len(seeds) and (seeds.min() < 0 or seeds.max() >= self.num_nodes):
+                raise KGQAError(Errors.E007.format(node_id=int(seeds.max()), graph=self.name, num_nodes=self.num_nodes))
+        else:
+            seeds = np.asarray([self._as_id(v) for v in np.atleast_1d(nodes)], dtype=np.int64)
+        args = self._kernel_args(direction, relations)
+        stamp, result = self._bfs_state()
+        mark = self._next_marks(1)
+        n = bfs_k_hop(*args, seeds, int(k), direction != "in", direction != "out", stamp, mark, result)
+        return np.sort(result[:n])
+
+    def k_hop_sizes(self, seeds, k: int = 2, *, direction: str = "both", relations=None) -> np.ndarray:
+        """(S,) int64 sizes of the ``k``-hop neighbourhoods of each seed, in one compiled call
+        spread over numba's threads (each thread allocates its own (N,) visit marks)."""
+        from kgqa.kg.kernels import bfs_k_hop_many
+
+        seeds = np.asarray(seeds, dtype=np.int64)
+        args = self._kernel_args(direction, relations)
+        sizes = np.zeros(len(seeds), dtype=np.int64)
+        bfs_k_hop_many(*args, seeds, int(k), direction != "in", direction != "out", sizes)
+        return sizes
 
     # ------------------------------------------------------------------ exports
     def to_networkx(self, *, names: bool = True) -> "networkx.MultiDiGraph":

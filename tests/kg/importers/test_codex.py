@@ -109,10 +109,15 @@ def test_bad_json_names_file_and_line(codex):
         read_codex_relation_labels(codex)
 
 
-@pytest.mark.skipif(not (DATA / "wikidata" / "codex-s").is_dir(), reason="shared data not available")
+def _shared(name, *counts):
+    missing = not (DATA / "wikidata" / name).is_dir()
+    return pytest.param(name, *counts, id=name,
+                        marks=pytest.mark.skipif(missing, reason="shared data not available"))
+
+
 @pytest.mark.parametrize("name, triples, entities, relations, labelled", [
-    ("codex-s", 36_543, 2_034, 42, 147),
-    ("codex-m", 206_205, 17_050, 51, 366),
+    _shared("codex-s", 36_543, 2_034, 42, 147),
+    _shared("codex-m", 206_205, 17_050, 51, 366),
 ])
 def test_shared_codex_counts(name, triples, entities, relations, labelled):
     directory = DATA / "wikidata" / name

@@ -1,0 +1,56 @@
+"""Machine and software facts recorded with every benchmark result."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def machine_info() -> dict:
+    """Cores, RAM, CPU model, Python and key package versions, git commit, UTC time."""
+    info = {
+        "cores": os.cpu_count(),
+        "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    for module in ("numpy", "scipy", "numba", "torch", "torch_geometric", "transformers", "spacy", "networkx"):
+        if module in sys.modules or module in ("numpy", "networkx"):
+            try:
+                info[f"{module}_version"] = __import__(module).__version__
+            except ImportError:
+                pass
+    import kgqa
+
+    info["kgqa_version"] = kgqa.__version__
+    return info

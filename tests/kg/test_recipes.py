@@ -1,0 +1,133 @@
+import gzip
+
+import pytest
+from typer.testing import CliRunner
+
+from kgqa.cli import app
+from kgqa.errors import KGQAError
+from kgqa.kg import KnowledgeGraph
+from kgqa.kg.recipes import build_recipe, load_recipe
+from tests.conftest import REPO
+
+CN4_LINES = [
+    "shovel\tUsedFor\tdig\t2\t5",
+    "shovel\tHasA\thandle\t1\t5",
+    "ice cream\tIsA\tdessert\t3\t5",
+    "shovel\tUsedFor\tdig\t4\t5",       # duplicate: keeps weight 4
+    "fish\tNotIsA\tmammal\t1\t-5",
+    "cat\tSimilarSize\tdog\t1\t5",       # outside the 17: dropped under merged17
+]
+
+
+def write_cn4(path, lines):
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def write_recipe(tmp_path, expected="", extra=""):
+    write_cn4(tmp_path / "cn4.tsv.gz", CN4_LINES)
+    recipe = tmp_path / "toy.yaml"
+    recipe.write_text(f"""name: toy
+description: toy graph
+sources:
+  - importer: conceptnet4
+    path: {tmp_path / 'cn4.tsv.gz'}
+relations: {{scheme: merged17, negated: keep}}
+{expected}
+{extra}""")
+    return recipe
+
+
+def test_recipe_builds_and_checks_counts(tmp_path):
+    recipe = write_recipe(tmp_path, "expected: {num_nodes: 7, num_edges: 4, num_relations: 4}")
+    kg = build_recipe(recipe, out_dir=tmp_path / "out")
+    edges = {(kg.node_name(h), kg.relations[r], kg.node_name(t), float(w))
+             for h, r, t, w in zip(kg.head, kg.relation, kg.tail, kg.weight)}
+    assert edges == {("shovel", "UsedFor", "dig", 4.0), ("handle", "PartOf", "shovel", 1.0),
+                     ("ice_cream", "IsA", "dessert", 3.0), ("fish", "NotIsA", "mammal", 1.0)}
+    assert kg.manifest["relation_map"]["dropped_edges"] == {"SimilarSize": 1}
+    assert kg.manifest["sources"][0]["sha256"]
+    assert (kg.path / "LICENSE.md").exists()
+
+
+def test_relations_full_override(tmp_path):
+    recipe = write_recipe(tmp_path, "expected: {num_edges: 4}")
+    kg = build_recipe(recipe, out_dir=tmp_path / "out", relations="full")
+    assert sorted(kg.relations) == ["HasA", "IsA", "NotIsA", "SimilarSize", "UsedFor"]
+
+
+def test_expected_count_mismatch_fails_and_writes_nothing(tmp_path):
+    recipe = write_recipe(tmp_path, "expected: {num_edges: 5}")
+    with pytest.raises(KGQAError, match=r"E010.*num_edges 4 != expected 5"):
+        build_recipe(recipe, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_recipe_key_is_named(tmp_path):
+    recipe = write_recipe(tmp_path, extra="filterz: {max_words: 2}")
+    with pytest.raises(KGQAError, match=r"E009.*filterz"):
+        load_recipe(recipe)
+
+
+def test_source_checksum_is_checked(tmp_path):
+    write_cn4(tmp_path / "cn4.tsv.gz", CN4_LINES)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nsources:\n  - importer: conceptnet4\n    path: {tmp_path / 'cn4.tsv.gz'}\n    sha256: '{'0' * 64}'\n")
+    with pytest.raises(KGQAError, match="E011"):
+        build_recipe(recipe, out_dir=tmp_path / "out")
+
+
+@pytest.mark.parametrize("bad_line, problem", [
+    ("shovel\tUsedFor\tdig", "column"),
+    ("shovel\tLikes\tdig\t1\t5", "relation"),
+])
+def test_bad_line_stops_build_unless_skip_bad(tmp_path, bad_line, problem):
+    write_cn4(tmp_path / "cn4.tsv.gz", CN4_LINES[:2] + [bad_line] + CN4_LINES[2:])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nsources:\n  - importer: conceptnet4\n    path: {tmp_path / 'cn4.tsv.gz'}\n")
+    with pytest.raises(KGQAError, match=rf"cn4.tsv.gz:3: .*{problem}"):
+        build_recipe(recipe, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with pytest.warns(UserWarning, match="W001.*1 bad lines"):
+        kg = build_recipe(recipe, out_dir=tmp_path / "out", skip_bad=True)
+    assert kg.manifest["build"]["stats"]["bad_lines_skipped"] == 1
+    assert kg.num_edges == 4
+
+
+def test_invalid_utf8_line(tmp_path):
+    with gzip.open(tmp_path / "cn4.tsv.gz", "wb") as fh:
+        fh.write(b"shovel\tUsedFor\tdig\t2\t5\n\xff\xfe\tIsA\tx\t1\t5\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nsources:\n  - importer: conceptnet4\n    path: {tmp_path / 'cn4.tsv.gz'}\n")
+    with pytest.raises(KGQAError, match=r"cn4.tsv.gz:2: invalid UTF-8"):
+        build_recipe(recipe, out_dir=tmp_path / "out")
+
+
+def test_shipped_recipes_validate():
+    names = sorted(p.stem for p in (REPO / "graphs").glob("*.yaml"))
+    assert {"default", "conceptnet4_en", "cn100k", "codex_s", "codex_m"} <= set(names)
+    for name in names:
+        recipe = load_recipe(REPO / "graphs" / f"{name}.yaml")
+        assert recipe.expected.num_edges, f"{name} recipe has no expected counts"
+
+
+def test_codex_s_recipe_on_shared_data(data_dir, tmp_path):
+    kg = build_recipe("codex_s", out_dir=tmp_path / "codex_s", data_root=data_dir)
+    assert (kg.num_nodes, kg.num_edges, kg.num_relations) == (2034, 36543, 42)
+    assert kg.manifest["relation_labels"]["P106"] == "occupation"
+    assert len(kg.node_labels) > 147  # CoDEx type labels plus ERNIE anchor-text labels
+
+
+def test_cli_build_info_neighbors(tmp_path):
+    recipe = write_recipe(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["graphs", "build", str(recipe), "--out", str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["graphs", "info", str(tmp_path / "g"), "--json"])
+    assert result.exit_code == 0 and '"num_edges": 4' in result.output
+    result = runner.invoke(app, ["graphs", "neighbors", "shovel", "--graph", str(tmp_path / "g")])
+    assert result.exit_code == 0
+    assert "shovel --UsedFor--> dig" in result.output and "shovel <-PartOf-- handle" in result.output
+    result = runner.invoke(app, ["graphs", "neighbors", "spoon", "--graph", str(tmp_path / "g")])
+    assert result.exit_code == 1 and "E005" in result.output
+    KnowledgeGraph.load(tmp_path / "g", verify=True)
