@@ -50,6 +50,28 @@ class Errors(metaclass=_CodedMessages):
     # Wikidata entity linking
     E019 = ("Alias table or embedding cache '{path}' is unusable: {problem}. Delete it; "
             "kgqa rebuilds it on the next use.")
+    # training runner (kgqa.training); numbered from E030 so concurrent additions do not collide
+    E030 = "Experiment config {location}: {problem}"
+    E031 = "Checkpoint '{path}' is unusable: {problem}"
+    E032 = ("Training stopped at step {step} (epoch {epoch}): {problem}. The last good checkpoint "
+            "is kept at '{checkpoint}'.")
+    E033 = "Bad batch: {problem}"
+    E034 = ("Frozen-feature cache '{path}' is unusable: {problem}. Delete it; kgqa recomputes "
+            "it on the next run.")
+    # entity embeddings (kgqa.kge) and the knowledge-fused encoder (ERNIE); numbered from E050
+    E050 = ("Entity embeddings at '{path}' were trained for graph '{trained_for}' (checksum "
+            "{expected}), not for graph '{graph}' (checksum {found}). Train embeddings for this "
+            "graph with `kgqa graphs embed {graph}` or pass the graph they were built for.")
+    E051 = ("No {model} entity embeddings of dimension {dim} for graph '{graph}' under '{path}'. "
+            "Train them with `kgqa graphs embed {graph} --model {model} --dim {dim}`.")
+    E052 = ("Entity embeddings at '{path}' are unusable: {problem}. Delete the directory and "
+            "train them again with `kgqa graphs embed`.")
+    E053 = "Knowledge-fused encoder config: {problem}"
+    E054 = ("Entity id {entity_id} is out of range: the entity table has {num_entities} rows "
+            "(valid ids 0..{last}; -1 marks a token without an entity).")
+    E055 = "Pretraining config {location}: {problem}"
+    # reasoning models (kgqa.models, kgqa.nn); numbered from E040
+    E040 = "Model '{model}': {problem}"
 
 
 class Warnings(metaclass=_CodedMessages):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Union
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Literal, Union
 import torch
 from torch import Tensor, nn
 
-from kgqa.backbones.names import ResolvedName, hub_offline, resolve_backbone_name
+from kgqa.backbones.names import ResolvedName, hub_offline, resolve_backbone_name, short_names
 from kgqa.errors import Errors, KGQAError, Warnings, warn
 
 if TYPE_CHECKING:
@@ -73,15 +74,15 @@ def _get_path(module: nn.Module, dotted: str):
 
 
 class Backbone(nn.Module):
-    """A pretrained transformer encoder with multiple-choice input formatting.
+    r"""A pretrained transformer encoder with multiple-choice input formatting.
 
-    For a question :math:`q` and choices :math:`a_1 \\dots a_C`, each pair is encoded as one
+    For a question :math:`q` and choices :math:`a_1 \dots a_C`, each pair is encoded as one
     sentence pair (``[CLS] q [SEP] a_c [SEP]`` for BERT, ``<s> q </s></s> a_c </s>`` for RoBERTa)
     and the ``(B, C)`` pairs are flattened to ``B*C`` rows, as ``BertForMultipleChoice`` does. The
     pooled vector is the first token's last hidden state,
 
     .. math::
-        \\mathbf{h}_{\\text{pooled}} = \\mathrm{LM}(q \\oplus a_c)_{0} \\in \\mathbb{R}^{H}
+        \mathbf{h}_{\text{pooled}} = \mathrm{LM}(q \oplus a_c)_{0} \in \mathbb{R}^{H}
 
     (no pretrained pooler, which several encoders lack).
 
@@ -115,7 +116,8 @@ class Backbone(nn.Module):
     @classmethod
     def from_pretrained(cls, name: str, *, freeze: FreezeSpec = "none",
                         gradient_checkpointing: bool = False,
-                        local_files_only: bool | None = None) -> Backbone:
+                        local_files_only: bool | None = None,
+                        cache_dir: str | os.PathLike | None = None) -> Backbone:
         """Load an encoder and its tokenizer by short name, local directory or hub id.
 
         Args:
@@ -125,6 +127,7 @@ class Backbone(nn.Module):
                 embeddings); see :meth:`freeze`.
             gradient_checkpointing: recompute activations in the backward pass (saves memory).
             local_files_only: never contact the hub; ``None`` follows ``HF_HUB_OFFLINE``.
+            cache_dir: the hub cache to use (default: the Hugging Face cache, ``HF_HUB_CACHE``).
 
         Raises:
             KGQAError: ``[E017]`` listing what was tried when nothing loads; ``[E018]`` for an
@@ -132,9 +135,15 @@ class Backbone(nn.Module):
         """
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+        name = str(name)
         resolved = resolve_backbone_name(name)
         offline = hub_offline() if local_files_only is None else local_files_only
-        kwargs = {"local_files_only": True} if (offline and resolved.kind == "hub") else {}
+        hub_kwargs: dict = {}
+        if resolved.kind == "hub":
+            hub_kwargs = {"local_files_only": offline}
+            if cache_dir is not None:
+                hub_kwargs["cache_dir"] = str(cache_dir)
+        kwargs = dict(hub_kwargs)
         with _quiet_transformers():
             try:
                 config = AutoConfig.from_pretrained(resolved.path, **kwargs)
@@ -152,11 +161,10 @@ class Backbone(nn.Module):
             if pooler_arg:  # the wrapper pools the first token; an unused pooler trips DDP
                 kwargs["add_pooling_layer"] = False
             try:
-                tokenizer = AutoTokenizer.from_pretrained(resolved.path, **{
-                    k: v for k, v in kwargs.items() if k == "local_files_only"})
+                tokenizer = AutoTokenizer.from_pretrained(resolved.path, **hub_kwargs)
                 model, info = AutoModel.from_pretrained(resolved.path, config=config,
                                                         output_loading_info=True, **kwargs)
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
                 raise _not_loaded(resolved, offline, exc) from exc
         missing = list(info.get("missing_keys") or [])
         if missing:
@@ -279,7 +287,8 @@ class Backbone(nn.Module):
     @property
     def gradient_checkpointing(self) -> bool:
         """Whether activations are recomputed in the backward pass (in training mode)."""
-        return any(getattr(m, "gradient_checkpointing", False) is True for m in self.model.modules())
+        return any(getattr(m, "gradient_checkpointing", False) is True
+                   for m in self.model.modules())
 
     def set_gradient_checkpointing(self, enabled: bool = True) -> Backbone:
         """Turn gradient (activation) checkpointing on or off.
@@ -299,6 +308,8 @@ class Backbone(nn.Module):
                 f"{type(self.model).__name__} does not support gradient checkpointing in "
                 f"transformers {transformers.__version__}; drop gradient_checkpointing or "
                 "use another backbone")))
+        if getattr(self.model.config, "use_cache", False):  # encoders cache nothing; no warning
+            self.model.config.use_cache = False
         on = getattr(self.model, "activation_checkpointing_enable", None)
         if on is not None:  # transformers >= 5 renamed it
             on(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -375,15 +386,13 @@ class Backbone(nn.Module):
         return BackboneOutput(pooled=hidden[:, 0], hidden_states=hidden)
 
     def extra_repr(self) -> str:
-        return (f"name={self.name!r}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
-                f"freeze={self.freeze_spec!r}")
+        return (f"name={self.name!r}, hidden_size={self.hidden_size}, "
+                f"num_layers={self.num_layers}, freeze={self.freeze_spec!r}")
 
 
 def _not_loaded(resolved: ResolvedName, offline: bool, exc: BaseException) -> KGQAError:
     tried = list(resolved.tried)
     where = "hub cache only (offline)" if offline and resolved.kind == "hub" else resolved.kind
     tried.append(f"{where} '{resolved.path}': {_first_line(exc)}")
-    from kgqa.backbones.names import short_names
-
     return KGQAError(Errors.E017.format(name=resolved.name, tried="; ".join(tried),
                                         short=", ".join(short_names())))

@@ -74,7 +74,8 @@ def hub_offline() -> bool:
 
 def _looks_like_path(name: str) -> bool:
     # a hub id is "name" or "org/name"; anything else with a separator is meant as a path
-    return (name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name)
+    return (name.startswith((".", "/", "~")) or name.count("/") > 1
+            or (os.sep != "/" and os.sep in name))
 
 
 def _load_error(name: str, tried: list[str]) -> KGQAError:

@@ -38,8 +38,9 @@ _BPE_CORPUS = [
 
 def wordpiece_vocab() -> list[str]:
     """The tiny WordPiece vocabulary: 5 specials, letters, ``##`` letters, digits, a few words."""
-    return [*_BERT_SPECIAL, *_LETTERS, *(f"##{c}" for c in _LETTERS), *"0123456789?.,'",
-            *_WORDS]
+    tokens = [*_BERT_SPECIAL, *_LETTERS, *(f"##{c}" for c in _LETTERS), *"0123456789?.,'",
+              *_WORDS]
+    return list(dict.fromkeys(tokens))
 
 
 def tiny_tokenizer(arch: str = "bert"):

@@ -74,7 +74,7 @@ def _select_inhouse(split: str, train: list[QAExample], ids: list[str], ids_sour
     return ih_train if split == "ih_train" else ih_test
 
 
-def load_csqa(split: str = "ih_train", *, directory: str | Path | None = None,
+def load_csqa(split: str = "train", *, directory: str | Path | None = None,
               source: str = "local") -> QADataset:
     """Load one CommonsenseQA split from the local jsonl files (or ``source="hf"``).
 
@@ -154,7 +154,7 @@ def _default_ids_path(directory: str | Path | None) -> Path | None:
     return None if root is None else root / NAME / INHOUSE_IDS_FILE
 
 
-def load_csqa_hf(split: str = "ih_train", *, inhouse_ids: str | Path | None = None,
+def load_csqa_hf(split: str = "train", *, inhouse_ids: str | Path | None = None,
                  revision: str | None = None) -> QADataset:
     """Load a CommonsenseQA split from the Hugging Face hub copy ``tau/commonsense_qa``.
 

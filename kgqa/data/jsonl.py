@@ -64,12 +64,14 @@ def parse_qa_record(obj, *, source: str = "<record>", line: int | None = None,
     if not min_choices <= len(choices) <= max_choices:
         allowed = (f"{min_choices}" if min_choices == max_choices
                    else f"{min_choices}-{max_choices}")
-        raise BadInputError(source, line, f"question has {len(choices)} choices; expected {allowed}")
+        raise BadInputError(source, line,
+                            f"question has {len(choices)} choices; expected {allowed}")
     labels: list[str] = []
     texts: list[str] = []
     for i, choice in enumerate(choices):
         if not isinstance(choice, dict):
-            raise BadInputError(source, line, f"choice {i} must be an object with 'label' and 'text'")
+            raise BadInputError(source, line,
+                                f"choice {i} must be an object with 'label' and 'text'")
         label = choice.get("label")
         if isinstance(label, bool) or not isinstance(label, (str, int)) or str(label).strip() == "":
             raise BadInputError(source, line, f"choice {i} has no 'label'")
@@ -98,7 +100,8 @@ def parse_qa_record(obj, *, source: str = "<record>", line: int | None = None,
 
 
 def read_qa_jsonl(path: str | Path, *, require_labels: bool = True,
-                  min_choices: int = MIN_CHOICES, max_choices: int = MAX_CHOICES) -> list[QAExample]:
+                  min_choices: int = MIN_CHOICES,
+                  max_choices: int = MAX_CHOICES) -> list[QAExample]:
     """Read every question of a QA jsonl file (blank lines are skipped).
 
     Args:

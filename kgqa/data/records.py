@@ -1,4 +1,4 @@
-"""Typed records of multiple-choice QA: one question (:class:`QAExample`) and one split (:class:`QADataset`)."""
+"""Typed records of multiple-choice QA: a question (:class:`QAExample`), a split (:class:`QADataset`)."""
 
 from __future__ import annotations
 

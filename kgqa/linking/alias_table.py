@@ -51,6 +51,8 @@ TABLE_FORMAT = "kgqa-wikidata-alias-table"
 TABLE_VERSION = 1
 #: Longest alias kept, in normalised tokens (punctuation counts: ``"u . s . state"`` is 5).
 MAX_ALIAS_TOKENS = 8
+#: Occurrences in the mined text below which an alias's link probability is unknown.
+MIN_OCCURRENCES = 3
 #: Sources larger than this are fingerprinted by size and mtime instead of sha256 (dumps).
 _HASH_LIMIT = 256 << 20
 
@@ -254,7 +256,8 @@ class AliasTable:
     Example::
 
         >>> table = AliasTable()
-        >>> table.add("Paris", "Q90", 3); table.add("paris", "Q47899")
+        >>> table.add("Paris", "Q90", 3), table.add("paris", "Q47899"), table.add("the", "Q1")
+        (True, True, False)
         >>> table.prior("PARIS")
         {'Q90': 0.75, 'Q47899': 0.25}
     """
@@ -302,50 +305,51 @@ class AliasTable:
         return added
 
     def add_entity_info(self, info: Mapping[str, EntityInfo], *, count: int = 1) -> int:
-        """Labels, aliases and descriptions from a dump's ``QID -> EntityInfo``."""
+        """Labels, aliases and descriptions from a dump's ``QID -> EntityInfo``; the dump's
+        label becomes the display label (it is Wikidata's own, unlike mined mention texts)."""
         added = 0
         for qid, entity in info.items():
             if entity.label:
                 added += self.add(entity.label, qid, count)
-                self.labels.setdefault(qid, entity.label)
+                self.labels[qid] = entity.label
             for alias in entity.aliases:
                 added += self.add(alias, qid, count)
             if entity.description:
                 self.descriptions[qid] = entity.description
         return added
 
-    def add_anchors(self, sentences: Iterable[AnchoredSentence], *, link_probability: bool = True) -> int:
-        """Anchor counts of annotated sentences; with ``link_probability`` also count how often
-        each anchor text occurs in them (two passes over the sentences, kept in memory)."""
-        sentences = list(sentences)
-        counts = anchor_counts(sentences)
+    def add_anchors(self, sentences: Iterable[AnchoredSentence]) -> int:
+        """Add the anchor counts of annotated sentences; returns the number of links added."""
         added = 0
-        for alias, qids in counts.items():
+        for alias, qids in anchor_counts(sentences).items():
             for qid, count in qids.items():
                 if self.add(alias, qid, count, normalised=True):
                     added += count
                     self.anchor_links[alias] = self.anchor_links.get(alias, 0) + count
-        if link_probability:
-            seen = ngram_occurrences((s.text for s in sentences), self.anchor_links.keys())
-            for alias, n in seen.items():
-                self.occurrences[alias] = self.occurrences.get(alias, 0) + n
         return added
 
+    def count_occurrences(self, texts: Iterable[str]) -> None:
+        """Count every alias's occurrences in ``texts`` (the annotated text the anchors came
+        from), for :meth:`link_probability`."""
+        for alias, n in ngram_occurrences(texts, self.aliases.keys()).items():
+            self.occurrences[alias] = self.occurrences.get(alias, 0) + n
+
     def restrict(self, qids: Collection[str]) -> "AliasTable":
-        """A copy keeping only candidates in ``qids`` (e.g. the graph's nodes); ``totals`` keep
-        the dropped links so the anchor prior stays honest."""
+        """A copy keeping only candidates in ``qids`` (e.g. the graph's nodes).
+
+        An alias left without candidates stays as an empty entry: a linker still matches it,
+        so the longest name in the text wins even when the graph lacks its item (``"sub -
+        saharan africa"`` is not linked to *Africa*). ``totals`` keep the dropped links, so the
+        anchor prior of the kept candidates stays honest.
+        """
         table = AliasTable(labels={q: v for q, v in self.labels.items() if q in qids},
                            descriptions={q: v for q, v in self.descriptions.items() if q in qids},
                            meta=dict(self.meta))
         for alias, entry in self.aliases.items():
-            kept = {q: c for q, c in entry.items() if q in qids}
-            if kept:
-                table.aliases[alias] = kept
-                table.totals[alias] = self.totals.get(alias, sum(entry.values()))
-                if alias in self.anchor_links:
-                    table.anchor_links[alias] = self.anchor_links[alias]
-                if alias in self.occurrences:
-                    table.occurrences[alias] = self.occurrences[alias]
+            table.aliases[alias] = {q: c for q, c in entry.items() if q in qids}
+            table.totals[alias] = self.totals.get(alias, sum(entry.values()))
+        table.anchor_links = dict(self.anchor_links)
+        table.occurrences = dict(self.occurrences)
         return table
 
     # ------------------------------------------------------------------ queries
@@ -377,10 +381,10 @@ class AliasTable:
         return {q: c / total for q, c in entry.items()}
 
     def link_probability(self, alias: str) -> float | None:
-        """``anchor links / occurrences`` in the mined text, or ``None`` when the alias was not
-        seen there (labels and dump aliases only)."""
-        seen = self.occurrences.get(alias)
-        if not seen:
+        """``anchor links / occurrences`` in the mined text, or ``None`` when the alias occurs
+        there fewer than :data:`MIN_OCCURRENCES` times (too few to tell)."""
+        seen = self.occurrences.get(alias, 0)
+        if seen < MIN_OCCURRENCES:
             return None
         return min(1.0, self.anchor_links.get(alias, 0) / seen)
 
@@ -445,9 +449,11 @@ class AliasTable:
             names = graph.node_names
             graph_labels = {names[i]: label for i, label in graph.node_labels.items()}
         mined: dict[str, str] = {}
+        texts: list[str] = []
         if ernie_sample is not None:
-            table.add_anchors(read_ernie_sentences(ernie_sample, bad_lines=bad),
-                              link_probability=link_probability)
+            sentences = list(read_ernie_sentences(ernie_sample, bad_lines=bad))
+            texts = [s.text for s in sentences]
+            table.add_anchors(sentences)
             mined = _most_frequent_alias(table.aliases)
             graph_labels = _replace_truncated_labels(graph_labels, mined, ernie_sample)
         table.add_labels(graph_labels)
@@ -470,6 +476,8 @@ class AliasTable:
                       "graph_only": graph_only, "link_probability": link_probability}
         if graph is not None and graph_only:
             table = table.restrict(set(graph.node_names))
+        if link_probability and texts:
+            table.count_occurrences(texts)
         return table
 
     @classmethod

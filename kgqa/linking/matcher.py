@@ -27,6 +27,7 @@ import io
 import json
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,8 +85,8 @@ def build_patterns(names: list[str], token_lists: list[tuple[str, ...]], degree:
                    *, max_tokens: int = 4) -> tuple[list[str], np.ndarray, MatcherStats]:
     """The filtered pattern set: keys (space-joined tokens) and values ``node_id << 4 | n_tokens``.
 
-    Two names with the same token sequence (``don't``, ``do_n't``) share one key; the name that
-    equals its tokens joined by ``_`` wins, then the higher degree, then the lower id.
+    Two names with the same token sequence (``x-ray``, ``x_-_ray``) share one key; the one with
+    the higher degree wins, then the shorter name, then the lower id.
     """
     max_tokens = min(max_tokens, MAX_PATTERN_TOKENS)
     stats = MatcherStats(num_nodes=len(names))
@@ -101,7 +102,7 @@ def build_patterns(names: list[str], token_lists: list[tuple[str, ...]], degree:
             best[key] = node_id
             continue
         stats.collisions += 1
-        if _rank(node_id, names, key, degree) < _rank(other, names, key, degree):
+        if _rank(node_id, names, degree) < _rank(other, names, degree):
             best[key] = node_id
     keys = list(best)
     values = np.fromiter(((best[k] << _LEN_BITS) | (k.count(" ") + 1) for k in keys), dtype=np.int64, count=len(keys))
@@ -109,10 +110,9 @@ def build_patterns(names: list[str], token_lists: list[tuple[str, ...]], degree:
     return keys, values, stats
 
 
-def _rank(node_id: int, names: list[str], key: str, degree) -> tuple:
-    exact = names[node_id].lower() == key.replace(" ", "_")
+def _rank(node_id: int, names: list[str], degree) -> tuple:
     deg = int(degree[node_id]) if degree is not None else 0
-    return (not exact, -deg, node_id)
+    return (-deg, len(names[node_id]), node_id)
 
 
 class ConceptMatcher:
@@ -205,6 +205,7 @@ class ConceptMatcher:
         return None if value is None else value >> _LEN_BITS
 
 
+@lru_cache(maxsize=1)
 def english_tokenizer():
     """spaCy's rule-based English tokenizer (no model needed; what the model uses too)."""
     import spacy

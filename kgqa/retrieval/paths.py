@@ -22,11 +22,13 @@ zero-length path ``[s]`` with no relation (networkx's answer too); cycles back t
 simple paths.
 
 **Order and cap.** Paths are found by iterative deepening (all paths of length 1, then 2, ...)
-so a per-pair cap of ``max_paths`` keeps the shortest ones; within one length the order is the
-depth-first order of the CSR arrays (out-edges before in-edges). The search runs from the end
-whose 2-hop neighbourhood is smaller, pruned by breadth-first distances from the other end, and
-the paths are reversed when needed, so the uncapped set does not depend on that choice (the
-order within one length, and so which paths of the longest kept length a cap keeps, does).
+so a per-pair cap of ``max_paths`` keeps the shortest ones. The search walks from the end with
+fewer neighbours over the sorted undirected adjacency
+(:class:`~kgqa.retrieval.adjacency.UndirectedAdjacency`) and closes the last two hops by
+intersecting two sorted neighbour lists; paths found from the target are reversed (nodes in
+reverse order, relations inverted), so the uncapped set does not depend on that choice. Within
+one length the order is by neighbour id along the walk, then by relation id (deterministic; it
+decides which paths of the longest kept length a cap keeps).
 
 The kernel is compiled with numba and writes into preallocated arrays:
 
@@ -46,10 +48,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from kgqa.retrieval.adjacency import UndirectedAdjacency, adjacency_of
+
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
 
-UNREACHED = 127
 
 
 @dataclass(frozen=True)
@@ -117,55 +120,35 @@ class PathSet:
 
 # ---------------------------------------------------------------------- kernels
 @njit(cache=True)
-def neighbourhood_volume(out_indptr, in_indptr, head, tail):  # pragma: no cover - compiled
-    """``(N,)`` int64 sum of the degrees of every node's neighbours (the cost of a 2-hop search)."""
-    n = len(out_indptr) - 1
-    degree = np.empty(n, dtype=np.int64)
-    for v in range(n):
-        degree[v] = (out_indptr[v + 1] - out_indptr[v]) + (in_indptr[v + 1] - in_indptr[v])
-    vol = np.zeros(n, dtype=np.int64)
-    for e in range(len(head)):
-        vol[head[e]] += degree[tail[e]]
-        vol[tail[e]] += degree[head[e]]
-    return vol
+def _lower_bound(arr, lo, hi, value):  # pragma: no cover - compiled
+    """First position in ``arr[lo:hi]`` (sorted) whose value is ``>= value``."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if arr[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=True)
-def _neighbour(v, pos, out_indptr, tail, relation, in_indptr, in_edges, head, num_relations):  # pragma: no cover
-    """The ``pos``-th neighbour of ``v`` in the undirected view: ``(node, relation id)``."""
-    n_out = out_indptr[v + 1] - out_indptr[v]
-    if pos < n_out:
-        e = out_indptr[v] + pos
-        return tail[e], relation[e]
-    e = in_edges[in_indptr[v] + pos - n_out]
-    return head[e], relation[e] + num_relations
+def _gallop(arr, lo, hi, value):  # pragma: no cover
+    """Like :func:`_lower_bound`, but cheap when the answer is near ``lo`` (exponential search)."""
+    step = 1
+    while lo + step < hi and arr[lo + step] < value:
+        lo += step
+        step <<= 1
+    return _lower_bound(arr, lo, min(lo + step + 1, hi), value)
 
 
 @njit(cache=True)
-def _bfs_distances(root, depth, out_indptr, tail, in_indptr, in_edges, head, dist, visited):  # pragma: no cover
-    """Write hop distances ``<= depth`` from ``root`` into ``dist``; returns how many were set."""
-    dist[root] = 0
-    visited[0] = root
-    n_visited = 1
-    lo = 0
-    for d in range(depth):
-        hi = n_visited
-        for i in range(lo, hi):
-            v = visited[i]
-            for e in range(out_indptr[v], out_indptr[v + 1]):
-                w = tail[e]
-                if dist[w] == UNREACHED:
-                    dist[w] = d + 1
-                    visited[n_visited] = w
-                    n_visited += 1
-            for j in range(in_indptr[v], in_indptr[v + 1]):
-                w = head[in_edges[j]]
-                if dist[w] == UNREACHED:
-                    dist[w] = d + 1
-                    visited[n_visited] = w
-                    n_visited += 1
-        lo = hi
-    return n_visited
+def _run_end(arr, pos, hi):  # pragma: no cover
+    """End of the run of equal values starting at ``pos``."""
+    v = arr[pos]
+    pos += 1
+    while pos < hi and arr[pos] == v:
+        pos += 1
+    return pos
 
 
 @njit(cache=True)
@@ -184,150 +167,227 @@ def _grow(nodes, rels, lengths, needed):  # pragma: no cover
 
 
 @njit(cache=True)
-def find_paths_kernel(out_indptr, tail, relation, in_indptr, in_edges, head, num_relations, volume,
-                      sources, targets, max_hops, max_paths, initial_capacity):  # pragma: no cover
+def _emit(nodes, rels, lengths, count, limit, path_node, hop_lo, hop_hi, cur, adj_rel, num_relations,
+          reverse, pair_start, max_paths):  # pragma: no cover
+    """Write every relation combination of the node path ``path_node[:limit + 1]``.
+
+    Hop ``h`` may use any entry ``hop_lo[h]:hop_hi[h]`` of the adjacency; the last hop's entries
+    belong to the target's list and are inverted. Returns ``(arrays..., count, full)``.
+    """
+    for h in range(limit):
+        cur[h] = hop_lo[h]
+    while True:
+        nodes, rels, lengths = _grow(nodes, rels, lengths, count + 1)
+        for j in range(nodes.shape[1]):
+            nodes[count, j] = -1
+        for j in range(rels.shape[1]):
+            rels[count, j] = -1
+        lengths[count] = limit
+        for h in range(limit):
+            r = adj_rel[cur[h]]
+            if h == limit - 1:  # stored in the target's list: t -> b, we walk b -> t
+                r = r + num_relations if r < num_relations else r - num_relations
+            if not reverse:
+                rels[count, h] = r
+            else:
+                rels[count, limit - 1 - h] = r + num_relations if r < num_relations else r - num_relations
+        for j in range(limit + 1):
+            if not reverse:
+                nodes[count, j] = path_node[j]
+            else:
+                nodes[count, limit - j] = path_node[j]
+        count += 1
+        if max_paths > 0 and count - pair_start >= max_paths:
+            return nodes, rels, lengths, count, True
+        # odometer over the relation choices, last hop fastest
+        h = limit - 1
+        while h >= 0:
+            cur[h] += 1
+            if cur[h] < hop_hi[h]:
+                break
+            cur[h] = hop_lo[h]
+            h -= 1
+        if h < 0:
+            return nodes, rels, lengths, count, False
+
+
+@njit(cache=True)
+def find_paths_kernel(indptr, adj_node, adj_rel, num_relations, sources, targets, max_hops, max_paths,
+                      initial_capacity):  # pragma: no cover
     """All simple paths (shortest first, ``max_paths`` per pair, ``<= 0`` = no cap) of every pair.
+
+    Paths of exactly ``limit`` hops, for ``limit = 1, 2, ...``: a depth-first walk from the
+    source enumerates the first ``limit - 2`` hops, and the last two hops are closed by merging
+    the sorted neighbour lists of the walk's end ``x`` and of the target (binary search when one
+    list is much shorter, so a hub such as ``person`` costs ``O(small * log(large))``).
 
     Returns ``(nodes, relations, lengths, pair_ptr)`` trimmed to the paths found.
     """
-    n = len(out_indptr) - 1
+    n = len(indptr) - 1
     width = max_hops + 1
-    cap0 = max(initial_capacity, 16)
-    nodes = np.full((cap0, width), -1, dtype=np.int32)
-    rels = np.full((cap0, max(max_hops, 1)), -1, dtype=np.int32)
-    lengths = np.zeros(cap0, dtype=np.int32)
+    nodes = np.full((max(initial_capacity, 16), width), -1, dtype=np.int32)
+    rels = np.full((max(initial_capacity, 16), max(max_hops, 1)), -1, dtype=np.int32)
+    lengths = np.zeros(max(initial_capacity, 16), dtype=np.int32)
     pair_ptr = np.zeros(len(sources) + 1, dtype=np.int64)
-    dist = np.full(n, UNREACHED, dtype=np.int8)
     on_path = np.zeros(n, dtype=np.bool_)
-    visited = np.empty(n, dtype=np.int64)
-    stack_node = np.empty(width, dtype=np.int64)
-    stack_pos = np.empty(width, dtype=np.int64)
-    stack_end = np.empty(width, dtype=np.int64)
-    stack_rel = np.empty(width, dtype=np.int64)
+    path_node = np.empty(width + 1, dtype=np.int64)
+    hop_lo = np.empty(width, dtype=np.int64)
+    hop_hi = np.empty(width, dtype=np.int64)
+    pos = np.empty(width, dtype=np.int64)
+    cur = np.empty(width, dtype=np.int64)
     count = 0
     for k in range(len(sources)):
         s0 = sources[k]
         t0 = targets[k]
-        if s0 == t0:
+        pair_start = count
+        if s0 == t0:  # the zero-length path [s]
             nodes, rels, lengths = _grow(nodes, rels, lengths, count + 1)
-            nodes[count, 0] = s0
-            for j in range(1, width):
+            for j in range(width):
                 nodes[count, j] = -1
             for j in range(rels.shape[1]):
                 rels[count, j] = -1
+            nodes[count, 0] = s0
             lengths[count] = 0
             count += 1
             pair_ptr[k + 1] = count
             continue
-        if max_hops < 1:
-            pair_ptr[k + 1] = count
-            continue
-        # search from the end whose neighbourhood is cheaper to expand; BFS from the other end
-        reverse = volume[s0] > volume[t0]
-        s = s0
-        t = t0
-        if reverse:
-            s = t0
-            t = s0
-        n_visited = _bfs_distances(t, max_hops - 1, out_indptr, tail, in_indptr, in_edges, head, dist, visited)
-        pair_start = count
+        # walk from the end with fewer neighbours; paths are reversed back when writing
+        reverse = (indptr[s0 + 1] - indptr[s0]) > (indptr[t0 + 1] - indptr[t0])
+        s = t0 if reverse else s0
+        t = s0 if reverse else t0
+        ta = indptr[t]
+        tb = indptr[t + 1]
+        full = False
+        path_node[0] = s
         on_path[s] = True
-        stack_node[0] = s
         for limit in range(1, max_hops + 1):
-            if max_paths > 0 and count - pair_start >= max_paths:
+            if full:
                 break
-            depth = 0
-            stack_pos[0] = 0
-            stack_end[0] = (out_indptr[s + 1] - out_indptr[s]) + (in_indptr[s + 1] - in_indptr[s])
-            full = False
-            while depth >= 0 and not full:
-                v = stack_node[depth]
-                if stack_pos[depth] >= stack_end[depth]:
-                    if depth > 0:
-                        on_path[v] = False
-                    depth -= 1
-                    continue
-                w, r = _neighbour(v, stack_pos[depth], out_indptr, tail, relation, in_indptr, in_edges,
-                                  head, num_relations)
-                stack_pos[depth] += 1
-                hops = depth + 1
-                if w == t:
-                    if hops == limit:
-                        stack_rel[depth] = r
+            if limit == 1:
+                lo = _lower_bound(adj_node, indptr[s], indptr[s + 1], t)
+                if lo < indptr[s + 1] and adj_node[lo] == t:
+                    hi = _run_end(adj_node, lo, indptr[s + 1])
+                    # a direct edge: written from s's list, so no inversion on the last hop
+                    for e in range(lo, hi):
                         nodes, rels, lengths = _grow(nodes, rels, lengths, count + 1)
                         for j in range(width):
                             nodes[count, j] = -1
                         for j in range(rels.shape[1]):
                             rels[count, j] = -1
-                        lengths[count] = hops
-                        if not reverse:
-                            for j in range(hops):
-                                nodes[count, j] = stack_node[j]
-                                rels[count, j] = stack_rel[j]
-                            nodes[count, hops] = t
-                        else:
-                            # the path t -> s read backwards: nodes reversed, relations inverted
-                            nodes[count, 0] = t
-                            for j in range(hops):
-                                nodes[count, hops - j] = stack_node[j]
-                                rj = stack_rel[j]
-                                rels[count, hops - 1 - j] = rj + num_relations if rj < num_relations else rj - num_relations
+                        r = adj_rel[e]
+                        lengths[count] = 1
+                        nodes[count, 0] = s0
+                        nodes[count, 1] = t0
+                        rels[count, 0] = (r + num_relations if r < num_relations else r - num_relations) if reverse else r
                         count += 1
                         if max_paths > 0 and count - pair_start >= max_paths:
                             full = True
+                            break
+                continue
+            prefix = limit - 2  # hops walked before the two closing hops
+            depth = 0
+            pos[0] = indptr[s]
+            while depth >= 0 and not full:
+                if depth == prefix:
+                    # close the path: x -> b -> t for every common neighbour b of x and t
+                    x = path_node[depth]
+                    xa = indptr[x]
+                    xb = indptr[x + 1]
+                    if (xb - xa) <= (tb - ta):
+                        i = xa
+                        j0 = ta  # the targets' list is searched left to right: gallop from here
+                        while i < xb and not full and j0 < tb:
+                            b = adj_node[i]
+                            i_end = _run_end(adj_node, i, xb)
+                            j = _gallop(adj_node, j0, tb, b)
+                            j0 = j
+                            if b != t and not on_path[b]:
+                                if j < tb and adj_node[j] == b:
+                                    path_node[depth + 1] = b
+                                    path_node[depth + 2] = t
+                                    hop_lo[depth] = i
+                                    hop_hi[depth] = i_end
+                                    hop_lo[depth + 1] = j
+                                    hop_hi[depth + 1] = _run_end(adj_node, j, tb)
+                                    nodes, rels, lengths, count, full = _emit(
+                                        nodes, rels, lengths, count, limit, path_node, hop_lo, hop_hi, cur, adj_rel,
+                                        num_relations, reverse, pair_start, max_paths)
+                            i = i_end
+                    else:
+                        j = ta
+                        i0 = xa
+                        while j < tb and not full and i0 < xb:
+                            b = adj_node[j]
+                            j_end = _run_end(adj_node, j, tb)
+                            i = _gallop(adj_node, i0, xb, b)
+                            i0 = i
+                            if b != t and not on_path[b]:
+                                if i < xb and adj_node[i] == b:
+                                    path_node[depth + 1] = b
+                                    path_node[depth + 2] = t
+                                    hop_lo[depth] = i
+                                    hop_hi[depth] = _run_end(adj_node, i, xb)
+                                    hop_lo[depth + 1] = j
+                                    hop_hi[depth + 1] = j_end
+                                    nodes, rels, lengths, count, full = _emit(
+                                        nodes, rels, lengths, count, limit, path_node, hop_lo, hop_hi, cur, adj_rel,
+                                        num_relations, reverse, pair_start, max_paths)
+                            j = j_end
+                    if depth > 0:
+                        on_path[x] = False
+                    depth -= 1
                     continue
-                if hops >= limit or on_path[w] or dist[w] > limit - hops:
+                v = path_node[depth]
+                if pos[depth] >= indptr[v + 1]:
+                    if depth > 0:
+                        on_path[v] = False
+                    depth -= 1
                     continue
-                on_path[w] = True
-                stack_rel[depth] = r
+                i = pos[depth]
+                w = adj_node[i]
+                i_end = _run_end(adj_node, i, indptr[v + 1])
+                pos[depth] = i_end
+                if w == t or on_path[w]:
+                    continue
+                hop_lo[depth] = i
+                hop_hi[depth] = i_end
                 depth += 1
-                stack_node[depth] = w
-                stack_pos[depth] = 0
-                stack_end[depth] = (out_indptr[w + 1] - out_indptr[w]) + (in_indptr[w + 1] - in_indptr[w])
-            # unwind whatever is left on the stack when the cap stopped the search
-            while depth > 0:
-                on_path[stack_node[depth]] = False
+                path_node[depth] = w
+                on_path[w] = True
+                pos[depth] = indptr[w]
+            while depth > 0:  # unwind what the cap left on the stack
+                on_path[path_node[depth]] = False
                 depth -= 1
         on_path[s] = False
-        for i in range(n_visited):
-            dist[visited[i]] = UNREACHED
         pair_ptr[k + 1] = count
     return nodes[:count].copy(), rels[:count].copy(), lengths[:count].copy(), pair_ptr
 
 
 # ---------------------------------------------------------------------- python API
 class PathFinder:
-    """Finds KagNet paths on a :class:`~kgqa.kg.store.KnowledgeGraph` (CSR, both directions).
+    """Finds KagNet paths on a :class:`~kgqa.kg.store.KnowledgeGraph`, both edge directions.
 
     Args:
-        kg: the graph (memory-mapped arrays are used as they are, nothing is copied).
+        kg: the graph.
         max_hops: longest path, in hops (KagNet: 3, up to 4).
         max_paths: paths kept per pair, shortest first (``None`` or ``0``: all).
+        adjacency: the graph's sorted undirected adjacency (built once per process if omitted).
 
     Example::
 
         >>> finder = PathFinder(kg, max_hops=3, max_paths=100)
-        >>> paths = finder.find([kg.node_id("shovel")], [kg.node_id("garden")])
-        >>> paths.as_tuples(0)
+        >>> paths = finder.find([kg.node_id("shovel")], [kg.node_id("flower")])
+        >>> [(kg.node_name(v) for v in nodes) for nodes, _ in paths.as_tuples(0)]
     """
 
-    def __init__(self, kg: "KnowledgeGraph", *, max_hops: int = 3, max_paths: int | None = 100):
-        if max_hops < 0 or max_hops > 100:
-            raise ValueError(f"max_hops must be in [0, 100], got {max_hops}")
+    def __init__(self, kg: "KnowledgeGraph", *, max_hops: int = 3, max_paths: int | None = 100,
+                 adjacency: UndirectedAdjacency | None = None):
+        if not 0 <= max_hops <= 32:
+            raise ValueError(f"max_hops must be in [0, 32], got {max_hops}")
         self.kg = kg
         self.max_hops = int(max_hops)
         self.max_paths = int(max_paths or 0)
-        self._arrays = tuple(np.asarray(a) for a in (kg.out_indptr, kg.tail, kg.relation, kg.in_indptr,
-                                                      kg.in_edges, kg.head))
-        self._volume: np.ndarray | None = None
-
-    @property
-    def volume(self) -> np.ndarray:
-        """``(N,)`` 2-hop neighbourhood volume per node (computed once per finder, O(E))."""
-        if self._volume is None:
-            out_indptr, tail, _, in_indptr, _, head = self._arrays
-            self._volume = neighbourhood_volume(out_indptr, in_indptr, head, tail)
-        return self._volume
+        self.adjacency = adjacency if adjacency is not None else adjacency_of(kg)
 
     def find(self, sources, targets) -> PathSet:
         """Paths of the pairs ``(sources[k], targets[k])``.
@@ -343,11 +403,11 @@ class PathFinder:
         n = self.kg.num_nodes
         if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
             raise ValueError(f"node ids must be in [0, {n})")
-        out_indptr, tail, relation, in_indptr, in_edges, head = self._arrays
+        adj = self.adjacency
         guess = len(src) * (self.max_paths if self.max_paths else 64)
         nodes, rels, lengths, ptr = find_paths_kernel(
-            out_indptr, tail, relation, in_indptr, in_edges, head, self.kg.num_relations, self.volume,
-            src, dst, self.max_hops, self.max_paths, min(guess, 1 << 20))
+            adj.indptr, adj.nodes, adj.relations, adj.num_relations, src, dst, self.max_hops,
+            self.max_paths, min(guess, 1 << 20))
         if self.max_hops == 0:
             rels = np.zeros((len(lengths), 0), dtype=np.int32)
         return PathSet(nodes, rels, lengths, ptr, src, dst)
@@ -361,5 +421,5 @@ class PathFinder:
 
 def find_paths(kg: "KnowledgeGraph", sources, targets, *, max_hops: int = 3,
                max_paths: int | None = 100) -> PathSet:
-    """Functional form of :meth:`PathFinder.find` (builds a finder each call)."""
+    """Functional form of :meth:`PathFinder.find`."""
     return PathFinder(kg, max_hops=max_hops, max_paths=max_paths).find(sources, targets)

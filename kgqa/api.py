@@ -1,0 +1,81 @@
+"""The small public surface of kgqa: ``link()`` (and, as later stages land, ``answer()``, ``embed()``).
+
+Every function takes the graph by name (``"default"``), directory or loaded
+:class:`~kgqa.kg.store.KnowledgeGraph`; what it builds for that graph (the linker, its matcher,
+the spaCy pipeline) is built once per process and reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kgqa.kg.store import KnowledgeGraph
+    from kgqa.linking.types import LinkResult, QALinks
+
+
+def link(text: str, graph: "str | KnowledgeGraph" = "default", *, choice: bool = False, **options) -> "LinkResult":
+    """Link one text to the graph's nodes.
+
+    Args:
+        text: the text (a question, a sentence, an answer choice).
+        graph: graph name, directory or loaded graph. ConceptNet-style graphs get the concept
+            linker; graphs whose nodes are Wikidata ids (``Q42``) get the Wikidata linker.
+        choice: the text is an answer choice: also try it as one whole concept (ConceptNet).
+        **options: linker options (e.g. ``phrase_parts=False``; see
+            :class:`~kgqa.linking.concept_linker.LinkerConfig`).
+
+    Returns:
+        A :class:`~kgqa.linking.types.LinkResult`; ``mentions`` is empty with a ``reason`` when
+        nothing links, and ``error`` is set for unusable input (binary, not English, > 10,000
+        characters): bad text never raises.
+
+    Raises:
+        KGQAError: unknown graph (``E002``).
+
+    Example::
+
+        >>> import kgqa
+        >>> kgqa.link("A man dug the ground to plant flowers.").nodes
+        ['man', 'dig', 'ground', 'plant_flower', 'plant', 'flower']
+    """
+    from kgqa.linking.concept_linker import ConceptLinker
+    from kgqa.linking.linker import load_linker
+
+    linker = load_linker(graph, **options)
+    return linker.link(text, as_choice=True) if choice and isinstance(linker, ConceptLinker) else linker.link(text)
+
+
+def link_batch(texts: Iterable[str], graph: "str | KnowledgeGraph" = "default", *, choices: bool = False,
+               **options) -> list["LinkResult"]:
+    """Link many texts in one spaCy pass (``nlp.pipe``); one result per text, in order.
+
+    A bad text yields a result with ``error`` set, never an exception: 1,000 texts with one
+    binary string among them give 999 results and one error record.
+    """
+    from kgqa.linking.concept_linker import ConceptLinker
+    from kgqa.linking.linker import load_linker
+
+    linker = load_linker(graph, **options)
+    texts = list(texts)
+    if choices and isinstance(linker, ConceptLinker):
+        return linker.link_batch(texts, as_choice=True)
+    return linker.link_batch(texts)
+
+
+def link_qa(question: str, choices: Sequence[str], graph: "str | KnowledgeGraph" = "default",
+            **options) -> "QALinks":
+    """Question concepts and answer-choice concepts, kept apart (:class:`~kgqa.linking.types.QALinks`).
+
+    Example::
+
+        >>> qa = kgqa.link_qa("A man dug the ground to plant flowers. What tool did he use?",
+        ...                   ["shovel", "hammer"])
+        >>> qa.choices[0].nodes, qa.choices[0].mentions[0].kind
+        (['shovel'], 'whole_choice')
+    """
+    from kgqa.linking.linker import link_qa as qa_links
+    from kgqa.linking.linker import load_linker
+
+    return qa_links(load_linker(graph, **options), question, choices)

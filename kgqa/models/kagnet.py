@@ -1,0 +1,134 @@
+"""``kagnet``: KagNet (Lin et al., EMNLP 2019), GCN + path LSTM + hierarchical path attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import GCNConv
+from torch_geometric.utils import to_undirected
+
+from kgqa.models.base import QABatch, QAModelOutput
+from kgqa.models.common import GraphModelConfig, GraphQAModel, model_error
+from kgqa.models.registry import register_model
+from kgqa.nn.mlp import MLP
+from kgqa.nn.path_encoder import PathEncoder
+
+#: The per-choice graph fields KagNet reads besides the nodes and edges.
+PATH_FIELDS = ("path_nodes", "path_relations", "path_lengths")
+
+
+@dataclass
+class KagNetConfig(GraphModelConfig):
+    """Settings of :class:`KagNet` (the shared ones are in :class:`GraphModelConfig`).
+
+    Attributes:
+        gcn_layers: GCN layers over the schema graph (KagNet: 2).
+        relation_dim: width of the relation embeddings in the path LSTM.
+        lstm_hidden: LSTM hidden width per direction.
+        lstm_layers: LSTM layers.
+        bidirectional: bidirectional LSTM (KagNet: yes).
+        pair_dim: width of the concept-pair vector :math:`\\mathbf{T}_{ij}`.
+        scorer_hidden: hidden width of the scoring MLP.
+    """
+
+    gcn_layers: int = 2
+    relation_dim: int = 64
+    lstm_hidden: int = 64
+    lstm_layers: int = 1
+    bidirectional: bool = True
+    pair_dim: int = 64
+    scorer_hidden: int = 128
+
+
+@register_model("kagnet")
+class KagNet(GraphQAModel):
+    r"""`"KagNet: Knowledge-Aware Graph Networks for Commonsense Reasoning"
+    <https://arxiv.org/abs/1909.02151>`_ (Lin et al., EMNLP 2019).
+
+    For each (question, choice) statement with LM vector :math:`\mathbf{s}` and schema graph
+    :math:`g` (the retrieved concepts and the edges among them):
+
+    1. **Graph convolution** (Sec. 3.2): concept vectors :math:`\mathbf{x}^{(0)}_v` (see
+       :class:`~kgqa.nn.ConceptEmbedding`) are refined by ``gcn_layers`` GCN layers on the
+       undirected schema graph, :math:`\mathbf{x}^{(l+1)} = \mathrm{ReLU}(\hat{\mathbf{A}}
+       \mathbf{x}^{(l)} \mathbf{W}^{(l)})`, and each concept is represented by
+       :math:`\mathbf{c}_v = [\mathbf{x}^{(0)}_v; \mathbf{x}^{(L)}_v]` (KagNet concatenates the
+       initial and the GCN vectors).
+    2. **Path encoding and hierarchical path attention** (Sec. 3.3-3.4,
+       :class:`~kgqa.nn.PathEncoder`): an LSTM over each path's
+       :math:`[\mathbf{c}_{v_l}; \mathbf{e}_{r_{l+1}}]` steps, attention over the paths of each
+       (question concept, answer concept) pair with a pair-specific query, then over the pairs
+       with the statement as query, giving :math:`\mathbf{g}` (a learned no-path vector for a
+       statement without paths).
+    3. **Scoring**: :math:`\mathrm{logit} = \mathrm{MLP}([\mathbf{s}; \mathbf{g}])`.
+
+    Args:
+        config: :class:`KagNetConfig` (or a dict of its fields).
+        backbone: the LM (``finetune``); ``None`` for ``frozen`` batches with ``lm_states``.
+        node_features: the frozen concept table of ``node_embedding='text'``
+            (``(num_nodes, node_feature_dim)``), or attach it later with
+            :meth:`set_node_features`.
+
+    Shapes:
+        - **input:** :class:`~kgqa.models.base.QABatch` whose ``graphs`` hold ``B * C`` graphs
+          with ``node_ids``, ``edge_index`` and the paths: ``path_nodes`` :math:`(P, K+1)`
+          batch-level node indices, ``path_relations`` :math:`(P, K)` (inverse relations
+          :math:`r + R`), ``path_lengths`` :math:`(P,)` (negative = padding row)
+        - **output:** ``logits`` :math:`(B, C)`, ``path_attention`` :math:`(P,)` (the weight
+          :math:`\alpha_p \beta_{ij}` of each path in its statement's vector; sums to 1 over a
+          statement's paths), ``graph_vectors`` :math:`(B, C, F_{out})`
+    """
+
+    config_class = KagNetConfig
+
+    def __init__(self, config: KagNetConfig | dict | None = None,
+                 backbone: nn.Module | None = None, *, node_features=None):
+        super().__init__(config, backbone, node_features=node_features)
+        cfg = self.config
+        dim = cfg.hidden_size
+        self.gcn = nn.ModuleList(GCNConv(dim, dim) for _ in range(cfg.gcn_layers))
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.lm_dropout = nn.Dropout(cfg.lm_dropout)
+        self.paths = PathEncoder(2 * dim, cfg.lm_hidden_size, cfg.num_relations,
+                                 relation_channels=cfg.relation_dim, hidden_channels=cfg.lstm_hidden,
+                                 pair_channels=cfg.pair_dim, num_layers=cfg.lstm_layers,
+                                 bidirectional=cfg.bidirectional, dropout=cfg.dropout)
+        self.scorer = MLP(cfg.lm_hidden_size + self.paths.out_channels, cfg.scorer_hidden, 1,
+                          num_layers=2, dropout=cfg.dropout)
+
+    def concept_vectors(self, node_ids: Tensor, edge_index: Tensor, num_nodes: int) -> Tensor:
+        """:math:`[\\mathbf{x}^{(0)}; \\mathbf{x}^{(L)}]` of every node, ``(N, 2 * hidden_size)``."""
+        initial = self.dropout(self.concepts(node_ids))
+        undirected = to_undirected(edge_index, num_nodes=num_nodes) if edge_index.numel() else edge_index
+        hidden = initial
+        for conv in self.gcn:
+            hidden = self.dropout(torch.relu(conv(hidden, undirected)))
+        return torch.cat([initial, hidden], dim=-1)
+
+    def forward(self, batch: QABatch) -> QAModelOutput:
+        statements = self.statement_vectors(batch)
+        graphs = self.graph_inputs(batch)
+        data = graphs.data
+        missing = [f for f in PATH_FIELDS if getattr(data, f, None) is None]
+        if missing:
+            raise model_error(self.model_name, (
+                f"the graphs have no {', '.join(missing)}; KagNet needs the question-answer paths "
+                "(retrieval with paths enabled)"))
+        concepts = self.concept_vectors(graphs.node_ids, graphs.edge_index, graphs.num_nodes)
+        path_nodes = data.path_nodes.long()
+        path_lengths = data.path_lengths.long().view(-1)
+        start = path_nodes[:, 0].clamp(min=0, max=max(graphs.num_nodes - 1, 0))
+        valid = path_lengths >= 0
+        if graphs.num_nodes:
+            path_graph = torch.where(valid, graphs.batch[start], torch.zeros_like(start))
+        else:
+            path_graph = torch.zeros_like(path_lengths)
+        lm = self.lm_dropout(statements)
+        encoded = self.paths(concepts, path_nodes, data.path_relations.long(), path_lengths, lm,
+                             path_graph)
+        scores = self.scorer(torch.cat([lm, self.dropout(encoded.graph_vectors)], dim=-1))
+        vectors = encoded.graph_vectors.view(batch.batch_size, batch.num_choices, -1)
+        return self.make_output(batch, scores.squeeze(-1), path_attention=encoded.path_attention,
+                                graph_vectors=vectors)

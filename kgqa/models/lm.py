@@ -1,0 +1,61 @@
+"""``lm``: the language model alone, the baseline every KG-augmented QA paper reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from kgqa.models.base import QABatch, QAModelOutput
+from kgqa.models.common import QAModel
+from kgqa.models.registry import register_model
+
+
+@dataclass
+class LMConfig:
+    """Settings of :class:`LMOnly`.
+
+    Attributes:
+        lm_hidden_size: width :math:`H` of the pooled LM vector (set from the backbone).
+        dropout: dropout on the pooled vector before the linear scorer.
+    """
+
+    lm_hidden_size: int = 384
+    dropout: float = 0.1
+
+
+@register_model("lm")
+class LMOnly(QAModel):
+    r"""LM-only multiple choice, as ``BertForMultipleChoice``.
+
+    Each (question, choice) pair is encoded as one sequence; the first token's last hidden state
+    :math:`\mathbf{s}_{c}` is scored by a linear layer,
+
+    .. math::
+        \mathrm{logit}_c = \mathbf{w}^\top \mathrm{Dropout}(\mathbf{s}_c) + b, \qquad
+        \mathcal{L} = -\log \operatorname{softmax}_c(\mathrm{logit})_{y}.
+
+    Args:
+        config: :class:`LMConfig` (or a dict of its fields).
+        backbone: a :class:`~kgqa.backbones.Backbone` (``finetune`` regime); ``None`` for
+            ``frozen`` batches that carry ``lm_states``.
+        node_features: ignored (accepted so every model is built the same way).
+
+    Shapes:
+        - **input:** :class:`~kgqa.models.base.QABatch` with ``input_ids`` :math:`(B, C, L)` or
+          ``lm_states`` :math:`(B, C, H)`
+        - **output:** :class:`~kgqa.models.base.QAModelOutput` with ``logits`` :math:`(B, C)`
+    """
+
+    config_class = LMConfig
+
+    def __init__(self, config: LMConfig | dict | None = None, backbone: nn.Module | None = None,
+                 *, node_features=None):  # node_features: unused, accepted like the graph models
+        super().__init__(config, backbone)
+        self.dropout = nn.Dropout(self.config.dropout)
+        self.scorer = nn.Linear(self.config.lm_hidden_size, 1)
+
+    def forward(self, batch: QABatch) -> QAModelOutput:
+        statements = self.statement_vectors(batch)
+        scores = self.scorer(self.dropout(statements)).squeeze(-1)
+        return self.make_output(batch, scores)

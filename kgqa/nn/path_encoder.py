@@ -1,0 +1,219 @@
+"""KagNet's path encoder: an LSTM over relational paths and hierarchical path attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+from torch_geometric.utils import scatter, softmax
+
+from kgqa.errors import Errors, KGQAError
+from kgqa.nn.mlp import MLP
+
+
+@dataclass
+class PathEncoderOutput:
+    """What :class:`PathEncoder` returns.
+
+    Attributes:
+        graph_vectors: ``(G, F_out)`` one vector per graph (the no-path vector where a graph has
+            no path).
+        path_attention: ``(P,)`` weight of each path in its graph's vector,
+            :math:`\\alpha_{k} \\beta_{ij}`; sums to 1 over a graph's paths, 0 for padding rows.
+        path_in_pair_attention: ``(P,)`` :math:`\\alpha_k`, summing to 1 within each pair.
+        pair_attention: ``(Q,)`` :math:`\\beta_{ij}` of each (question, answer) concept pair,
+            summing to 1 within each graph.
+        pair_index: ``(P,)`` pair of each path (``-1`` for padding rows).
+        pair_graph: ``(Q,)`` graph of each pair.
+        has_paths: ``(G,)`` whether the graph has at least one path.
+    """
+
+    graph_vectors: Tensor
+    path_attention: Tensor
+    path_in_pair_attention: Tensor
+    pair_attention: Tensor
+    pair_index: Tensor
+    pair_graph: Tensor
+    has_paths: Tensor
+
+
+class PathEncoder(nn.Module):
+    r"""The path encoder and hierarchical path attention of `"KagNet: Knowledge-Aware Graph
+    Networks for Commonsense Reasoning" <https://arxiv.org/abs/1909.02151>`_ (Lin et al.,
+    EMNLP 2019), Sec. 3.3-3.4.
+
+    A path from question concept :math:`c^{(q)}_i` to answer concept :math:`c^{(a)}_j`,
+    :math:`p = (v_0, r_1, v_1, \dots, r_L, v_L)`, is read by an LSTM as the sequence of
+    :math:`L+1` steps :math:`[\mathbf{x}_{v_l}; \mathbf{e}_{r_{l+1}}]` (concept vector and the
+    embedding of the relation leaving it; :math:`r_{L+1}` is a learned *end* relation, so a
+    zero-hop path is one step). Inverse relations (:math:`r + R`) have their own embeddings. The
+    path vector :math:`\mathbf{R}_p` is the LSTM's last hidden state (both directions).
+
+    For each concept pair :math:`(i, j)` of graph :math:`g` with statement vector
+    :math:`\mathbf{s}`, KagNet builds :math:`\mathbf{T}_{ij} =
+    \mathrm{MLP}([\mathbf{x}_{c_i}; \mathbf{x}_{c_j}; \mathbf{s}])` and attends first over the
+    pair's paths, then over the graph's pairs:
+
+    .. math::
+        \alpha_{p} = \operatorname*{softmax}_{p \in P_{ij}}\big(\mathbf{R}_p^\top
+        \mathbf{W}_1 \mathbf{T}_{ij}\big), \qquad
+        \hat{\mathbf{R}}_{ij} = \sum_{p \in P_{ij}} \alpha_p \mathbf{R}_p,
+
+    .. math::
+        \beta_{ij} = \operatorname*{softmax}_{(i,j) \in g}\big(\mathbf{T}_{ij}^\top
+        \mathbf{W}_2 \mathbf{s}\big), \qquad
+        \mathbf{g} = \sum_{(i,j)} \beta_{ij} [\mathbf{T}_{ij}; \hat{\mathbf{R}}_{ij}].
+
+    A graph without paths gets a learned vector :math:`\mathbf{g}_\varnothing`. Pairs are
+    recovered from the paths themselves (first and last node of each path), so only the
+    padded path tensors are needed.
+
+    Args:
+        node_channels: width of the concept vectors :math:`\mathbf{x}_v`.
+        statement_channels: width of :math:`\mathbf{s}`.
+        num_relations: number of relation ids in ``path_relations`` (inverses included).
+        relation_channels: width of the relation embeddings.
+        hidden_channels: LSTM hidden width (per direction).
+        pair_channels: width of :math:`\mathbf{T}_{ij}`.
+        num_layers: LSTM layers.
+        bidirectional: run the LSTM both ways (KagNet does).
+        dropout: dropout on the LSTM inputs and inside the pair MLP.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, F)`, ``path_nodes`` :math:`(P, K+1)` node indices into
+          ``x``, ``path_relations`` :math:`(P, K)`, ``path_lengths`` :math:`(P,)` hops (entries
+          after a path's end are ignored; a negative length marks a padding row),
+          ``statement`` :math:`(G, S)`, ``path_graph`` :math:`(P,)` graph of each path
+        - **output:** :class:`PathEncoderOutput`, ``graph_vectors``
+          :math:`(G, F_{out})` with :math:`F_{out}` = ``pair_channels`` + path width
+    """
+
+    def __init__(self, node_channels: int, statement_channels: int, num_relations: int, *,
+                 relation_channels: int = 64, hidden_channels: int = 64, pair_channels: int = 64,
+                 num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.node_channels = node_channels
+        self.num_relations = num_relations
+        self.end_relation = num_relations
+        self.relation_embedding = nn.Embedding(num_relations + 1, relation_channels)
+        self.lstm = nn.LSTM(node_channels + relation_channels, hidden_channels,
+                            num_layers=num_layers, batch_first=True, bidirectional=bidirectional,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.path_channels = hidden_channels * (2 if bidirectional else 1)
+        self.pair_channels = pair_channels
+        self.out_channels = pair_channels + self.path_channels
+        self.pair_mlp = MLP(2 * node_channels + statement_channels, 2 * pair_channels,
+                            pair_channels, num_layers=2, dropout=dropout)
+        self.path_query = nn.Linear(pair_channels, self.path_channels, bias=False)  # W_1
+        self.pair_query = nn.Linear(statement_channels, pair_channels, bias=False)  # W_2
+        self.no_path = nn.Parameter(torch.zeros(self.out_channels))
+        self.input_dropout = nn.Dropout(dropout)
+
+    def encode_paths(self, x: Tensor, path_nodes: Tensor, path_relations: Tensor,
+                     path_lengths: Tensor) -> Tensor:
+        """LSTM path vectors :math:`\\mathbf{R}_p`, ``(P, path_channels)``, of valid rows only."""
+        num_paths, width = path_nodes.shape
+        steps = path_lengths + 1
+        position = torch.arange(width, device=x.device)
+        inside = position.unsqueeze(0) < steps.unsqueeze(1)  # (P, K+1)
+        nodes = torch.where(inside, path_nodes, torch.zeros_like(path_nodes))
+        rel = torch.full_like(path_nodes, self.end_relation)
+        hops = path_relations.size(1)
+        if hops:
+            leaving = position[:hops].unsqueeze(0) < path_lengths.unsqueeze(1)
+            rel[:, :hops] = torch.where(leaving, path_relations, rel[:, :hops])
+        sequence = torch.cat([x[nodes], self.relation_embedding(rel)], dim=-1)
+        sequence = self.input_dropout(sequence)
+        packed = pack_padded_sequence(sequence, steps.cpu(), batch_first=True, enforce_sorted=False)
+        _, (hidden, _) = self.lstm(packed)
+        directions = 2 if self.lstm.bidirectional else 1
+        last = hidden[-directions:]  # (dirs, P, H) of the top layer
+        return last.transpose(0, 1).reshape(num_paths, self.path_channels)
+
+    def forward(self, x: Tensor, path_nodes: Tensor, path_relations: Tensor,
+                path_lengths: Tensor, statement: Tensor, path_graph: Tensor) -> PathEncoderOutput:
+        num_graphs = statement.size(0)
+        total = path_lengths.numel()
+        device = statement.device
+        self._check(x, path_nodes, path_relations, path_lengths, path_graph)
+        path_lengths = path_lengths.long()
+        valid = (path_lengths >= 0).nonzero().view(-1)
+        path_attention = statement.new_zeros(total)
+        in_pair = statement.new_zeros(total)
+        pair_index = torch.full((total,), -1, dtype=torch.long, device=device)
+        graph_vectors = self.no_path.unsqueeze(0).expand(num_graphs, -1)
+        if valid.numel() == 0:
+            empty = statement.new_zeros(0)
+            return PathEncoderOutput(graph_vectors.clone(), path_attention, in_pair, empty,
+                                     pair_index, pair_index.new_zeros(0),
+                                     torch.zeros(num_graphs, dtype=torch.bool, device=device))
+        nodes = path_nodes[valid].long()
+        lengths = path_lengths[valid]
+        graph = path_graph[valid].long()
+        paths = self.encode_paths(x, nodes, path_relations[valid].long(), lengths)
+
+        # pairs = distinct (first node, last node); node indices are unique across the batch
+        source = nodes[:, 0]
+        target = nodes.gather(1, lengths.unsqueeze(1)).squeeze(1)
+        pair, inverse = torch.unique(torch.stack([source, target], dim=1), dim=0,
+                                     return_inverse=True)
+        num_pairs = pair.size(0)
+        pair_graph = scatter(graph, inverse, dim=0, dim_size=num_pairs, reduce="max")
+        pair_vectors = self.pair_mlp(torch.cat([x[pair[:, 0]], x[pair[:, 1]],
+                                                statement[pair_graph]], dim=-1))  # T_ij
+
+        alpha = softmax((paths * self.path_query(pair_vectors)[inverse]).sum(-1), inverse,
+                        num_nodes=num_pairs)
+        pooled_paths = scatter(paths * alpha.unsqueeze(-1), inverse, dim=0, dim_size=num_pairs,
+                               reduce="sum")
+        beta = softmax((pair_vectors * self.pair_query(statement)[pair_graph]).sum(-1),
+                       pair_graph, num_nodes=num_graphs)
+        pairs = torch.cat([pair_vectors, pooled_paths], dim=-1) * beta.unsqueeze(-1)
+        pooled = scatter(pairs, pair_graph, dim=0, dim_size=num_graphs, reduce="sum")
+        has_paths = torch.zeros(num_graphs, dtype=torch.bool, device=device)
+        has_paths[pair_graph] = True
+        graph_vectors = torch.where(has_paths.unsqueeze(-1), pooled, graph_vectors)
+
+        path_attention = path_attention.index_put((valid,), alpha * beta[inverse])
+        in_pair = in_pair.index_put((valid,), alpha)
+        pair_index[valid] = inverse
+        return PathEncoderOutput(graph_vectors, path_attention, in_pair, beta, pair_index,
+                                 pair_graph, has_paths)
+
+    def _check(self, x: Tensor, path_nodes: Tensor, path_relations: Tensor, path_lengths: Tensor,
+               path_graph: Tensor) -> None:
+        num_paths = path_lengths.numel()
+        hops = path_nodes.size(1) - 1 if path_nodes.dim() == 2 else -1
+        if (path_nodes.dim() != 2 or path_nodes.size(0) != num_paths or path_graph.numel() != num_paths
+                or path_relations.shape != (num_paths, max(hops, 0))):
+            raise KGQAError(Errors.E015.format(problem=(
+                f"PathEncoder: path tensors disagree: path_nodes {tuple(path_nodes.shape)}, "
+                f"path_relations {tuple(path_relations.shape)}, path_lengths ({num_paths},), "
+                f"path_graph {tuple(path_graph.shape)}; expected (P, K+1), (P, K), (P,), (P,)")))
+        if num_paths == 0:
+            return
+        valid = path_lengths >= 0
+        if bool((path_lengths[valid] > hops).any()):
+            raise KGQAError(Errors.E015.format(problem=(
+                f"PathEncoder: a path length exceeds the {hops} hops of path_nodes")))
+        steps = torch.arange(hops + 1, device=path_nodes.device) <= path_lengths[valid].unsqueeze(1)
+        used = path_nodes[valid][steps]
+        if used.numel() and (int(used.min()) < 0 or int(used.max()) >= x.size(0)):
+            raise KGQAError(Errors.E015.format(problem=(
+                f"PathEncoder: path node index outside [0, {x.size(0)}) (padding rows need a "
+                "negative path_lengths)")))
+        rel = path_relations[valid]
+        if rel.numel():
+            inside = torch.arange(rel.size(1), device=rel.device) < path_lengths[valid].unsqueeze(1)
+            inside_rel = rel[inside]
+            if inside_rel.numel() and (int(inside_rel.min()) < 0
+                                       or int(inside_rel.max()) >= self.num_relations):
+                raise KGQAError(Errors.E015.format(problem=(
+                    f"PathEncoder: relation id outside [0, {self.num_relations}); set "
+                    "num_relations in the model config to the retrieval's number of edge types")))
+
+    def extra_repr(self) -> str:
+        return (f"node_channels={self.node_channels}, num_relations={self.num_relations}, "
+                f"out_channels={self.out_channels}")

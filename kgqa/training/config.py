@@ -1,0 +1,286 @@
+"""The schema of an experiment config (``experiments/*.yaml``), validated with pydantic.
+
+One YAML file describes one experiment: the data, the graph, the backbone, the model, the
+training regime, the seeds to run and the numbers a paper reported for the same setting, in the
+shape of PyKEEN's experiment files (``metadata`` citing the source, ``pipeline`` the settings,
+``results`` the paper's numbers)::
+
+    name: csqa_qagnn_frozen_minilm
+    regime: frozen               # finetune | frozen | zeroshot
+    seeds: [0, 1, 2]
+    dataset: {name: csqa, train_split: ih_train, dev_split: ih_dev, test_split: ih_test}
+    graph: {name: default}
+    backbone: {name: minilm, max_length: 64}
+    model: {name: qagnn, kwargs: {hidden_size: 200}}
+    training: {epochs: 15, batch_size: 32, lr: 1.0e-3, lm_lr: 2.0e-5, patience: 3}
+    reported:
+      metadata: {title: "QA-GNN ...", year: 2021, table: "Table 2", backbone: roberta-large}
+      pipeline: {regime: finetune, backbone: roberta-large}
+      results: {ih_dev: 76.54, ih_test: 73.41}
+
+Every key is checked (unknown keys are errors, so a typo never silently falls back to a default)
+and an error names the file, the line and the dotted key: ``[E030] Experiment config
+experiments/x.yaml:14 (training.lm_lr): Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kgqa.errors import Errors, KGQAError
+
+Regime = Literal["finetune", "frozen", "zeroshot"]
+
+#: The pseudo-model of the ``zeroshot`` regime (sentence-embedding cosine, no training).
+ZEROSHOT_MODEL = "zeroshot"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(_Strict):
+    """Which questions: a dataset name (``csqa``, ``obqa``) or a jsonl path, and its splits."""
+
+    name: str = "csqa"
+    directory: str | None = Field(None, description="dataset folder (default <data_dir>/<name>)")
+    source: str = "local"
+    train_split: str = "ih_train"
+    dev_split: str = "ih_dev"
+    test_split: str | None = "ih_test"
+    limit: int | None = Field(None, ge=1, description="keep the first N questions of each split "
+                                                      "(smoke tests)")
+
+
+class GraphConfig(_Strict):
+    """Which knowledge graph, and the retrieval settings of the per-choice subgraphs."""
+
+    name: str = "default"
+    retrieval: dict[str, Any] = Field(default_factory=dict)
+
+
+class BackboneConfig(_Strict):
+    """The pretrained encoder and how questions are tokenised."""
+
+    name: str = "minilm"
+    max_length: int = Field(64, ge=8, le=4096)
+    freeze: Union[Literal["none", "all"], int] = "none"
+    gradient_checkpointing: bool = False
+    pooling: Literal["first", "mean"] = Field("first", description="how frozen states pool the "
+                                              "tokens: first token (as the models) or mean")
+    feature_batch_size: int = Field(128, ge=1, description="batch size when caching frozen states")
+
+    @field_validator("freeze")
+    @classmethod
+    def _freeze_non_negative(cls, value):
+        if isinstance(value, int) and value < 0:
+            raise ValueError("a number of lower layers must be >= 0")
+        return value
+
+
+class ModelConfig(_Strict):
+    """A registered model (``lm``, ``kagnet``, ``rgcn``, ``qagnn``) and its config overrides."""
+
+    name: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingConfig(_Strict):
+    """Optimisation settings. ``lr`` is the graph/head learning rate, ``lm_lr`` the backbone's."""
+
+    epochs: int = Field(10, ge=1)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    lm_lr: float = Field(2e-5, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "linear"
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    patience: int | None = Field(3, ge=1, description="evaluations without a better dev accuracy "
+                                                      "before stopping; null = never")
+    eval_every: int | None = Field(None, ge=1, description="steps between dev evaluations "
+                                                           "(null = once per epoch)")
+    checkpoint_every: int | None = Field(None, ge=1, description="steps between checkpoints "
+                                                                 "(null = at each evaluation)")
+    mixed_precision: Literal["auto", "no", "fp16", "bf16"] = "auto"
+    max_minutes: float | None = Field(None, gt=0, description="wall-clock budget; training stops "
+                                                              "cleanly when it is spent")
+
+
+class ReportedConfig(_Strict):
+    """What a paper reported for this setting (PyKEEN's ``metadata``/``pipeline``/``results``)."""
+
+    metadata: dict[str, Any]
+    pipeline: dict[str, Any] = Field(default_factory=dict)
+    results: dict[str, float]
+
+    @field_validator("metadata")
+    @classmethod
+    def _cites_a_source(cls, value):
+        missing = [k for k in ("title", "year") if k not in value]
+        if missing:
+            raise ValueError(f"metadata must cite the source; missing {', '.join(missing)}")
+        return value
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: everything :func:`kgqa.training.pipeline` needs, plus the seeds to run."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    regime: Regime = "frozen"
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    graph: GraphConfig | None = None
+    backbone: BackboneConfig = Field(default_factory=BackboneConfig)
+    model: ModelConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    reported: ReportedConfig | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        zeroshot_model = self.model.name == ZEROSHOT_MODEL
+        if (self.regime == "zeroshot") != zeroshot_model:
+            raise ValueError("regime 'zeroshot' goes with model name 'zeroshot' (and only with it)")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds repeat: {self.seeds}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------- loading
+def _yaml_line(root, loc: tuple) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+    import yaml
+
+    node, line = root, None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line if line is not None else (node.start_mark.line + 1)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _format_errors(exc: ValidationError, source: str, root=None) -> KGQAError:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        # pydantic adds the union member's name ("int", "literal['none','all']"): drop it
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("int", "str"))))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see kgqa/training/config.py for the schema)"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        line = _yaml_line(root, loc) if root is not None else None
+        where = f"{source}:{line}" if line else source
+        problems.append((where, f"({key}): {message}"))
+    problems.sort(key=lambda wp: int(wp[0].rsplit(":", 1)[1]) if ":" in wp[0] and
+                  wp[0].rsplit(":", 1)[1].isdigit() else 0)
+    where, first = problems[0]
+    rest = [f"{w} {p}" for w, p in problems[1:]]
+    more = "" if not rest else " Also: " + "; ".join(rest)
+    return KGQAError(Errors.E030.format(location=where, problem=first + more))
+
+
+def parse_config(data: dict[str, Any], *, source: str = "<config>", yaml_root=None
+                 ) -> ExperimentConfig:
+    """Validate a decoded config mapping.
+
+    Raises:
+        KGQAError: ``[E030]`` naming ``source:line (dotted.key): problem`` for every bad key.
+    """
+    if not isinstance(data, dict):
+        raise KGQAError(Errors.E030.format(location=source, problem=(
+            f"the file must hold a mapping of keys (name, regime, model, ...), got "
+            f"{type(data).__name__}")))
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _format_errors(exc, source, yaml_root) from None
+
+
+def load_config(path: str | Path, *, check_model: bool = True) -> ExperimentConfig:
+    """Read and validate an experiment YAML file.
+
+    Args:
+        path: the ``.yaml`` file.
+        check_model: also check that ``model.name`` is registered and that every key of
+            ``model.kwargs`` is a field of that model's config dataclass (imports the model).
+
+    Raises:
+        KGQAError: ``[E030]`` with ``file:line (key): problem``; ``[E016]`` if the file is missing.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise KGQAError(Errors.E016.format(path=path, hint="Pass an experiment .yaml file "
+                                                           "(see experiments/)."))
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise KGQAError(Errors.E030.format(location=where, problem=f"not valid YAML: "
+                                                                   f"{getattr(exc, 'problem', exc)}")
+                        ) from None
+    config = parse_config(data, source=str(path), yaml_root=root)
+    if check_model:
+        check_model_kwargs(config, source=str(path), yaml_root=root)
+    return config
+
+
+def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", yaml_root=None) -> None:
+    """Check ``model.name`` against the registry and ``model.kwargs`` against its config class.
+
+    Raises:
+        KGQAError: ``[E030]`` naming ``model.name`` or the unknown ``model.kwargs.KEY``.
+    """
+    if config.model.name == ZEROSHOT_MODEL:
+        if config.model.kwargs:
+            bad = next(iter(config.model.kwargs))
+            _raise_at(source, yaml_root, ("model", "kwargs", bad), "the zeroshot model takes no kwargs")
+        return
+    from kgqa.models.registry import MODEL_MODULES, get_model_class
+
+    if config.model.name not in MODEL_MODULES:
+        _raise_at(source, yaml_root, ("model", "name"),
+                  f"unknown model '{config.model.name}'; choose one of "
+                  f"{', '.join(sorted([*MODEL_MODULES, ZEROSHOT_MODEL]))}")
+    cls = get_model_class(config.model.name)
+    config_class = getattr(cls, "config_class", None)
+    if config_class is None or not dataclasses.is_dataclass(config_class):
+        return
+    known = {f.name for f in dataclasses.fields(config_class)}
+    for key in config.model.kwargs:
+        if key not in known:
+            _raise_at(source, yaml_root, ("model", "kwargs", key),
+                      f"'{key}' is not a setting of model '{config.model.name}' "
+                      f"({config_class.__name__}: {', '.join(sorted(known))})")
+
+
+def _raise_at(source: str, root, loc: tuple, problem: str):
+    line = _yaml_line(root, loc) if root is not None else None
+    where = f"{source}:{line}" if line else source
+    raise KGQAError(Errors.E030.format(location=where, problem=f"({'.'.join(loc)}): {problem}"))

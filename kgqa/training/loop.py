@@ -1,0 +1,284 @@
+"""The training loop: short and linear, like nanoGPT's ``train.py``.
+
+One loop over optimizer steps calls :func:`lr_factor` for the schedule and :func:`estimate` for
+dev accuracy; it checkpoints, stops early when dev accuracy has not improved for ``patience``
+evaluations, and stops with a clear error on a non-finite loss (the last good checkpoint is never
+overwritten by a bad state). Everything that varies between runs — model, data, checkpoint
+writing — comes in as arguments; device placement, mixed precision and multi-process gradient
+sync come from a Hugging Face ``accelerate.Accelerator``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from kgqa.errors import Errors, KGQAError
+from kgqa.models.base import QAModelOutput
+from kgqa.training.checkpoint import TrainState
+from kgqa.training.collate import SplitLoader
+from kgqa.training.config import TrainingConfig
+
+#: Called as ``on_checkpoint(kind, state)`` with kind ``"last"`` or ``"best"``; returns the path.
+CheckpointHook = Callable[[str, TrainState], Path]
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
+    """Learning-rate multiplier at ``step``: linear warmup, then constant, linear or cosine decay.
+
+    .. math::
+        f(s) = \\begin{cases} s / W & s < W \\\\
+               1 - \\frac{s - W}{T - W} & \\text{linear} \\\\
+               \\tfrac12 \\left(1 + \\cos \\pi \\frac{s - W}{T - W}\\right) & \\text{cosine}
+               \\end{cases}
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant" or total_steps <= warmup_steps:
+        return 1.0
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    if schedule == "linear":
+        return max(0.0, 1.0 - progress)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_optimizer(model: torch.nn.Module, *, lr: float, lm_lr: float,
+                    weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with QA-GNN's two learning rates: ``lm_lr`` for the backbone, ``lr`` for the rest.
+
+    Backbone parameters come from ``model.parameter_groups()["backbone"]`` when the model has
+    it (:class:`kgqa.models.common.QAModel`), else from the names under a ``backbone``
+    attribute. Biases and norm weights (1-d tensors) get no weight decay; frozen parameters are
+    left out.
+    """
+    if hasattr(model, "parameter_groups"):
+        lm_ids = {id(p) for p in model.parameter_groups().get("backbone", [])}
+    else:
+        lm_ids = {id(p) for n, p in model.named_parameters()
+                  if n.startswith("backbone.") or ".backbone." in n}
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for param in model.parameters():
+        if param.requires_grad:
+            groups.setdefault((id(param) in lm_ids, param.dim() >= 2), []).append(param)
+    param_groups = [{"params": params, "lr": lm_lr if is_lm else lr,
+                     "weight_decay": weight_decay if decay else 0.0,
+                     "name": f"{'lm' if is_lm else 'graph'}{'' if decay else '_no_decay'}"}
+                    for (is_lm, decay), params in sorted(groups.items())]
+    if not param_groups:
+        raise KGQAError(Errors.E015.format(problem="the model has no trainable parameters"))
+    return torch.optim.AdamW(param_groups)
+
+
+def plan_steps(settings: TrainingConfig, steps_per_epoch: int) -> int:
+    """Total optimizer steps: ``epochs * steps_per_epoch``, capped by ``max_steps``."""
+    total = settings.epochs * steps_per_epoch
+    return min(total, settings.max_steps) if settings.max_steps is not None else total
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, settings: TrainingConfig,
+                    total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``LambdaLR`` applying :func:`lr_factor` to every parameter group's base rate."""
+    warmup = int(settings.warmup_ratio * total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, warmup, settings.schedule))
+
+
+@dataclass
+class EvalResult:
+    """Accuracy and mean loss over a split (summed over processes).
+
+    Attributes:
+        accuracy: fraction of questions answered right.
+        loss: mean cross-entropy (``nan`` without labels).
+        num_questions: questions scored.
+        ids, predictions: this process's question ids and predicted choice indices.
+        logits: this process's ``(n, C)`` logits, in ``ids`` order.
+    """
+
+    accuracy: float
+    loss: float
+    num_questions: int
+    ids: list[str] = field(default_factory=list)
+    predictions: list[int] = field(default_factory=list)
+    logits: torch.Tensor | None = None
+
+    def to_dict(self) -> dict:
+        return {"accuracy": self.accuracy, "loss": self.loss, "num_questions": self.num_questions}
+
+
+@torch.no_grad()
+def estimate(model: torch.nn.Module, loader: SplitLoader, accelerator) -> EvalResult:
+    """Score every batch of ``loader`` with ``model`` in eval mode (like nanoGPT's
+    ``estimate_loss``); the model's train/eval mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    device = accelerator.device
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    count = torch.zeros((), dtype=torch.long, device=device)
+    labelled = torch.zeros((), dtype=torch.long, device=device)
+    ids, predictions, all_logits = [], [], []
+    for batch in loader.batches(0):
+        batch = batch.to(device)
+        with accelerator.autocast():
+            out: QAModelOutput = model(batch)
+        logits = out.logits.float()
+        pred = logits.argmax(dim=-1)
+        if batch.labels is not None:
+            loss = torch.nn.functional.cross_entropy(logits, batch.labels, reduction="sum")
+            loss_sum += loss.double()
+            correct += (pred == batch.labels).sum()
+            labelled += len(batch.ids)
+        count += len(batch.ids)
+        ids.extend(batch.ids)
+        predictions.extend(pred.tolist())
+        all_logits.append(logits.cpu())
+    totals = accelerator.reduce(torch.stack([loss_sum, correct.double(), count.double(),
+                                             labelled.double()]), reduction="sum")
+    loss_total, correct_total, n, n_labelled = (float(v) for v in totals)
+    model.train(was_training)
+    return EvalResult(accuracy=correct_total / n_labelled if n_labelled else float("nan"),
+                      loss=loss_total / n_labelled if n_labelled else float("nan"),
+                      num_questions=int(n), ids=ids, predictions=predictions,
+                      logits=torch.cat(all_logits) if all_logits else None)
+
+
+def _describe(state: TrainState, loss: float, acc: float) -> str:
+    best = f" dev {state.best_dev_accuracy:.3f}" if state.best_dev_accuracy >= 0 else ""
+    return f"epoch {state.epoch + 1} loss {loss:.3f} acc {acc:.3f}{best}"
+
+
+def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: SplitLoader | None,
+          optimizer: torch.optim.Optimizer, scheduler, settings: TrainingConfig, accelerator,
+          state: TrainState | None = None, on_checkpoint: CheckpointHook | None = None,
+          progress=None) -> TrainState:
+    """Train until the epochs or ``max_steps`` are done, dev accuracy stops improving, or the
+    time budget is spent.
+
+    Args:
+        model: the model, prepared by ``accelerator`` (its ``forward(QABatch)`` returns a
+            :class:`QAModelOutput` with ``loss``).
+        train_loader: the shuffled training batches (:class:`SplitLoader`).
+        dev_loader: the dev batches for early stopping, or ``None`` (no evaluation).
+        optimizer, scheduler: ``scheduler.step()`` is called after every optimizer step.
+        settings: the :class:`TrainingConfig`.
+        accelerator: an ``accelerate.Accelerator`` (device, autocast, backward, clipping).
+        state: a :class:`TrainState` restored from a checkpoint to resume, else a fresh one.
+        on_checkpoint: saves a checkpoint (``"last"`` for resuming, ``"best"`` on a new best dev
+            accuracy) and returns its path.
+        progress: a ``rich`` progress bar (:func:`kgqa.utils.progress.progress_bar`) or ``None``.
+
+    Returns:
+        The final :class:`TrainState` (``stop_reason`` says why it ended).
+
+    Raises:
+        KGQAError: ``[E032]`` on a non-finite training loss, naming the step and the last good
+            checkpoint (which is kept as it was).
+    """
+    state = state or TrainState()
+    if state.stop_reason is not None:  # resumed a run that had already finished
+        return state
+    steps_per_epoch = len(train_loader)
+    total_steps = plan_steps(settings, steps_per_epoch)
+    eval_every = settings.eval_every or steps_per_epoch
+    checkpoint_every = settings.checkpoint_every or eval_every
+    last_checkpoint: Path | None = None
+    session_start = time.perf_counter()
+    seconds_before = state.train_seconds
+    task = progress.add_task(_describe(state, 0.0, 0.0), total=total_steps,
+                             completed=state.step) if progress is not None else None
+
+    def checkpoint(kind: str) -> None:
+        nonlocal last_checkpoint
+        state.train_seconds = seconds_before + time.perf_counter() - session_start
+        if on_checkpoint is not None:
+            path = on_checkpoint(kind, state)
+            if kind == "last":
+                last_checkpoint = path
+
+    def evaluate() -> None:
+        if dev_loader is None:
+            return
+        dev = estimate(model, dev_loader, accelerator)
+        n = max(1, state.interval_count)
+        record = {"step": state.step, "epoch": state.epoch,
+                  "train_loss": state.interval_loss_sum / n, "train_accuracy": state.interval_correct / n,
+                  "dev_loss": dev.loss, "dev_accuracy": dev.accuracy,
+                  "lr": [group["lr"] for group in optimizer.param_groups]}
+        state.history.append(record)
+        state.interval_loss_sum, state.interval_correct, state.interval_count = 0.0, 0, 0
+        if dev.accuracy > state.best_dev_accuracy:
+            state.best_dev_accuracy, state.best_step = dev.accuracy, state.step
+            state.evals_without_improvement = 0
+            checkpoint("best")
+        else:
+            state.evals_without_improvement += 1
+            if settings.patience is not None and state.evals_without_improvement >= settings.patience:
+                state.stop_reason = "early_stopping"
+
+    model.train()
+    while state.stop_reason is None:
+        if state.step >= total_steps:
+            state.stop_reason = "max_steps" if total_steps < settings.epochs * steps_per_epoch else "epochs"
+            break
+        for batch in train_loader.batches(state.epoch, start=state.batch_in_epoch):
+            batch = batch.to(accelerator.device)
+            with accelerator.autocast():
+                out: QAModelOutput = model(batch)
+            loss = out.loss
+            if loss is None:
+                raise KGQAError(Errors.E033.format(problem="the model returned no loss for a "
+                                                           "training batch (labels missing?)"))
+            if not torch.isfinite(loss.detach()).item():
+                state.stop_reason = "nan"
+                raise KGQAError(Errors.E032.format(
+                    step=state.step + 1, epoch=state.epoch + 1,
+                    problem=(f"the training loss is {loss.item()} on batch "
+                             f"{state.batch_in_epoch + 1} (questions {', '.join(batch.ids[:3])}"
+                             f"{'...' if len(batch.ids) > 3 else ''}); lower the learning rate "
+                             "or the fp16 loss scale, or check the inputs for NaN"),
+                    checkpoint=last_checkpoint or "(none written yet)"))
+            accelerator.backward(loss)
+            if settings.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            state.step += 1
+            state.batch_in_epoch += 1
+            with torch.no_grad():
+                state.interval_loss_sum += float(loss.detach()) * len(batch.ids)
+                state.interval_correct += int((out.logits.argmax(-1) == batch.labels).sum())
+                state.interval_count += len(batch.ids)
+            if state.batch_in_epoch >= steps_per_epoch:
+                state.epoch += 1
+                state.batch_in_epoch = 0
+            if progress is not None:
+                n = max(1, state.interval_count)
+                progress.update(task, completed=state.step, description=_describe(
+                    state, state.interval_loss_sum / n, state.interval_correct / n))
+
+            finished = state.step >= total_steps
+            out_of_time = (settings.max_minutes is not None and
+                           time.perf_counter() - session_start + seconds_before
+                           > settings.max_minutes * 60)
+            if state.step % eval_every == 0 or finished or out_of_time:
+                evaluate()
+            if out_of_time and state.stop_reason is None:
+                state.stop_reason = "time_budget"
+            if finished and state.stop_reason is None:
+                state.stop_reason = ("max_steps" if total_steps < settings.epochs * steps_per_epoch
+                                     else "epochs")
+            if state.stop_reason is not None or state.step % checkpoint_every == 0:
+                checkpoint("last")
+            if state.stop_reason is not None or state.batch_in_epoch == 0:
+                break  # a new epoch regenerates its permutation
+    state.train_seconds = seconds_before + time.perf_counter() - session_start
+    return state

@@ -1,0 +1,258 @@
+"""What a run leaves behind (``results.json``) and the table generated from many (RESULTS.md).
+
+:class:`RunResult` is PyKEEN's ``PipelineResult`` for kgqa: the metrics per split plus everything
+needed to trust and reproduce them (seed, full config, package versions, git commit, dataset and
+graph checksums, wall time, peak memory). :func:`render_results_markdown` turns a folder of
+``results.json`` files and the experiment configs (with the papers' ``reported`` numbers) into a
+Markdown table, so the comparison "ours vs reported" is generated, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kgqa.errors import Errors, KGQAError
+
+RESULTS_FILE = "results.json"
+FORMAT_VERSION = 1
+#: Display order of regimes and models in the table.
+REGIME_ORDER = {"zeroshot": 0, "frozen": 1, "finetune": 2}
+MODEL_ORDER = {"zeroshot": 0, "lm": 1, "kagnet": 2, "rgcn": 3, "qagnn": 4}
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run (one config, one seed).
+
+    Attributes:
+        name: the experiment name (the config's ``name``).
+        model, regime, backbone: what was trained.
+        seed: the random seed.
+        metrics: split name -> ``{"accuracy", "loss", "num_questions"}`` (accuracy in [0, 1]).
+        roles: ``{"dev": split, "test": split}``: which split plays which role.
+        config: the full experiment config.
+        versions: python and package versions.
+        git: ``{"commit", "dirty"}`` of the source checkout (``None`` outside one).
+        checksums: ``datasets`` (split -> content sha256 and source files' sha256), ``graph``
+            (name, checksum), ``features`` (split -> frozen-state cache key).
+        wall_seconds: the run's wall time.
+        peak_memory_mb: ``{"rss": ..., "cuda": ...}`` peak resident memory of the process (and
+            peak CUDA allocation).
+        training: steps, epochs, best step, stop reason and the evaluation history.
+        timings: seconds per phase (``features``, ``train``, ``eval``).
+        parameters: ``{"total", "trainable"}``.
+        device: where it ran.
+        checkpoint: the best checkpoint's directory, if any.
+        created: ISO timestamp (UTC).
+    """
+
+    name: str
+    model: str
+    regime: str
+    backbone: str
+    seed: int
+    metrics: dict[str, dict[str, float]]
+    roles: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
+    checksums: dict[str, Any] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    peak_memory_mb: dict[str, float | None] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    parameters: dict[str, int] = field(default_factory=dict)
+    device: str = "cpu"
+    checkpoint: str | None = None
+    created: str = ""
+
+    def accuracy(self, role: str) -> float | None:
+        """Accuracy of the split playing ``role`` (``"dev"`` / ``"test"``), or ``None``."""
+        split = self.roles.get(role, role)
+        value = self.metrics.get(split, {}).get("accuracy")
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT_VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save_to_directory(self, directory: str | Path) -> Path:
+        """Write ``results.json`` into ``directory`` (atomically); returns its path."""
+        from kgqa.utils.io import atomic_write_json
+
+        path = Path(directory) / RESULTS_FILE
+        atomic_write_json(path, _finite(self.to_dict()))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunResult:
+        """Read a ``results.json`` (or the directory holding one).
+
+        Raises:
+            KGQAError: ``[E016]`` if missing, ``[E015]`` if it is not a results file.
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / RESULTS_FILE
+        if not path.is_file():
+            raise KGQAError(Errors.E016.format(path=path, hint="Run `kgqa train CONFIG` first."))
+        try:
+            data = json.loads(path.read_text())
+            return cls.from_dict(data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise KGQAError(Errors.E015.format(problem=f"{path} is not a kgqa results file: {exc}")
+                            ) from None
+
+
+def _finite(value):
+    """JSON has no NaN: write non-finite floats as ``null``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------- collecting
+def collect_results(root: str | Path) -> list[RunResult]:
+    """Every ``results.json`` under ``root`` (recursively), sorted by path."""
+    return [RunResult.load(p) for p in sorted(Path(root).rglob(RESULTS_FILE))]
+
+
+def collect_configs(root: str | Path) -> list:
+    """Every experiment config (``*.yaml``) directly in ``root``, validated."""
+    from kgqa.training.config import load_config
+
+    return [load_config(p, check_model=False) for p in sorted(Path(root).glob("*.yaml"))]
+
+
+# ---------------------------------------------------------------------- rendering
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (``None`` for a single value)."""
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _pct(values: list[float]) -> str:
+    if not values:
+        return "—"
+    mean, std = mean_std([100 * v for v in values])
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def _split_header(role: str, split: str | None) -> str:
+    pretty = {"ih_dev": "IHdev", "ih_test": "IHtest", "dev": "dev", "test": "test"}
+    return f"{pretty.get(split or role, split or role)} acc (%)"
+
+
+def render_results_markdown(results: list[RunResult], configs: list = (), *,
+                            title: str = "Results", command: str = "kgqa results experiments/"
+                            ) -> str:
+    """A Markdown table of accuracy (mean ± sample std over seeds) per experiment, beside the
+    numbers the papers reported (from each config's ``reported`` block).
+
+    Rows are grouped by experiment name; an experiment with a config but no results yet shows
+    "—". The ``Δ test vs lm`` column is the difference of mean test accuracy to the ``lm`` row of
+    the same regime and backbone.
+
+    Args:
+        results: the runs (:func:`collect_results`).
+        configs: the experiment configs (:func:`collect_configs`), for the reported numbers and
+            for experiments not run yet.
+        title: the page title.
+        command: the command that regenerates the page (printed in it).
+    """
+    by_name: dict[str, dict[str, Any]] = {}
+    for cfg in configs:
+        by_name.setdefault(cfg.name, {"config": cfg.to_dict(), "runs": []})
+    for run in results:
+        entry = by_name.setdefault(run.name, {"config": run.config, "runs": []})
+        entry["runs"].append(run)
+        if not entry["config"]:
+            entry["config"] = run.config
+
+    def info(entry):
+        cfg = entry["config"] or {}
+        runs = entry["runs"]
+        return {"model": runs[0].model if runs else cfg.get("model", {}).get("name", "?"),
+                "regime": runs[0].regime if runs else cfg.get("regime", "?"),
+                "backbone": runs[0].backbone if runs else cfg.get("backbone", {}).get("name", "?")}
+
+    rows = []
+    for name, entry in by_name.items():
+        meta = info(entry)
+        runs = sorted(entry["runs"], key=lambda r: r.seed)
+        dev = [r.accuracy("dev") for r in runs if r.accuracy("dev") is not None]
+        test = [r.accuracy("test") for r in runs if r.accuracy("test") is not None]
+        rows.append({"name": name, **meta, "runs": runs, "dev": dev, "test": test,
+                     "reported": (entry["config"] or {}).get("reported")})
+    rows.sort(key=lambda r: (REGIME_ORDER.get(r["regime"], 9), r["backbone"],
+                             MODEL_ORDER.get(r["model"], 9), r["name"]))
+    lm_test = {(r["regime"], r["backbone"]): statistics.fmean(r["test"])
+               for r in rows if r["model"] == "lm" and r["test"]}
+
+    roles = next((r.roles for row in rows for r in row["runs"] if r.roles), {})
+    dev_h, test_h = _split_header("dev", roles.get("dev")), _split_header("test", roles.get("test"))
+    lines = [f"# {title}", "",
+             f"Generated by `{command}` from the `results.json` of each run and the "
+             "`reported:` blocks of the configs; do not edit by hand. Accuracy is mean ± sample "
+             "standard deviation over seeds.", "",
+             f"| experiment | model | regime | backbone | seeds | {dev_h} | {test_h} | "
+             "Δ test vs lm | min/run | paper: dev | paper: test | paper setting |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        seeds = ",".join(str(r.seed) for r in row["runs"]) or "—"
+        delta = "—"
+        key = (row["regime"], row["backbone"])
+        if row["model"] != "lm" and row["test"] and key in lm_test:
+            delta = f"{100 * (statistics.fmean(row['test']) - lm_test[key]):+.2f}"
+        minutes = (f"{statistics.fmean(r.wall_seconds for r in row['runs']) / 60:.1f}"
+                   if row["runs"] else "—")
+        rep = row["reported"] or {}
+        rep_results = rep.get("results", {})
+        rep_dev = rep_results.get("ih_dev", rep_results.get("dev"))
+        rep_test = rep_results.get("ih_test", rep_results.get("test"))
+        setting = "—"
+        if rep:
+            md, pipe = rep.get("metadata", {}), rep.get("pipeline", {})
+            cite = md.get("citation") or f"{md.get('authors', md.get('title', ''))} {md.get('year', '')}".strip()
+            where = f", {md['table']}" if md.get("table") else ""
+            what = ", ".join(str(v) for v in (pipe.get("backbone"), pipe.get("regime")) if v)
+            setting = f"{cite}{where}" + (f" ({what})" if what else "")
+        fmt = (lambda v: "—" if v is None else f"{v:.2f}")
+        lines.append(f"| {row['name']} | {row['model']} | {row['regime']} | {row['backbone']} | "
+                     f"{seeds} | {_pct(row['dev'])} | {_pct(row['test'])} | {delta} | {minutes} | "
+                     f"{fmt(rep_dev)} | {fmt(rep_test)} | {setting} |")
+    devices = sorted({r.device for row in rows for r in row["runs"]})
+    commits = sorted({str((r.git or {}).get("commit") or "?")[:10] for row in rows for r in row["runs"]})
+    lines += ["", f"Runs: {sum(len(r['runs']) for r in rows)}; devices: {', '.join(devices) or '—'}; "
+                  f"git commits: {', '.join(commits) or '—'}.", ""]
+    return "\n".join(lines)
+
+
+def write_results_markdown(experiments_dir: str | Path, *, results_dir: str | Path | None = None,
+                           out: str | Path | None = None) -> Path:
+    """Render ``RESULTS.md`` for an experiments folder (configs in it, results under
+    ``results_dir``, default the same folder) and write it atomically."""
+    from kgqa.utils.io import atomic_write_bytes
+
+    experiments_dir = Path(experiments_dir)
+    results = collect_results(results_dir or experiments_dir)
+    configs = collect_configs(experiments_dir)
+    out = Path(out) if out is not None else experiments_dir / "RESULTS.md"
+    text = render_results_markdown(results, configs,
+                                   command=f"kgqa results {experiments_dir.as_posix()}/")
+    atomic_write_bytes(out, text.encode())
+    return out

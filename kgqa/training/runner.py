@@ -1,0 +1,504 @@
+"""``pipeline(...)``: one keyword-only entry point that trains and evaluates one run.
+
+Modelled on PyKEEN's ``pipeline()``: every part can be given by name (``model="qagnn"``), as a
+class or as an instance, or all at once as an experiment config (a YAML path or an
+:class:`ExperimentConfig`); keyword arguments override the config. The result is a
+:class:`RunResult` that records the metrics with the seed, the full config, package versions,
+git commit, dataset and graph checksums, wall time and peak memory, and saves itself with
+``save_to_directory()``::
+
+    from kgqa.training import pipeline
+    result = pipeline(config="experiments/csqa_qagnn_frozen_minilm.yaml", seed=0)
+    result.metrics["ih_test"]["accuracy"]
+
+A run lives in ``OUT/<name>/seed-<seed>/``: ``results.json`` and ``checkpoints/{last,best}/``.
+``resume=True`` continues from ``checkpoints/last`` to the same final weights and metrics as an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kgqa.errors import Errors, KGQAError, Warnings, warn
+from kgqa.training.checkpoint import Checkpoint, TrainState, save_checkpoint
+from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConfig,
+                                  check_model_kwargs, load_config, parse_config)
+from kgqa.training.results import RunResult
+
+GRAPH_FREE_MODELS = ("lm", ZEROSHOT_MODEL)
+#: Roles of the splits; metrics are reported under the split names.
+ROLES = ("train", "dev", "test")
+
+
+# ---------------------------------------------------------------------- config
+def resolve_config(config=None, **overrides) -> ExperimentConfig:
+    """Merge a config (path, dict or :class:`ExperimentConfig`) with keyword overrides.
+
+    Overrides are the :func:`pipeline` keywords that name a part (``model="rgcn"``,
+    ``backbone="minilm"``, ``training={"epochs": 2}`` ...); instances contribute their name.
+    """
+    if config is None:
+        data: dict[str, Any] = {}
+    elif isinstance(config, ExperimentConfig):
+        data = config.to_dict()
+    elif isinstance(config, (str, os.PathLike)):
+        data = load_config(config, check_model=False).to_dict()
+    elif isinstance(config, Mapping):
+        data = dict(config)
+    else:
+        raise KGQAError(Errors.E015.format(problem=(
+            f"config must be a YAML path, a dict or an ExperimentConfig, not {type(config).__name__}")))
+    data = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()}
+
+    def section(key: str) -> dict:
+        value = data.get(key)
+        data[key] = dict(value) if isinstance(value, Mapping) else {}
+        return data[key]
+
+    if overrides.get("regime") is not None:
+        data["regime"] = overrides["regime"]
+    if overrides.get("seed") is not None:
+        data["seeds"] = [int(overrides["seed"])]
+    model = overrides.get("model")
+    if model is not None:
+        section("model")["name"] = model if isinstance(model, str) else getattr(model, "model_name", type(model).__name__)
+    if overrides.get("model_kwargs"):
+        section("model").setdefault("kwargs", {})
+        data["model"]["kwargs"] = {**data["model"].get("kwargs", {}), **overrides["model_kwargs"]}
+    backbone = overrides.get("backbone")
+    if backbone is not None:
+        section("backbone")["name"] = backbone if isinstance(backbone, str) else backbone.name
+    dataset = overrides.get("dataset")
+    if isinstance(dataset, (str, os.PathLike)):
+        section("dataset")["name"] = str(dataset)
+    elif isinstance(dataset, Mapping) and dataset:
+        first = next(iter(dataset.values()))
+        section("dataset")["name"] = getattr(first, "name", "custom")
+        for role in ROLES:
+            if role in dataset:
+                data["dataset"][f"{role}_split"] = getattr(dataset[role], "split", role)
+        if "test" not in dataset:
+            data["dataset"]["test_split"] = None
+    graph = overrides.get("graph")
+    if graph is not None:
+        section("graph")["name"] = graph if isinstance(graph, str) else getattr(graph, "name", "custom")
+    training = overrides.get("training")
+    if isinstance(training, TrainingConfig):
+        training = training.model_dump()
+    if training:
+        section("training").update(training)
+    data.setdefault("name", _default_name(data))
+    if "model" not in data:
+        raise KGQAError(Errors.E030.format(location="pipeline()", problem=(
+            "(model): give a model name, class or instance, or a config with model.name")))
+    return parse_config(data, source="pipeline()")
+
+
+def _default_name(data: dict) -> str:
+    model = (data.get("model") or {}).get("name", "model")
+    return f"{(data.get('dataset') or {}).get('name', 'csqa')}_{model}_{data.get('regime', 'frozen')}".replace("/", "_")
+
+
+# ---------------------------------------------------------------------- provenance
+def package_versions() -> dict[str, str]:
+    """Versions of python and the packages a result depends on."""
+    from importlib import metadata
+
+    from kgqa import __version__
+
+    out = {"python": platform.python_version(), "kgqa": __version__}
+    for name in ("torch", "transformers", "torch-geometric", "accelerate", "numpy", "safetensors",
+                 "pydantic", "tokenizers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state() -> dict[str, Any]:
+    """``{"commit", "dirty"}`` of the source checkout, or ``None`` values outside one."""
+    from kgqa.paths import REPO_DIR
+
+    def run(*args):
+        return subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True,
+                              text=True, timeout=10)
+
+    try:
+        head = run("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = run("status", "--porcelain", "--untracked-files=no")
+        return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+_FILE_SHA: dict[tuple, str] = {}
+
+
+def dataset_checksums(dataset) -> dict[str, Any]:
+    """The split's content sha256 and the sha256 of each source file."""
+    from kgqa.utils.io import sha256_file
+
+    files = {}
+    for source in getattr(dataset, "sources", ()):
+        path = Path(source)
+        if path.is_file():
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime_ns)
+            if key not in _FILE_SHA:
+                _FILE_SHA[key] = sha256_file(path)
+            files[str(path)] = _FILE_SHA[key]
+    return {"name": getattr(dataset, "name", None), "split": getattr(dataset, "split", None),
+            "num_questions": len(dataset), "checksum": getattr(dataset, "checksum", None),
+            "files": files}
+
+
+def peak_memory_mb() -> dict[str, float | None]:
+    """Peak resident memory of this process (``ru_maxrss``) and peak CUDA allocation."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    cuda = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return {"rss": round(rss, 1), "cuda": None if cuda is None else round(cuda, 1)}
+
+
+def make_accelerator(mixed_precision: str = "auto"):
+    """An ``accelerate.Accelerator``: CPU-only without CUDA; ``auto`` picks bf16 on GPUs that
+    support it, else fp16, and no mixed precision on the CPU."""
+    from accelerate import Accelerator
+
+    if mixed_precision == "auto":
+        if torch.cuda.is_available():
+            mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            mixed_precision = "no"
+    return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
+
+
+# ---------------------------------------------------------------------- data
+def load_splits(cfg: ExperimentConfig, dataset=None) -> dict[str, Any]:
+    """``{"train", "dev", "test"}`` -> :class:`QADataset` (``test`` only if configured)."""
+    if isinstance(dataset, Mapping) and dataset:
+        splits = {role: dataset[role] for role in ROLES if role in dataset}
+    else:
+        from kgqa.data import load_dataset
+
+        ds = cfg.dataset
+        names = {"train": ds.train_split, "dev": ds.dev_split, "test": ds.test_split}
+        splits = {role: load_dataset(ds.name, split, directory=ds.directory, source=ds.source)
+                  for role, split in names.items() if split}
+    if cfg.dataset.limit is not None:
+        from dataclasses import replace
+
+        from kgqa.data.jsonl import examples_checksum
+
+        splits = {role: replace(s, examples=s.examples[:cfg.dataset.limit],
+                                checksum=examples_checksum(s.examples[:cfg.dataset.limit]))
+                  for role, s in splits.items()}
+    if cfg.regime != "zeroshot" and "train" not in splits:
+        raise KGQAError(Errors.E030.format(location="pipeline()", problem=(
+            "(dataset.train_split): training needs a train split")))
+    return splits
+
+
+def load_split_graphs(cfg: ExperimentConfig, splits: Mapping[str, Any], graph=None) -> dict[str, Any]:
+    """Per-choice subgraphs of every split from the retrieval cache (built on a miss), and the
+    node-feature table; see :mod:`kgqa.retrieval`."""
+    from kgqa.training.graphs import retrieve_split_graphs
+
+    return retrieve_split_graphs(cfg, splits, graph=graph)
+
+
+# ---------------------------------------------------------------------- model
+def build_model(cfg: ExperimentConfig, *, model=None, backbone=None, lm_hidden_size: int | None = None,
+                node_features=None):
+    """The model from a name / class / instance and ``cfg.model.kwargs``."""
+    from kgqa.models.registry import get_model_class
+
+    if isinstance(model, torch.nn.Module):
+        return model
+    cls = model if isinstance(model, type) else get_model_class(cfg.model.name)
+    kwargs = dict(cfg.model.kwargs)
+    config_class = getattr(cls, "config_class", None)
+    fields = getattr(config_class, "__dataclass_fields__", {})
+    if lm_hidden_size is not None and "lm_hidden_size" in fields:
+        kwargs["lm_hidden_size"] = lm_hidden_size
+    config = config_class(**kwargs) if config_class is not None else kwargs
+    try:
+        return cls(config, backbone, node_features=node_features)
+    except TypeError:
+        return cls(config, backbone=backbone)
+
+
+def _model_config(model) -> Any:
+    return getattr(model, "config", None)
+
+
+# ---------------------------------------------------------------------- the pipeline
+def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None = None,
+             backbone=None, regime: str | None = None, graph=None, graphs: Mapping | None = None,
+             node_features=None, training: TrainingConfig | dict | None = None,
+             seed: int | None = None, out_dir: str | Path | None = None, resume: bool = False,
+             overwrite: bool = False, progress: bool | None = None, accelerator=None,
+             feature_cache_dir: str | Path | None = None) -> RunResult:
+    """Train and evaluate one run; every argument is keyword-only.
+
+    Args:
+        config: an experiment config: YAML path, dict or :class:`ExperimentConfig`.
+        dataset: a dataset name (``"csqa"``), a jsonl path, or ``{"train": QADataset, "dev": ...,
+            "test": ...}``.
+        model: a registered name, a model class or an instance.
+        model_kwargs: overrides of the model's config dataclass.
+        backbone: a backbone name (``"minilm"``, a directory, a hub id) or a loaded
+            :class:`~kgqa.backbones.Backbone`.
+        regime: ``"frozen"`` (cached backbone states, graph part trained), ``"finetune"`` (the
+            whole model trained, ``training.lm_lr`` for the backbone) or ``"zeroshot"``.
+        graph: the knowledge graph (name, path or :class:`KnowledgeGraph`) for retrieval.
+        graphs: precomputed per-choice graphs ``{"train": [[Data] * C] * N, ...}`` (skips
+            retrieval).
+        node_features: the frozen ``(num_nodes, D)`` concept table of ``node_embedding="text"``.
+        training: :class:`TrainingConfig` or a dict of overrides.
+        seed: the seed (default: the config's first seed).
+        out_dir: where runs are written (default ``KGQA_HOME/runs``); the run is
+            ``out_dir/<name>/seed-<seed>/``.
+        resume: continue from ``checkpoints/last`` of that run.
+        overwrite: replace an existing run instead of refusing.
+        progress: show progress bars (default: when stderr is a terminal).
+        accelerator: an ``accelerate.Accelerator`` (default: :func:`make_accelerator`).
+        feature_cache_dir: root of the frozen-state cache (default ``KGQA_HOME/features``).
+
+    Returns:
+        The :class:`RunResult` (also written to ``<run>/results.json``).
+
+    Raises:
+        KGQAError: ``[E030]`` for a bad config, ``[E031]`` for an unusable checkpoint, ``[E032]``
+            when the loss becomes non-finite, ``[E033]`` for bad batches; data and model errors
+            from the stages below.
+    """
+    wall_start = time.perf_counter()
+    cfg = resolve_config(config, dataset=dataset, model=model, model_kwargs=model_kwargs,
+                         backbone=backbone, regime=regime, graph=graph, training=training, seed=seed)
+    if not isinstance(model, (torch.nn.Module, type)):
+        check_model_kwargs(cfg, source="pipeline()")
+    seed = cfg.seeds[0] if seed is None else int(seed)
+    from accelerate.utils import set_seed
+
+    set_seed(seed)
+    from kgqa.paths import kgqa_home
+
+    run_dir = Path(out_dir) if out_dir is not None else kgqa_home() / "runs"
+    run_dir = run_dir / cfg.name / f"seed-{seed}"
+    splits = load_splits(cfg, dataset)
+    checksums: dict[str, Any] = {"datasets": {role: dataset_checksums(s) for role, s in splits.items()}}
+    roles = {role: s.split for role, s in splits.items() if role != "train"}
+    if cfg.regime == "zeroshot":
+        return _zeroshot(cfg, splits, seed=seed, run_dir=run_dir, roles=roles, checksums=checksums,
+                         wall_start=wall_start)
+
+    accelerator = accelerator or make_accelerator(cfg.training.mixed_precision)
+    timings: dict[str, float] = {}
+    # ---- graphs
+    split_graphs = None
+    needs_graphs = cfg.model.name not in GRAPH_FREE_MODELS and not (
+        isinstance(model, torch.nn.Module) and not hasattr(model, "graph_inputs"))
+    if graphs is not None:
+        split_graphs = dict(graphs)
+    elif needs_graphs:
+        t0 = time.perf_counter()
+        loaded = load_split_graphs(cfg, splits, graph=graph)
+        split_graphs = loaded["graphs"]
+        node_features = node_features if node_features is not None else loaded.get("node_features")
+        checksums["graph"] = loaded.get("checksum")
+        timings["graphs"] = time.perf_counter() - t0
+    # ---- LM inputs
+    lm_states: dict[str, torch.Tensor] = {}
+    loaded_backbone = None
+    if cfg.regime == "frozen":
+        from kgqa.training.features import load_or_compute_states
+
+        t0 = time.perf_counter()
+        checksums["features"] = {}
+        for role, split in splits.items():
+            states = load_or_compute_states(backbone if backbone is not None and not isinstance(backbone, str)
+                                            else cfg.backbone.name, split,
+                                            max_length=cfg.backbone.max_length,
+                                            pooling=cfg.backbone.pooling,
+                                            batch_size=cfg.backbone.feature_batch_size,
+                                            cache_dir=feature_cache_dir, progress=progress)
+            lm_states[role] = states.states
+            checksums["features"][role] = {"path": str(states.path), "hit": states.hit,
+                                           "pairs_per_second": round(states.pairs_per_second, 1)}
+        timings["features"] = time.perf_counter() - t0
+        lm_hidden = next(iter(lm_states.values())).shape[-1]
+    else:
+        from kgqa.backbones.backbone import Backbone
+
+        loaded_backbone = backbone if isinstance(backbone, torch.nn.Module) else Backbone.from_pretrained(
+            cfg.backbone.name, freeze=cfg.backbone.freeze,
+            gradient_checkpointing=cfg.backbone.gradient_checkpointing)
+        lm_hidden = loaded_backbone.hidden_size
+    # ---- model, loaders, optimizer
+    net = build_model(cfg, model=model, backbone=loaded_backbone, lm_hidden_size=lm_hidden,
+                      node_features=node_features)
+    loaders = _make_loaders(cfg, splits, lm_states=lm_states, backbone=loaded_backbone,
+                            graphs=split_graphs, seed=seed, accelerator=accelerator)
+    from kgqa.training.loop import build_optimizer, build_scheduler, estimate, plan_steps, train
+
+    t = cfg.training
+    optimizer = build_optimizer(net, lr=t.lr, lm_lr=t.lm_lr, weight_decay=t.weight_decay)
+    scheduler = build_scheduler(optimizer, t, plan_steps(t, len(loaders["train"])))
+    prepared, optimizer = accelerator.prepare(net, optimizer)
+    raw = accelerator.unwrap_model(prepared)
+    # ---- resume or start
+    last_dir, best_dir = run_dir / "checkpoints" / "last", run_dir / "checkpoints" / "best"
+    state = None
+    if resume and (last_dir / "config.json").is_file():
+        ckpt = Checkpoint.load(last_dir)
+        _check_same_run(ckpt, cfg)
+        ckpt.load_weights(raw)
+        state = ckpt.load_training(optimizer, scheduler, getattr(accelerator, "scaler", None))
+    elif resume:
+        warn(Warnings.W002.format(problem=f"--resume: no checkpoint at {last_dir}; starting afresh"))
+    elif (last_dir / "config.json").is_file() and not overwrite:
+        raise KGQAError(Errors.E015.format(problem=(
+            f"a run already exists at {run_dir}; pass resume=True (--resume) to continue it, "
+            "overwrite=True to replace it, or another out_dir")))
+    extra = {"regime": cfg.regime, "backbone": cfg.backbone.name, "seed": seed}
+
+    def on_checkpoint(kind: str, st: TrainState) -> Path:
+        target = last_dir if kind == "last" else best_dir
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            save_checkpoint(target, model=raw, model_name=cfg.model.name,
+                            model_config=_model_config(raw), experiment=cfg.to_dict(), state=st,
+                            optimizer=optimizer if kind == "last" else None,
+                            scheduler=scheduler if kind == "last" else None,
+                            scaler=getattr(accelerator, "scaler", None) if kind == "last" else None,
+                            extra=extra)
+        return target
+
+    # ---- train
+    from kgqa.utils.progress import progress_bar
+
+    t0 = time.perf_counter()
+    with progress_bar(disable=None if progress is None else not progress) as bar:
+        state = train(prepared, train_loader=loaders["train"], dev_loader=loaders.get("dev"),
+                      optimizer=optimizer, scheduler=scheduler, settings=t, accelerator=accelerator,
+                      state=state, on_checkpoint=on_checkpoint, progress=bar)
+    timings["train"] = time.perf_counter() - t0
+    # ---- evaluate the best checkpoint
+    t0 = time.perf_counter()
+    accelerator.wait_for_everyone()
+    if (best_dir / "config.json").is_file():
+        Checkpoint.load(best_dir).load_weights(raw)
+    metrics = {}
+    for role in ("dev", "test"):
+        if role in loaders:
+            metrics[splits[role].split] = estimate(raw, loaders[role], accelerator).to_dict()
+    timings["eval"] = time.perf_counter() - t0
+    result = RunResult(
+        name=cfg.name, model=cfg.model.name, regime=cfg.regime, backbone=cfg.backbone.name,
+        seed=seed, metrics=metrics, roles=roles, config=cfg.to_dict(), versions=package_versions(),
+        git=git_state(), checksums=checksums, wall_seconds=round(time.perf_counter() - wall_start, 2),
+        peak_memory_mb=peak_memory_mb(),
+        training={"steps": state.step, "epochs_completed": state.epoch, "best_step": state.best_step,
+                  "best_dev_accuracy": state.best_dev_accuracy, "stop_reason": state.stop_reason,
+                  "train_seconds": round(state.train_seconds, 2), "history": state.history,
+                  "steps_per_epoch": len(loaders["train"])},
+        timings={k: round(v, 2) for k, v in timings.items()},
+        parameters={"total": sum(p.numel() for p in raw.parameters()),
+                    "trainable": sum(p.numel() for p in raw.parameters() if p.requires_grad)},
+        device=_device_name(accelerator), checkpoint=str(best_dir if best_dir.is_dir() else last_dir),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if accelerator.is_main_process:
+        result.save_to_directory(run_dir)
+    return result
+
+
+def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
+    """Refuse to resume a checkpoint of a different experiment (time budget may change)."""
+    saved = dict(ckpt.experiment)
+    now = cfg.to_dict()
+    for d in (saved, now):
+        d.get("training", {}).pop("max_minutes", None)
+        d.pop("reported", None)
+        d.pop("description", None)
+        d.pop("seeds", None)
+    if saved != now:
+        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
+            f"it belongs to a different experiment (keys that differ: {', '.join(diff)}); "
+            "resume with the same config or start a new run")))
+
+
+def _device_name(accelerator) -> str:
+    device = accelerator.device
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"cuda:{name} x{accelerator.num_processes}"
+    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def _make_loaders(cfg: ExperimentConfig, splits, *, lm_states, backbone, graphs, seed, accelerator):
+    from kgqa.training.collate import QACollator, SplitLoader
+
+    loaders = {}
+    for role, split in splits.items():
+        collate = QACollator(
+            examples=split.examples, split=split.split, require_labels=True,
+            lm_states=lm_states.get(role),
+            encode_choices=backbone.encode_choices if backbone is not None else None,
+            max_length=cfg.backbone.max_length,
+            graphs=None if graphs is None else graphs.get(role))
+        train = role == "train"
+        loaders[role] = SplitLoader(
+            collate, len(split), batch_size=cfg.training.batch_size if train else cfg.training.eval_batch_size,
+            shuffle=train, seed=seed, num_shards=accelerator.num_processes,
+            shard=accelerator.process_index, drop_uneven=train)
+    return loaders
+
+
+def _zeroshot(cfg: ExperimentConfig, splits, *, seed, run_dir, roles, checksums, wall_start) -> RunResult:
+    from kgqa.encoders.sentence import SentenceEncoder
+    from kgqa.training.zeroshot import zeroshot_accuracy, zeroshot_logits
+
+    t0 = time.perf_counter()
+    encoder = SentenceEncoder(cfg.backbone.name, max_length=cfg.backbone.max_length)
+    metrics = {}
+    for role in ("dev", "test"):
+        if role in splits:
+            logits = zeroshot_logits(splits[role], encoder)
+            labels = torch.tensor([ex.label for ex in splits[role]], dtype=torch.long)
+            loss = float(torch.nn.functional.cross_entropy(logits, labels))
+            metrics[splits[role].split] = {"accuracy": zeroshot_accuracy(logits, splits[role]),
+                                           "loss": loss, "num_questions": len(splits[role])}
+    result = RunResult(
+        name=cfg.name, model=ZEROSHOT_MODEL, regime="zeroshot", backbone=cfg.backbone.name,
+        seed=seed, metrics=metrics, roles=roles, config=cfg.to_dict(), versions=package_versions(),
+        git=git_state(), checksums=checksums, wall_seconds=round(time.perf_counter() - wall_start, 2),
+        peak_memory_mb=peak_memory_mb(), training={"steps": 0, "stop_reason": "no training"},
+        timings={"eval": round(time.perf_counter() - t0, 2)}, parameters={"total": 0, "trainable": 0},
+        device=f"cpu ({os.cpu_count()} cores)", checkpoint=None,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    result.save_to_directory(run_dir)
+    return result
+
+
+def run_experiment(config: str | Path | ExperimentConfig, *, seeds: list[int] | None = None,
+                   out_dir: str | Path | None = None, resume: bool = False,
+                   progress: bool | None = None, **kwargs) -> list[RunResult]:
+    """Run :func:`pipeline` once per seed of the config (or ``seeds``)."""
+    cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
+    return [pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume, progress=progress, **kwargs)
+            for s in (seeds or cfg.seeds)]

@@ -1,0 +1,110 @@
+"""KagNet's PathEncoder on hand-typed paths: LSTM vectors, both attention levels, padding, no path."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgqa.errors import KGQAError
+from kgqa.nn.path_encoder import PathEncoder
+
+# two graphs; graph 0 owns nodes 0-3, graph 1 nodes 4-5 and has no path
+#   row 0: 0 -r1-> 2 -r4-> 1          pair (0, 1)
+#   row 1: 0 -r0-> 1                  pair (0, 1)
+#   row 2: padding (length -1)
+#   row 3: 3 -r2-> 1                  pair (3, 1)
+#   row 4: 3                          pair (3, 3), zero hops
+PATH_NODES = torch.tensor([[0, 2, 1], [0, 1, -1], [-1, -1, -1], [3, 1, -1], [3, -1, -1]])
+PATH_RELATIONS = torch.tensor([[1, 4], [0, -1], [-1, -1], [2, -1], [-1, -1]])
+PATH_LENGTHS = torch.tensor([2, 1, -1, 1, 0])
+PATH_GRAPH = torch.tensor([0, 0, 0, 0, 0])
+
+
+def _encoder(**kwargs) -> PathEncoder:
+    torch.manual_seed(0)
+    return PathEncoder(6, 5, num_relations=5, relation_channels=3, hidden_channels=4,
+                       pair_channels=4, **kwargs).eval()
+
+
+def _run(encoder):
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(6, 6, generator=gen)
+    statement = torch.randn(2, 5, generator=gen)
+    return x, statement, encoder(x, PATH_NODES, PATH_RELATIONS, PATH_LENGTHS, statement, PATH_GRAPH)
+
+
+def test_shapes():
+    encoder = _encoder()
+    _, _, out = _run(encoder)
+    assert encoder.out_channels == 4 + 2 * 4
+    assert out.graph_vectors.shape == (2, 12)
+    assert out.path_attention.shape == (5,)
+    assert out.pair_attention.shape == (3,)
+    assert out.pair_index.tolist() == [0, 0, -1, 1, 2]  # pairs (0,1), (3,1), (3,3) sorted
+    assert out.pair_graph.tolist() == [0, 0, 0]
+    assert out.has_paths.tolist() == [True, False]
+
+
+def test_attention_sums_padding_and_no_path_vector():
+    encoder = _encoder()
+    with torch.no_grad():
+        encoder.no_path.copy_(torch.arange(12.0))
+    _, _, out = _run(encoder)
+    # within a pair the path weights sum to 1; a single-path pair gives weight exactly 1
+    in_pair = out.path_in_pair_attention
+    torch.testing.assert_close(in_pair[0] + in_pair[1], torch.tensor(1.0))
+    assert in_pair[3].item() == 1.0 and in_pair[4].item() == 1.0
+    torch.testing.assert_close(out.pair_attention.sum(), torch.tensor(1.0))
+    torch.testing.assert_close(out.path_attention.sum(), torch.tensor(1.0))
+    assert out.path_attention[2].item() == 0.0  # padding row
+    # graph 1 has no path: the learned no-path vector, exactly
+    assert out.graph_vectors[1].tolist() == list(range(12))
+
+
+def test_path_vectors_match_an_unpacked_lstm_per_path():
+    encoder = _encoder()
+    x, _, _ = _run(encoder)
+    end = encoder.end_relation
+    with torch.no_grad():
+        packed = encoder.encode_paths(x, PATH_NODES[[0, 4]], PATH_RELATIONS[[0, 4]],
+                                      PATH_LENGTHS[[0, 4]])
+        # row 0 by hand: steps [x0; e1], [x2; e4], [x1; e_end]
+        steps = torch.cat([x[[0, 2, 1]], encoder.relation_embedding(torch.tensor([1, 4, end]))], -1)
+        _, (h, _) = encoder.lstm(steps.unsqueeze(0))
+        torch.testing.assert_close(packed[0], torch.cat([h[0, 0], h[1, 0]]))
+        # row 4 (zero hops): one step [x3; e_end]
+        step = torch.cat([x[[3]], encoder.relation_embedding(torch.tensor([end]))], -1)
+        _, (h, _) = encoder.lstm(step.unsqueeze(0))
+        torch.testing.assert_close(packed[1], torch.cat([h[0, 0], h[1, 0]]))
+
+
+def test_graph_vector_is_the_hierarchical_attention_sum():
+    encoder = _encoder()
+    x, statement, out = _run(encoder)
+    with torch.no_grad():
+        paths = encoder.encode_paths(x, PATH_NODES[[0, 1]], PATH_RELATIONS[[0, 1]], PATH_LENGTHS[[0, 1]])
+        pair = encoder.pair_mlp(torch.cat([x[0], x[1], statement[0]]))
+        alpha = torch.softmax(paths @ encoder.path_query(pair), dim=0)
+        torch.testing.assert_close(out.path_in_pair_attention[[0, 1]], alpha)
+    # the path attention the model returns is alpha * beta
+    beta = out.pair_attention[0]
+    torch.testing.assert_close(out.path_attention[[0, 1]], alpha * beta)
+
+
+def test_no_paths_at_all():
+    encoder = _encoder()
+    statement = torch.randn(3, 5)
+    out = encoder(torch.randn(4, 6), torch.zeros(0, 3, dtype=torch.long),
+                  torch.zeros(0, 2, dtype=torch.long), torch.zeros(0, dtype=torch.long), statement,
+                  torch.zeros(0, dtype=torch.long))
+    assert out.graph_vectors.shape == (3, 12)
+    assert torch.equal(out.graph_vectors, encoder.no_path.expand(3, -1))
+    assert not out.has_paths.any()
+
+
+def test_out_of_range_node_is_a_clear_error():
+    encoder = _encoder()
+    bad = PATH_NODES.clone()
+    bad[0, 1] = 9
+    with pytest.raises(KGQAError, match="path node index outside"):
+        encoder(torch.randn(6, 6), bad, PATH_RELATIONS, PATH_LENGTHS, torch.randn(2, 5), PATH_GRAPH)

@@ -1,0 +1,118 @@
+"""QAGNNConv on a 4-node graph typed by hand, against a plain per-edge reference loop."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kgqa.errors import KGQAError
+from kgqa.nn.qagnn_conv import QAGNNConv
+
+# 0 (question) -> 1 (answer) via relation 0; 2 (other) -> 1 via relation 1; 1 -> 2 via
+# relation 2 (an inverse id); node 3 (other) is isolated
+EDGE_INDEX = torch.tensor([[0, 2, 1], [1, 1, 2]])
+EDGE_TYPE = torch.tensor([0, 1, 2])
+NODE_TYPE = torch.tensor([0, 1, 2, 2])
+
+
+def _conv(**kwargs) -> QAGNNConv:
+    torch.manual_seed(0)
+    return QAGNNConv(8, 3, 4, extra_channels=4, heads=2, **kwargs).eval()
+
+
+def _inputs():
+    gen = torch.Generator().manual_seed(1)
+    return torch.randn(4, 8, generator=gen), torch.randn(4, 4, generator=gen)
+
+
+def reference(conv: QAGNNConv, x, extra, edge_index, edge_type, node_type):
+    """The layer's equations, one edge at a time (self-loops appended, relation id R)."""
+    n = x.size(0)
+    edges = [(int(s), int(t), int(r)) for (s, t), r in zip(edge_index.t(), edge_type)]
+    edges += [(v, v, conv.num_relations) for v in range(n)]
+    z = torch.cat([x, extra], dim=-1)
+    heads, d = conv.heads, conv.head_channels
+    table = conv.relation_table()
+    scores, messages = [], []
+    for s, t, r in edges:
+        rel = table[r, node_type[s], node_type[t]]
+        q = conv.query(z[t]).view(heads, d)
+        k = (conv.key_node(z[s]) + conv.key_relation(rel)).view(heads, d)
+        m = (conv.message_node(z[s]) + conv.message_relation(rel)).view(heads, d)
+        scores.append((q * k).sum(-1) / math.sqrt(d))
+        messages.append(m)
+    alpha = torch.zeros(len(edges), heads)
+    out = torch.zeros(n, heads, d)
+    for t in range(n):
+        incoming = [i for i, e in enumerate(edges) if e[1] == t]
+        weights = torch.softmax(torch.stack([scores[i] for i in incoming]), dim=0)
+        for w, i in zip(weights, incoming):
+            alpha[i] = w
+            out[t] += w.unsqueeze(-1) * messages[i]
+    out = conv.update_mlp(out.reshape(n, -1)) + x
+    return out, alpha
+
+
+def test_shapes_and_attention_sums_to_one_per_target():
+    conv = _conv()
+    x, extra = _inputs()
+    out, (edge_index, alpha) = conv(x, EDGE_INDEX, EDGE_TYPE, NODE_TYPE, extra,
+                                    return_attention_weights=True)
+    assert out.shape == (4, 8)
+    assert edge_index.shape == (2, 3 + 4)
+    assert alpha.shape == (7, 2)
+    # self-loops are appended after the 3 given edges
+    assert edge_index[:, 3:].tolist() == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    sums = torch.zeros(4, 2).index_add_(0, edge_index[1], alpha)
+    torch.testing.assert_close(sums, torch.ones(4, 2))
+    # nodes 0 and 3 have only their self-loop: weight exactly 1
+    assert alpha[3].tolist() == [1.0, 1.0] and alpha[6].tolist() == [1.0, 1.0]
+
+
+def test_matches_per_edge_reference():
+    conv = _conv()
+    x, extra = _inputs()
+    with torch.no_grad():
+        out, (_, alpha) = conv(x, EDGE_INDEX, EDGE_TYPE, NODE_TYPE, extra,
+                               return_attention_weights=True)
+        expected_out, expected_alpha = reference(conv, x, extra, EDGE_INDEX, EDGE_TYPE, NODE_TYPE)
+    torch.testing.assert_close(alpha, expected_alpha)
+    torch.testing.assert_close(out, expected_out)
+
+
+def test_relation_and_node_types_change_the_output():
+    conv = _conv()
+    x, extra = _inputs()
+    with torch.no_grad():
+        base = conv(x, EDGE_INDEX, EDGE_TYPE, NODE_TYPE, extra)
+        other_rel = conv(x, EDGE_INDEX, torch.tensor([1, 1, 2]), NODE_TYPE, extra)
+        other_type = conv(x, EDGE_INDEX, EDGE_TYPE, torch.tensor([1, 1, 2, 2]), extra)
+    # node 1 receives the edge whose relation changed; node 3 is untouched
+    assert not torch.allclose(base[1], other_rel[1])
+    torch.testing.assert_close(base[3], other_rel[3])
+    assert not torch.allclose(base[1], other_type[1])
+
+
+def test_without_self_loops_an_isolated_node_keeps_its_residual():
+    conv = _conv(add_self_loops=False)
+    x, extra = _inputs()
+    with torch.no_grad():
+        out = conv(x, EDGE_INDEX, EDGE_TYPE, NODE_TYPE, extra)
+        expected = conv.update_mlp(torch.zeros(8)) + x[3]
+    torch.testing.assert_close(out[3], expected)
+
+
+def test_empty_graph():
+    conv = _conv()
+    out = conv(torch.zeros(0, 8), torch.zeros(2, 0, dtype=torch.long),
+               torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0, 4))
+    assert out.shape == (0, 8)
+
+
+def test_bad_relation_id_is_a_clear_error():
+    conv = _conv()
+    x, extra = _inputs()
+    with pytest.raises(KGQAError, match="edge_type 3 outside"):
+        conv(x, EDGE_INDEX, torch.tensor([0, 1, 3]), NODE_TYPE, extra)

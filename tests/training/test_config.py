@@ -1,0 +1,105 @@
+"""Experiment configs: validation errors name the file, the line and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kgqa.errors import KGQAError
+from kgqa.training.config import ExperimentConfig, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+name: csqa_lm_frozen_tiny
+regime: frozen
+seeds: [0, 1]
+dataset: {name: csqa}
+backbone:
+  name: minilm
+  max_length: 64
+model:
+  name: lm
+  kwargs: {dropout: 0.2}
+training:
+  epochs: 3
+  lr: 1.0e-3
+reported:
+  metadata: {title: "QA-GNN", year: 2021}
+  results: {ih_dev: 73.07, ih_test: 68.69}
+"""
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads_with_defaults(tmp_path):
+    cfg = load_config(_write(tmp_path, GOOD))
+    assert cfg.seeds == [0, 1] and cfg.backbone.max_length == 64
+    assert cfg.training.batch_size == 32 and cfg.training.lm_lr == 2e-5  # defaults
+    assert cfg.dataset.train_split == "ih_train" and cfg.dataset.test_split == "ih_test"
+    assert cfg.reported.results == {"ih_dev": 73.07, "ih_test": 68.69}
+    assert ExperimentConfig.model_validate(cfg.to_dict()) == cfg
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path):
+    path = _write(tmp_path, GOOD.replace("  epochs: 3", "  epochz: 3"))
+    with pytest.raises(KGQAError, match=rf"\[E030\] Experiment config {path}:12: "
+                                        r"\(training.epochz\): unknown key"):
+        load_config(path)
+
+
+def test_bad_value_names_the_key(tmp_path):
+    path = _write(tmp_path, GOOD.replace("max_length: 64", "max_length: 2"))
+    with pytest.raises(KGQAError, match=rf"{path}:7: \(backbone.max_length\): Input should be "
+                                        r"greater than or equal to 8"):
+        load_config(path)
+    path = _write(tmp_path, GOOD.replace("regime: frozen", "regime: frozn"))
+    with pytest.raises(KGQAError, match=r":2: \(regime\): Input should be 'finetune', 'frozen' or "
+                                        r"'zeroshot'"):
+        load_config(path)
+
+
+def test_several_errors_are_all_reported(tmp_path):
+    path = _write(tmp_path, GOOD.replace("  epochs: 3", "  epochs: 0").replace("lr: 1.0e-3", "lr: -1"))
+    with pytest.raises(KGQAError) as info:
+        load_config(path)
+    assert "(training.epochs)" in str(info.value) and "(training.lr)" in str(info.value)
+
+
+def test_unknown_model_and_model_kwargs(tmp_path):
+    path = _write(tmp_path, GOOD.replace("name: lm", "name: lmm"))
+    with pytest.raises(KGQAError, match=r":9: \(model.name\): unknown model 'lmm'"):
+        load_config(path)
+    path = _write(tmp_path, GOOD.replace("{dropout: 0.2}", "{dropout: 0.2, hiden: 3}"))
+    with pytest.raises(KGQAError, match=r":10: \(model.kwargs.hiden\): 'hiden' is not a setting "
+                                        r"of model 'lm'"):
+        load_config(path)
+
+
+def test_consistency_and_shape_errors(tmp_path):
+    with pytest.raises(KGQAError, match="zeroshot"):
+        parse_config({"name": "x", "regime": "zeroshot", "model": {"name": "lm"}})
+    with pytest.raises(KGQAError, match="seeds repeat"):
+        parse_config({"name": "x", "seeds": [1, 1], "model": {"name": "lm"}})
+    with pytest.raises(KGQAError, match=r"\(model\): required key is missing"):
+        parse_config({"name": "x"})
+    with pytest.raises(KGQAError, match=r"\(reported.metadata\).*must cite the source"):
+        parse_config({"name": "x", "model": {"name": "lm"},
+                      "reported": {"metadata": {"title": "t"}, "results": {"ih_test": 1.0}}})
+    with pytest.raises(KGQAError, match="mapping of keys"):
+        load_config(_write(tmp_path, "- just\n- a list\n"))
+    with pytest.raises(KGQAError, match=r"exp.yaml:2: not valid YAML"):
+        load_config(_write(tmp_path, "name: x\n  bad: [\n"))
+
+
+def test_every_shipped_experiment_config_is_valid():
+    configs = sorted((REPO / "experiments").glob("*.yaml"))
+    assert len(configs) >= 7
+    names = [load_config(p).name for p in configs]
+    assert len(set(names)) == len(names)
+    assert all(p.stem == name for p, name in zip(configs, names))

