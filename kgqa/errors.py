@@ -72,11 +72,27 @@ class Errors(metaclass=_CodedMessages):
     E055 = "Pretraining config {location}: {problem}"
     # reasoning models (kgqa.models, kgqa.nn); numbered from E040
     E040 = "Model '{model}': {problem}"
+    # retrieval (kgqa.retrieval: subgraphs, paths, preprocessing cache); numbered from E060
+    E060 = "Retrieval settings: {problem}"
+    E061 = ("Retrieval cache '{path}' is unusable: {problem}. Run `kgqa preprocess` again (it "
+            "rebuilds what is missing or damaged) or delete the directory.")
+    E062 = "Retrieval backend '{backend}' is unavailable: {problem}"
+    # answering and explaining (kgqa.explain); numbered from E080
+    E080 = "Question and choices: {problem}"
+    E081 = ("Model '{path}' was trained on graph '{trained}' (checksum {expected}), but graph "
+            "'{graph}' has checksum {found}: its node and relation ids would mean other things. "
+            "Pass the graph it was trained on (--graph), or a model trained on this graph.")
+    E082 = ("No default model is shipped in this build ({path} has no model.safetensors and "
+            "config.json). Reproduce it with `{command}` and copy the run's checkpoints/best "
+            "there, or pass a checkpoint with --model / model=.")
 
 
 class Warnings(metaclass=_CodedMessages):
     W001 = "{count} bad lines were skipped while reading {source} (--skip-bad); first: {first}"
     W002 = "{problem}"
+    W060 = ("No TransE embeddings for graph '{graph}': KagNet paths are kept unpruned. Train them "
+            "with `kgqa graphs embed {graph}` to prune paths by plausibility.")
+    W061 = "Retrieval cache shard '{path}' is damaged or mismatched ({problem}); rebuilding it."
 
 
 class KGQAError(ValueError):

@@ -90,7 +90,7 @@ def evaluate_cn100k(data_dir: str | Path, config: "KGEConfig") -> dict:
     from pykeen.triples import CoreTriplesFactory
 
     from kgqa.kg.importers.cn100k import read_cn100k
-    from kgqa.kge.train import _pykeen_model
+    from kgqa.kge.train import _pykeen_model, quiet_pykeen
 
     data_dir = Path(data_dir)
     train = [(t.head, t.relation, t.tail) for t in read_cn100k(data_dir / "train.txt")]
@@ -114,15 +114,17 @@ def evaluate_cn100k(data_dir: str | Path, config: "KGEConfig") -> dict:
                              optimizer=torch.optim.Adam(model.parameters(), lr=config.learning_rate),
                              negative_sampler_kwargs={"num_negs_per_pos": config.num_negatives})
     start = time.perf_counter()
-    losses = loop.train(triples_factory=factory, num_epochs=config.epochs,
-                        batch_size=min(config.batch_size, len(train_ids)), use_tqdm=False, pin_memory=False)
+    with quiet_pykeen():
+        losses = loop.train(triples_factory=factory, num_epochs=config.epochs,
+                            batch_size=min(config.batch_size, len(train_ids)), use_tqdm=False, pin_memory=False)
     seconds = time.perf_counter() - start
 
     test_pos = [(h, r, t) for h, r, t, y in test if y == 1]
     ranked = [row for row in test_pos if known(*row)]
     filters = [train_ids, ids([(h, r, t) for h, r, t, y in dev if y == 1 and known(h, r, t)])]
-    link = rank_triples(model, ids(ranked), filter_triples=filters, max_triples=None,
-                        batch_size=config.eval_batch_size)
+    with quiet_pykeen():
+        link = rank_triples(model, ids(ranked), filter_triples=filters, max_triples=None,
+                            batch_size=config.eval_batch_size)
     link.update(test_triples=len(test_pos), test_triples_unseen_entity=len(test_pos) - len(ranked))
 
     def scores(rows):

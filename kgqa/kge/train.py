@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,12 +61,12 @@ class KGEConfig:
 
     model: str = "transe"
     dim: int = 100
-    epochs: int = 4
-    batch_size: int = 32768
+    epochs: int = 6
+    batch_size: int = 16384
     learning_rate: float = 0.02
     num_negatives: int = 1
     holdout: float = 0.01
-    eval_triples: int = 1000
+    eval_triples: int = 500
     eval_batch_size: int = 16
     seed: int = 0
 
@@ -118,6 +119,25 @@ def mapped_triples(kg: "KnowledgeGraph", edge_ids: np.ndarray | None = None) -> 
     if edge_ids is not None:
         triples = triples[edge_ids]
     return torch.from_numpy(np.ascontiguousarray(triples))
+
+
+@contextmanager
+def quiet_pykeen():
+    """Silence PyKEEN's CPU notices (pinned memory, memory-size probing); kgqa reports progress itself."""
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(name) for name in ("pykeen", "torch_max_mem")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*pin_memory.*")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
 
 
 def _pykeen_model(config: KGEConfig, factory):
@@ -199,7 +219,7 @@ def train_embeddings(kg: "KnowledgeGraph", config: KGEConfig | None = None, *, f
             self.bar.update(self.task, advance=1, description=f"{config.model} loss {epoch_loss:.4f}")
 
     start = time.perf_counter()
-    with progress_bar(disable=None if progress else True) as bar:
+    with quiet_pykeen(), progress_bar(disable=None if progress else True) as bar:
         task = bar.add_task(f"{config.model} on {kg.name}", total=config.epochs)
         losses = loop.train(triples_factory=factory, num_epochs=config.epochs,
                             batch_size=min(config.batch_size, len(train)), use_tqdm=False,
@@ -211,9 +231,10 @@ def train_embeddings(kg: "KnowledgeGraph", config: KGEConfig | None = None, *, f
     if evaluate and len(test_ids):
         from kgqa.kge.evaluate import rank_triples
 
-        metrics = rank_triples(model, mapped_triples(kg, test_ids), filter_triples=[train],
-                               max_triples=config.eval_triples, seed=config.seed,
-                               batch_size=config.eval_batch_size)
+        with quiet_pykeen():
+            metrics = rank_triples(model, mapped_triples(kg, test_ids), filter_triples=[train],
+                                   max_triples=config.eval_triples, seed=config.seed,
+                                   batch_size=config.eval_batch_size)
         metrics["split"] = {"train_edges": int(len(train_ids)), "held_out_edges": int(len(test_ids))}
 
     manifest = {

@@ -5,8 +5,9 @@ Three sources fill it, all through :meth:`AliasTable.add`:
 * **labels** of the loaded graph (``graph.node_labels``) and, for users with a Wikidata dump,
   labels and aliases from :func:`~kgqa.kg.importers.wikidata_dump.read_wikidata_dump`
   (``entity_info=``); each counts as one pseudo-link;
-* **anchor texts** of entity-annotated text (Wikipedia links; the ERNIE sample): each link of a
-  mention text to a QID counts one. The counts give the anchor prior
+* **anchor texts** of entity-annotated text (Wikipedia links; the ERNIE sample, read as
+  whole-word mentions by :func:`~kgqa.kg.importers.ernie_mentions.read_ernie_sentences`): each
+  link of a mention text to a QID counts one. The counts give the anchor prior
 
   .. math::
       P(q \\mid a) = \\frac{\\mathrm{count}(a, q)}{\\mathrm{total}(a)}
@@ -34,13 +35,13 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from kgqa.errors import BadInputError, Errors, KGQAError
-from kgqa.kg.importers.base import BadLines, iter_lines
+from kgqa.errors import Errors, KGQAError
+from kgqa.kg.importers.base import BadLines
+from kgqa.kg.importers.ernie_mentions import AnchoredSentence, read_ernie_sentences
 from kgqa.utils.io import atomic_write_bytes, sha256_bytes, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,7 +58,6 @@ MIN_OCCURRENCES = 3
 _HASH_LIMIT = 256 << 20
 
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
-_QID = re.compile(r"Q\d+")
 
 #: English function words; an alias made only of these (and punctuation/digits) is not linkable.
 STOP_WORDS = frozenset("""
@@ -118,103 +118,6 @@ def is_linkable(alias: str) -> bool:
 
 
 # ---------------------------------------------------------------------- ERNIE anchor text
-@dataclass(frozen=True, slots=True)
-class AnchoredSentence:
-    """One sentence of entity-annotated text.
-
-    Attributes:
-        doc: index of the article (line) it comes from.
-        text: the sentence, words separated by single spaces.
-        mentions: ``(start, end, qid)`` character spans of the anchor links in ``text``.
-    """
-
-    doc: int
-    text: str
-    mentions: tuple[tuple[int, int, str], ...]
-
-
-def read_ernie_sentences(path: str | Path, *, bad_lines: BadLines | None = None
-                         ) -> Iterator[AnchoredSentence]:
-    """Sentences and whole-word anchor spans of the decoded ERNIE sample.
-
-    The format is that of :mod:`kgqa.kg.importers.ernie_mentions`. ERNIE marks an anchor's QID
-    on the *first word piece of each word* only, so the sample's entity spans stop inside words
-    (``"ana"`` for ``ana ##rch ##ism``, 42% of the mentions) and a multi-word anchor whose first
-    word has several pieces is split (``"state"`` + ``"societies"`` for *stateless societies*).
-    Here the QID is read per word, from its first piece, and a mention is a maximal run of words
-    with the same QID: ``"anarchism"``, ``"stateless societies"``.
-
-    Args:
-        path: ``wiki_sample_decoded.jsonl(.gz)``.
-        bad_lines: ``--skip-bad`` accounting; an article without the expected shape is reported
-            as ``path:line: problem`` (and skipped whole under ``skip_bad``).
-    """
-    bad_lines = bad_lines if bad_lines is not None else BadLines()
-    for number, line in iter_lines(path, bad_lines):
-        try:
-            article = json.loads(line)
-        except json.JSONDecodeError as exc:
-            bad_lines.handle(BadInputError(path, number, f"invalid JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        try:
-            sentences = _article_sentences(article, number - 1)
-        except ValueError as exc:
-            bad_lines.handle(BadInputError(path, number, str(exc)))
-            continue
-        yield from sentences
-
-
-def _article_sentences(article: Any, default_doc: int) -> list[AnchoredSentence]:
-    if not isinstance(article, dict) or not isinstance(article.get("sentences"), list):
-        raise ValueError("expected an object with a 'sentences' list")
-    doc = article.get("doc", default_doc)
-    doc = doc if isinstance(doc, int) else default_doc
-    out = []
-    for s, sentence in enumerate(article["sentences"]):
-        if not isinstance(sentence, dict):
-            raise ValueError(f"sentence {s}: expected an object")
-        pieces, entities = sentence.get("wordpieces"), sentence.get("entities")
-        if not isinstance(pieces, list) or not isinstance(entities, list):
-            raise ValueError(f"sentence {s}: expected 'wordpieces' and 'entities' lists")
-        piece_qid: list[str | None] = [None] * len(pieces)
-        for e, entity in enumerate(entities):
-            qid = entity.get("qid") if isinstance(entity, dict) else None
-            start = entity.get("tok_start") if isinstance(entity, dict) else None
-            end = entity.get("tok_end") if isinstance(entity, dict) else None
-            if not isinstance(qid, str) or not _QID.fullmatch(qid):
-                raise ValueError(f"sentence {s}, entity {e}: qid {qid!r} is not a Wikidata item id")
-            if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(pieces):
-                raise ValueError(f"sentence {s}, entity {e}: span [{start}, {end}) is outside the "
-                                 f"{len(pieces)} word pieces")
-            piece_qid[start:end] = [qid] * (end - start)
-        words: list[str] = []
-        word_qid: list[str | None] = []
-        for piece, qid in zip(pieces, piece_qid):
-            piece = str(piece)
-            if piece.startswith("##") and words:
-                words[-1] += piece[2:]
-                word_qid[-1] = word_qid[-1] or qid
-            else:
-                words.append(piece)
-                word_qid.append(qid)
-        starts, offset = [], 0
-        for word in words:
-            starts.append(offset)
-            offset += len(word) + 1
-        mentions = []
-        i = 0
-        while i < len(words):
-            qid = word_qid[i]
-            j = i + 1
-            if qid is not None:
-                while j < len(words) and word_qid[j] == qid:
-                    j += 1
-                mentions.append((starts[i], starts[j - 1] + len(words[j - 1]), qid))
-            i = j
-        out.append(AnchoredSentence(doc=doc, text=" ".join(words), mentions=tuple(mentions)))
-    return out
-
-
 def anchor_counts(sentences: Iterable[AnchoredSentence]) -> dict[str, Counter[str]]:
     """``normalised mention text -> Counter(QID -> links)`` over annotated sentences."""
     counts: dict[str, Counter[str]] = {}
@@ -455,7 +358,6 @@ class AliasTable:
             texts = [s.text for s in sentences]
             table.add_anchors(sentences)
             mined = _most_frequent_alias(table.aliases)
-            graph_labels = _replace_truncated_labels(graph_labels, mined, ernie_sample)
         table.add_labels(graph_labels)
         for qid, alias in mined.items():  # a display label where the graph has none
             table.labels.setdefault(qid, alias)
@@ -520,22 +422,6 @@ def _most_frequent_alias(aliases: Mapping[str, Mapping[str, int]]) -> dict[str, 
             if qid not in best or rank > best[qid]:
                 best[qid] = rank
     return {qid: rank[2] for qid, rank in best.items()}
-
-
-def _replace_truncated_labels(graph_labels: dict[str, str], mined: dict[str, str],
-                              ernie_sample: str | Path) -> dict[str, str]:
-    """Drop graph labels that are ERNIE surfaces cut inside a word, in favour of ``mined``.
-
-    Graph recipes label QIDs with :func:`~kgqa.kg.importers.ernie_mentions.mention_labels`,
-    whose surfaces stop at the first word piece (``"ana"`` for *anarchism*: 284 of CoDEx-M's
-    labels). A graph label equal to that surface but not to the whole-word mention is dropped;
-    once the importer reads whole words the two agree and nothing is dropped.
-    """
-    from kgqa.kg.importers.ernie_mentions import mention_labels, read_ernie_mentions
-
-    legacy = mention_labels(read_ernie_mentions(ernie_sample, bad_lines=BadLines(skip_bad=True)))
-    return {qid: label for qid, label in graph_labels.items()
-            if not (legacy.get(qid) == label and qid in mined and mined[qid] != normalise(label))}
 
 
 # ---------------------------------------------------------------------- cache helpers

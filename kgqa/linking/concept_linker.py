@@ -6,16 +6,21 @@ For one text (a question or an answer choice) the linker
 2. finds every concept whose tokens equal a run of the text's **lemmas** (``dug`` -> ``dig``,
    ``flowers`` -> ``flower``) or of its lower-cased **surface** tokens (``ice cream`` ->
    ``ice_cream``, names the graph stores unlemmatized) with the Aho-Corasick matcher
-   (:mod:`kgqa.linking.matcher`); a span matched both ways keeps the lemma's concept;
+   (:mod:`kgqa.linking.matcher`); a span matched both ways keeps the lemma's concept; spans that
+   neither finds may still match with ``-ing``/``-ed`` nouns and adjectives read as verbs
+   (``shopping bag`` -> ``shop_bag``, how ConceptNet 4 normalised its names);
 3. drops one-token hits on function-word tokens (``near`` as a preposition);
 4. for an answer choice, adds the whole choice when it is a concept (kind ``"whole_choice"``,
    tried as written, lower-cased, with its last word lemmatized, fully lemmatized);
 5. resolves overlaps greedily: longer spans first, then the better-connected concept (higher
    degree), then the earlier one; a hit that overlaps a chosen span is dropped;
-6. keeps the parts of a chosen multi-word span **that contains a verb**
-   (``plant flowers`` -> ``plant_flower`` *and* ``plant``, ``flower``): event phrases are
-   compositional, noun compounds (``ice cream``, ``apple tree``) are not, so their parts are not
-   linked (``phrase_parts=False`` turns this off).
+6. also links the parts of a chosen multi-word span (resolved the same way inside it) when the
+   span **contains a verb** (``plant flowers`` -> ``plant_flower`` *and* ``plant``, ``flower``)
+   or its concept is **weakly connected** (fewer than ``min_phrase_degree`` = 10 edges:
+   ``paper_bag`` has 3, so ``paper`` and ``bag`` come too). Event phrases are compositional and a
+   near-isolated compound cannot stand for its words in retrieval; well-connected noun compounds
+   (``ice_cream`` 114 edges, ``apple_tree`` 133) are kept whole. ``phrase_parts=False`` turns
+   this off.
 
 Stop words and over-generic concepts never become patterns (:mod:`kgqa.linking.filters`).
 Generic content nouns such as ``man``, ``person`` and ``tool`` stay linkable, as in QA-GNN: they
@@ -29,12 +34,13 @@ empty :class:`~kgqa.linking.types.LinkResult` with a ``reason``; an unusable tex
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
+from kgqa.errors import Errors, KGQAError
 from kgqa.linking.checks import EMPTY_TEXT, MAX_CHARS, NO_CONCEPT, check_text
 from kgqa.linking.filters import FUNCTION_POS
-from kgqa.linking.lemmatize import DEFAULT_MODEL, TextTokens, analyze, doc_tokens, load_nlp
+from kgqa.linking.lemmatize import DEFAULT_MODEL, TextTokens, VerbLemmatizer, analyze, doc_tokens, load_nlp
 from kgqa.linking.matcher import Candidate, ConceptMatcher
 from kgqa.linking.types import LinkResult, Mention, QALinks
 
@@ -53,7 +59,10 @@ class LinkerConfig:
 
     Args:
         max_tokens: longest concept (in tokens) the matcher looks for (QA-GNN: 4).
-        phrase_parts: also link the parts of a multi-word match that contains a verb.
+        phrase_parts: also link the parts of a multi-word match that contains a verb or whose
+            concept has fewer than ``min_phrase_degree`` edges.
+        min_phrase_degree: see ``phrase_parts``.
+        verb_forms: also match ``-ing``/``-ed`` nouns and adjectives by their verb lemma.
         whole_choice: link an answer choice as one concept when it is one.
         drop_pos: POS tags on which a one-token match is dropped.
         max_chars: longer texts are refused with an error record.
@@ -64,6 +73,8 @@ class LinkerConfig:
 
     max_tokens: int = 4
     phrase_parts: bool = True
+    min_phrase_degree: int = 10
+    verb_forms: bool = True
     whole_choice: bool = True
     drop_pos: frozenset[str] = field(default=FUNCTION_POS)
     max_chars: int = MAX_CHARS
@@ -98,6 +109,10 @@ class ConceptLinker:
                  nlp: "Language | None" = None, **options):
         from kgqa.kg.store import KnowledgeGraph
 
+        unknown = sorted(set(options) - {f.name for f in fields(LinkerConfig)})
+        if unknown:
+            raise KGQAError(Errors.E013.format(kind="linker option", name=", ".join(unknown),
+                                               known=", ".join(f.name for f in fields(LinkerConfig))))
         self.kg = graph if isinstance(graph, KnowledgeGraph) else KnowledgeGraph.load(graph)
         self.config = replace(config or LinkerConfig(), **options)
         if not isinstance(self.config.drop_pos, frozenset):
@@ -106,12 +121,20 @@ class ConceptLinker:
         self._names = self.kg.node_names
         self._degree = self.kg.degree
         self._nlp = nlp
+        self._verbs: VerbLemmatizer | None = None
 
     @property
     def nlp(self) -> "Language":
         if self._nlp is None:
             self._nlp = load_nlp(self.config.model)
         return self._nlp
+
+    @property
+    def verbs(self) -> VerbLemmatizer | None:
+        """Verb lemmas from the linker's own pipeline (``None`` with ``verb_forms=False``)."""
+        if self._verbs is None and self.config.verb_forms:
+            self._verbs = VerbLemmatizer(self.nlp)
+        return self._verbs
 
     def __repr__(self) -> str:
         return f"ConceptLinker(graph={self.kg.name!r}, patterns={len(self.matcher):,})"
@@ -155,7 +178,9 @@ class ConceptLinker:
         error = check_text(doc.text, max_chars=self.config.max_chars)
         if error is not None:
             return LinkResult(text=doc.text, reason=error, error=error)
-        return self._safe_link(doc_tokens(doc, use_lemmas=doc.has_annotation("LEMMA")), as_choice)
+        has_lemmas = doc.has_annotation("LEMMA")
+        tokens = doc_tokens(doc, use_lemmas=has_lemmas, verbs=self.verbs if has_lemmas else None)
+        return self._safe_link(tokens, as_choice)
 
     # ------------------------------------------------------------------ batching
     def _link_many(self, items: list[tuple[object, bool]]) -> list[LinkResult]:
@@ -182,12 +207,12 @@ class ConceptLinker:
     def _analyze(self, texts: list[str]) -> list[TextTokens | LinkResult]:
         """Tokens of every text; if spaCy fails on a batch, retry one by one to isolate the text."""
         try:
-            return list(analyze(self.nlp, texts, batch_size=self.config.batch_size))
+            return list(analyze(self.nlp, texts, batch_size=self.config.batch_size, verbs=self.verbs))
         except Exception:  # noqa: BLE001 - isolate the failing text instead of failing the batch
             out: list[TextTokens | LinkResult] = []
             for text in texts:
                 try:
-                    out.append(next(analyze(self.nlp, [text])))
+                    out.append(next(analyze(self.nlp, [text], verbs=self.verbs)))
                 except Exception as exc:  # noqa: BLE001
                     message = f"spaCy failed on this text: {type(exc).__name__}: {exc}"
                     out.append(LinkResult(text=text, reason=message, error=message))
@@ -214,7 +239,7 @@ class ConceptLinker:
         if self.config.phrase_parts:
             parts = []
             for start, end in chosen:
-                if end - start > 1 and "VERB" in tokens.pos[start:end]:
+                if end - start > 1 and self._has_parts(tokens, start, end, spans[(start, end)][0]):
                     inner = {k: v for k, v in spans.items() if start <= k[0] and k[1] <= end and k != (start, end)}
                     parts += self._resolve(inner, start, end)
             chosen += parts
@@ -230,6 +255,12 @@ class ConceptLinker:
                                     kind=kind, score=1.0, source=self.source, label=name.replace("_", " ")))
         return LinkResult(text=tokens.text, mentions=tuple(mentions))
 
+    def _has_parts(self, tokens: TextTokens, start: int, end: int, node: int) -> bool:
+        """A multi-word match also links its parts: it contains a verb, or it is weakly connected."""
+        if any(tag in ("VERB", "AUX") for tag in tokens.pos[start:end]):
+            return True
+        return int(self._degree[node]) < self.config.min_phrase_degree
+
     def _candidates(self, tokens: TextTokens) -> dict[tuple[int, int], tuple[int, str]]:
         """``(start, end) -> (node, kind)`` of every hit; a span's lemma concept beats its surface one."""
         spans: dict[tuple[int, int], tuple[int, str]] = {}
@@ -244,6 +275,9 @@ class ConceptLinker:
                     spans[key] = (c.node_id, _SURFACE)
         else:
             spans = {k: (v[0], _SURFACE) for k, v in spans.items()}
+        if tokens.verb_lemmas is not None:
+            for c in self.matcher.find(tokens.verb_lemmas, _LEMMA):
+                spans.setdefault((c.start, c.end), (c.node_id, _LEMMA))
         drop = self.config.drop_pos
         if drop:
             spans = {k: v for k, v in spans.items() if k[1] - k[0] > 1 or tokens.pos[k[0]] not in drop}

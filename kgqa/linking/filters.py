@@ -10,9 +10,13 @@ unless one of these rules drops it (:func:`pattern_filter_reason`):
 * ``"generic"``: a concept in :data:`GENERIC_CONCEPTS`: indefinite pronouns (``something``,
   ``someone``), hedges and light verbs (``likely``, ``want``, ``make``) that link to huge hubs
   and carry no question-specific meaning. It extends QA-GNN's ``blacklist`` in ``grounding.py``.
-* ``"stop-word edge"``: a multi-word concept that starts or ends with a stop word (``the_ground``,
-  ``to_plant``, ``a_man``): a longest-match would otherwise take ``"the ground"`` for
-  ``the_ground`` instead of ``ground``. Stop words *inside* are fine (``go_to_store``).
+* ``"stop-word edge"``: a multi-word concept that starts with a word of :data:`LEADING_STOP_WORDS`
+  or ends with one of :data:`TRAILING_STOP_WORDS` (``the_ground``, ``to_plant``, ``a_man``,
+  ``plant_a``, ``go_to``): a longest-match would otherwise take ``"the ground"`` for
+  ``the_ground`` instead of ``ground``. Stop words *inside* are fine (``go_to_store``), and so
+  are a leading light verb (``have_fun``, ``be_hungry``, ``do_housework``), a leading preposition
+  (``in_love``), a trailing particle (``give_up``, ``cool_off``) and the modals that are also
+  nouns (``trash_can``, ``can_opener``, ``will_power``).
 * ``"punctuation edge"``: a first or last token without a letter or digit (``'arm``, ``'_```).
 * ``"too long"``: more than ``max_tokens`` tokens (QA-GNN drops concepts of 5+ tokens).
 
@@ -46,6 +50,22 @@ couldn didn doesn hadn hasn haven isn mightn mustn needn shan shouldn wasn weren
 would could might may must shall ought cannot
 n't 's 're 've 'd 'll 'm '
 """.split())
+
+_DETERMINERS_PRONOUNS = """
+a an the this that these those some any each every either neither no another such
+i me my mine we us our ours you your yours he him his she her hers it its they
+them their theirs what which who whom whose where when why how
+""".split()
+_CONJUNCTIONS_MODALS_CLITICS = """
+and but or nor if because as while than so though although whether to of
+would could should shall ought cannot n't 's 're 've 'd 'll 'm '
+""".split()
+_AUXILIARIES = "am is are was were be been being have has had having do does did doing".split()
+
+#: Words a multi-word concept may not start with.
+LEADING_STOP_WORDS: frozenset[str] = frozenset(_DETERMINERS_PRONOUNS + _CONJUNCTIONS_MODALS_CLITICS)
+#: Words a multi-word concept may not end with (reflexives such as ``express_yourself`` may).
+TRAILING_STOP_WORDS: frozenset[str] = frozenset(_DETERMINERS_PRONOUNS + _CONJUNCTIONS_MODALS_CLITICS + _AUXILIARIES)
 
 #: Universal POS tags of function words; one-token matches on such tokens are dropped.
 FUNCTION_POS: frozenset[str] = frozenset({"DET", "PRON", "ADP", "CCONJ", "SCONJ", "PART", "AUX", "PUNCT", "SYM"})
@@ -81,7 +101,7 @@ def pattern_filter_reason(tokens: list[str] | tuple[str, ...], name: str, *, max
         if tokens[0] in GENERIC_CONCEPTS:
             return "generic"
         return None
-    if tokens[0] in STOP_WORDS or tokens[-1] in STOP_WORDS:
+    if tokens[0] in LEADING_STOP_WORDS or tokens[-1] in TRAILING_STOP_WORDS:
         return "stop-word edge"
     if all(t in STOP_WORDS or t in GENERIC_CONCEPTS or not _has_alnum(t) for t in tokens):
         return "stop word"
@@ -90,7 +110,8 @@ def pattern_filter_reason(tokens: list[str] | tuple[str, ...], name: str, *, max
 
 def filters_fingerprint() -> str:
     """sha256 of the filter lists (part of the matcher cache key)."""
-    blob = "\n".join(sorted(STOP_WORDS)) + "\0" + "\n".join(sorted(GENERIC_CONCEPTS))
+    blob = "\0".join("\n".join(sorted(words)) for words in (
+        STOP_WORDS, GENERIC_CONCEPTS, LEADING_STOP_WORDS, TRAILING_STOP_WORDS))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

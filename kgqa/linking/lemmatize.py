@@ -4,6 +4,12 @@ English lemmas in spaCy come from the rule lemmatizer, which needs POS tags
 (``tok2vec -> tagger -> attribute_ruler -> lemmatizer``); the parser and NER are never loaded,
 which makes ``nlp.pipe`` several times faster. :class:`TextTokens` is the small, spaCy-free view
 of one text that the matcher and the linker work on.
+
+ConceptNet 4 normalised its concepts by stemming ``-ing``/``-ed`` words as verbs
+(``shopping bag`` -> ``shop_bag``, ``canned food`` -> ``can_food``), while spaCy keeps a noun or
+adjective as it is (``shopping``). :class:`VerbLemmatizer` gives the verb lemma of such words
+from the lemmatizer's own tables, as a third form the linker matches when the other two find
+nothing for a span.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class TextTokens:
         pos: (T,) universal POS tags (``"NOUN"``), ``""`` without a tagger.
         starts: (T,) character offset of each token in ``text``.
         ends: (T,) character offset just past each token.
+        verb_lemmas: (T,) ``lemmas`` with ``-ing``/``-ed`` nouns and adjectives replaced by their
+            verb lemma (``shopping`` -> ``shop``), or ``None`` when no token has one.
     """
 
     text: str
@@ -44,6 +52,7 @@ class TextTokens:
     pos: tuple[str, ...]
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    verb_lemmas: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.surface)
@@ -70,24 +79,81 @@ def load_nlp(model: str = DEFAULT_MODEL) -> "Language":
     return nlp
 
 
-def doc_tokens(doc: "Doc", *, use_lemmas: bool = True) -> TextTokens:
+class VerbLemmatizer:
+    """Verb lemma of a word by the English rule lemmatizer's tables (``shopping`` -> ``shop``).
+
+    Args:
+        nlp: a pipeline with a rule-based ``lemmatizer`` (its ``lemma_exc``, ``lemma_rules`` and
+            ``lemma_index`` tables); without one every lookup gives ``None``.
+    """
+
+    #: Only these words, tagged with these POS, get a verb form.
+    SUFFIXES = ("ing", "ed")
+    POS = frozenset({"NOUN", "ADJ", "PROPN"})
+
+    def __init__(self, nlp: "Language"):
+        self._exceptions: dict = {}
+        self._rules: list = []
+        self._index: frozenset[str] = frozenset()
+        self._cache: dict[str, str | None] = {}
+        try:
+            lookups = nlp.get_pipe("lemmatizer").lookups
+            self._exceptions = dict(lookups.get_table("lemma_exc")["verb"])
+            self._rules = [tuple(rule) for rule in lookups.get_table("lemma_rules")["verb"]]
+            self._index = frozenset(lookups.get_table("lemma_index")["verb"])
+        except (KeyError, AttributeError, ValueError):
+            pass
+
+    def __call__(self, word: str) -> str | None:
+        """The verb lemma of a lower-cased word, or ``None`` when it is not a known verb form."""
+        if word in self._cache:
+            return self._cache[word]
+        lemma = None
+        if word in self._exceptions:
+            lemma = self._exceptions[word][0]
+        else:
+            for old, new in self._rules:
+                if word.endswith(old) and len(word) > len(old):
+                    candidate = word[:len(word) - len(old)] + new
+                    if candidate in self._index:
+                        lemma = candidate
+                        break
+        self._cache[word] = lemma
+        return lemma
+
+
+def doc_tokens(doc: "Doc", *, use_lemmas: bool = True, verbs: VerbLemmatizer | None = None) -> TextTokens:
     """The :class:`TextTokens` of a processed spaCy ``Doc`` (whitespace tokens dropped)."""
     surface, lemmas, pos, starts, ends = [], [], [], [], []
+    verb_at: list[tuple[int, str]] = []
     for token in doc:
         if token.is_space:
             continue
         lower = token.lower_
-        surface.append(lower)
         lemma = token.lemma_ if use_lemmas else ""
-        lemmas.append(lemma.lower() if lemma and " " not in lemma else lower)
-        pos.append(token.pos_)
+        lemma = lemma.lower() if lemma and " " not in lemma else lower
+        tag = token.pos_
+        if verbs is not None and tag in VerbLemmatizer.POS and lower.endswith(VerbLemmatizer.SUFFIXES):
+            verb = verbs(lower)
+            if verb is not None and verb != lemma:
+                verb_at.append((len(surface), verb))
+        surface.append(lower)
+        lemmas.append(lemma)
+        pos.append(tag)
         start = token.idx
         starts.append(start)
         ends.append(start + len(token.text))
-    return TextTokens(doc.text, tuple(surface), tuple(lemmas), tuple(pos), tuple(starts), tuple(ends))
+    verb_lemmas = None
+    if verb_at:
+        forms = list(lemmas)
+        for i, verb in verb_at:
+            forms[i] = verb
+        verb_lemmas = tuple(forms)
+    return TextTokens(doc.text, tuple(surface), tuple(lemmas), tuple(pos), tuple(starts), tuple(ends), verb_lemmas)
 
 
-def analyze(nlp: "Language", texts: Iterable[str], *, batch_size: int = 256) -> Iterator[TextTokens]:
+def analyze(nlp: "Language", texts: Iterable[str], *, batch_size: int = 256,
+            verbs: VerbLemmatizer | None = None) -> Iterator[TextTokens]:
     """Run ``nlp.pipe`` over ``texts`` and yield their :class:`TextTokens` in order."""
     for doc in nlp.pipe(texts, batch_size=batch_size):
-        yield doc_tokens(doc)
+        yield doc_tokens(doc, verbs=verbs)

@@ -93,13 +93,16 @@ class KGQALinkerComponent:
 
 @Language.factory(
     "kgqa_linker",
-    default_config={"graph": "default", "max_tokens": 4, "phrase_parts": True,
-                    "drop_pos": sorted(FUNCTION_POS), "max_chars": 10_000},
+    default_config={"graph": "default", "max_tokens": 4, "phrase_parts": True, "min_phrase_degree": 10,
+                    "verb_forms": True, "drop_pos": sorted(FUNCTION_POS), "max_chars": 10_000},
     assigns=["doc._.kg_mentions", "doc._.kg_reason", "span._.kg_node", "span._.kg_node_id",
              "span._.kg_score", "span._.kg_kind", "span._.kg_source"],
 )
 def make_kgqa_linker(nlp: Language, name: str, graph: str, max_tokens: int, phrase_parts: bool,
-                     drop_pos: list[str], max_chars: int) -> KGQALinkerComponent:
-    """Factory of the ``kgqa_linker`` component (see the module docstring)."""
+                     min_phrase_degree: int, verb_forms: bool, drop_pos: list[str],
+                     max_chars: int) -> KGQALinkerComponent:
+    """Factory of the ``kgqa_linker`` component (see the module docstring; the options are
+    :class:`~kgqa.linking.concept_linker.LinkerConfig`'s)."""
     return KGQALinkerComponent(nlp, name, graph, max_tokens=max_tokens, phrase_parts=phrase_parts,
+                               min_phrase_degree=min_phrase_degree, verb_forms=verb_forms,
                                drop_pos=frozenset(drop_pos), max_chars=max_chars)

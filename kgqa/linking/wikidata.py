@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
 
 SOURCE = "wikidata"
-_QID = re.compile(r"Q\d+")
 _PREPOSITIONS = frozenset({"of", "in", "by", "after", "at", "for", "with", "to", "from", "on", "as"})
 #: The shared ERNIE sample, relative to the data folder (used by :meth:`WikidataLinker.for_graph`).
 ERNIE_SAMPLE = Path("samples") / "ernie" / "wiki_sample_decoded.jsonl.gz"
@@ -474,11 +472,3 @@ class WikidataLinker:
         return (f"WikidataLinker(graph={self.graph.name!r}, aliases={len(self.aliases):,}, "
                 f"encoder={self._encoder_name!r}, nil_threshold={self.nil_threshold})")
 
-
-def is_wikidata_graph(graph: KnowledgeGraph, *, sample: int = 100) -> bool:
-    """Whether a graph's node names are QIDs (checks up to ``sample`` names spread over it)."""
-    names = graph.node_names
-    if not names:
-        return False
-    step = max(1, len(names) // sample)
-    return all(_QID.fullmatch(names[i]) for i in range(0, len(names), step))

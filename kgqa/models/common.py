@@ -205,6 +205,17 @@ class GraphQAModel(QAModel):
         self.concepts.set_table(table)
         return self
 
+    def concept_vectors(self, graphs: GraphInputs) -> Tensor:
+        """Concept vectors of every node, ``(N, hidden_size)``; zeros for context nodes (type 3,
+        node id ``-1`` in retrieval's graphs), which have no concept to look up."""
+        concept = (graphs.node_type != CONTEXT_NODE) & (graphs.node_ids >= 0)
+        if bool(concept.all()):
+            return self.concepts(graphs.node_ids)
+        rows = concept.nonzero().view(-1)
+        vectors = self.concepts(graphs.node_ids[rows])
+        out = vectors.new_zeros((graphs.num_nodes, vectors.size(-1)))
+        return out.index_copy(0, rows, vectors)
+
     def graph_inputs(self, batch: QABatch) -> GraphInputs:
         """The batch's graphs as typed tensors, checked against ``B * C``.
 
@@ -240,6 +251,8 @@ class GraphQAModel(QAModel):
         node_score = getattr(graphs, "node_score", None)
         if node_score is None:
             node_score = torch.zeros(num_nodes, device=device)
+        # retrieval writes NaN where its ranker gave no score: treat it as neutral
+        node_score = torch.nan_to_num(node_score.float(), nan=0.0)
         edge_index = graphs.edge_index if getattr(graphs, "edge_index", None) is not None else \
             torch.zeros(2, 0, dtype=torch.long, device=device)
         edge_type = getattr(graphs, "edge_type", None)
@@ -273,7 +286,7 @@ class GraphInputs:
         batch: ``(N,)`` graph of each node.
         node_ids: ``(N,)`` global concept ids.
         node_type: ``(N,)`` 0 question, 1 answer, 2 other, 3 context.
-        node_score: ``(N,)`` relevance.
+        node_score: ``(N,)`` relevance (NaN read as 0).
         edge_index: ``(2, E)``; edge_type: ``(E,)``.
         data: the PyG batch itself (for model-specific fields such as paths).
     """

@@ -10,7 +10,7 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.utils import to_undirected
 
 from kgqa.models.base import QABatch, QAModelOutput
-from kgqa.models.common import GraphModelConfig, GraphQAModel, model_error
+from kgqa.models.common import GraphInputs, GraphModelConfig, GraphQAModel, model_error
 from kgqa.models.registry import register_model
 from kgqa.nn.mlp import MLP
 from kgqa.nn.path_encoder import PathEncoder
@@ -75,7 +75,9 @@ class KagNet(GraphQAModel):
         - **input:** :class:`~kgqa.models.base.QABatch` whose ``graphs`` hold ``B * C`` graphs
           with ``node_ids``, ``edge_index`` and the paths: ``path_nodes`` :math:`(P, K+1)`
           batch-level node indices, ``path_relations`` :math:`(P, K)` (inverse relations
-          :math:`r + R`), ``path_lengths`` :math:`(P,)` (negative = padding row)
+          :math:`r + R`), ``path_lengths`` :math:`(P,)` (negative = padding row) and optionally
+          ``path_graph`` :math:`(P,)` (else the graph of each path's first node); the fields of
+          :class:`kgqa.retrieval.data.ChoiceGraph`
         - **output:** ``logits`` :math:`(B, C)`, ``path_attention`` :math:`(P,)` (the weight
           :math:`\alpha_p \beta_{ij}` of each path in its statement's vector; sums to 1 over a
           statement's paths), ``graph_vectors`` :math:`(B, C, F_{out})`
@@ -98,10 +100,12 @@ class KagNet(GraphQAModel):
         self.scorer = MLP(cfg.lm_hidden_size + self.paths.out_channels, cfg.scorer_hidden, 1,
                           num_layers=2, dropout=cfg.dropout)
 
-    def concept_vectors(self, node_ids: Tensor, edge_index: Tensor, num_nodes: int) -> Tensor:
+    def refined_concepts(self, graphs: GraphInputs) -> Tensor:
         """:math:`[\\mathbf{x}^{(0)}; \\mathbf{x}^{(L)}]` of every node, ``(N, 2 * hidden_size)``."""
-        initial = self.dropout(self.concepts(node_ids))
-        undirected = to_undirected(edge_index, num_nodes=num_nodes) if edge_index.numel() else edge_index
+        initial = self.dropout(self.concept_vectors(graphs))
+        edge_index = graphs.edge_index
+        undirected = to_undirected(edge_index, num_nodes=graphs.num_nodes) if edge_index.numel() \
+            else edge_index
         hidden = initial
         for conv in self.gcn:
             hidden = self.dropout(torch.relu(conv(hidden, undirected)))
@@ -116,15 +120,16 @@ class KagNet(GraphQAModel):
             raise model_error(self.model_name, (
                 f"the graphs have no {', '.join(missing)}; KagNet needs the question-answer paths "
                 "(retrieval with paths enabled)"))
-        concepts = self.concept_vectors(graphs.node_ids, graphs.edge_index, graphs.num_nodes)
+        concepts = self.refined_concepts(graphs)
         path_nodes = data.path_nodes.long()
         path_lengths = data.path_lengths.long().view(-1)
-        start = path_nodes[:, 0].clamp(min=0, max=max(graphs.num_nodes - 1, 0))
-        valid = path_lengths >= 0
-        if graphs.num_nodes:
-            path_graph = torch.where(valid, graphs.batch[start], torch.zeros_like(start))
-        else:
-            path_graph = torch.zeros_like(path_lengths)
+        path_graph = getattr(data, "path_graph", None)
+        if path_graph is None:  # the graph of a path is the graph of its first node
+            start = path_nodes[:, 0].clamp(min=0, max=max(graphs.num_nodes - 1, 0))
+            valid = path_lengths >= 0
+            path_graph = torch.where(valid, graphs.batch[start], torch.zeros_like(start)) \
+                if graphs.num_nodes else torch.zeros_like(path_lengths)
+        path_graph = path_graph.long().view(-1)
         lm = self.lm_dropout(statements)
         encoded = self.paths(concepts, path_nodes, data.path_relations.long(), path_lengths, lm,
                              path_graph)

@@ -173,12 +173,11 @@ class QAGNN(GraphQAModel):
         joined = join_context_nodes(graphs, self.config.num_relations)
         lm = self.lm_dropout(statements)
 
-        concept_rows = (~joined.is_context[:graphs.num_nodes]).nonzero().view(-1)
         initial = lm.new_zeros((joined.batch.numel(), self.config.hidden_size))
-        initial[concept_rows] = self.concepts(graphs.node_ids[concept_rows]).to(initial.dtype)
+        initial[:graphs.num_nodes] = self.concept_vectors(graphs)
         context_rows = joined.is_context.nonzero().view(-1)
         initial[context_rows] = self.activation(
-            self.context_projection(lm[joined.batch[context_rows]]))
+            self.context_projection(lm.index_select(0, joined.batch[context_rows])))
         initial = self.dropout(initial)
         extra = self.node_features(joined.node_type, joined.node_score, joined.batch,
                                    graphs.num_graphs)
@@ -191,7 +190,7 @@ class QAGNN(GraphQAModel):
         hidden = self.dropout(self.activation(self.skip_input(initial) + self.skip_output(hidden)))
 
         pooled, attention = self.pool(hidden, lm, joined.batch, node_mask=~joined.is_context)
-        context = hidden[joined.context_index]
+        context = hidden.index_select(0, joined.context_index)
         scores = self.scorer(self.dropout(torch.cat([lm, pooled, context], dim=-1)))
         num_edges = graphs.edge_index.size(1)
         edge_attention = alpha[:num_edges] if alpha is not None else None

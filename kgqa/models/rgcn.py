@@ -10,7 +10,7 @@ from torch_geometric.nn import RGCNConv
 from torch_geometric.utils import scatter
 
 from kgqa.models.base import QABatch, QAModelOutput
-from kgqa.models.common import GraphModelConfig, GraphQAModel, model_error
+from kgqa.models.common import CONTEXT_NODE, GraphModelConfig, GraphQAModel, model_error
 from kgqa.models.registry import register_model
 from kgqa.nn.attention_pool import AttentionPool
 from kgqa.nn.mlp import MLP
@@ -57,7 +57,8 @@ class RGCN(GraphQAModel):
 
     pooled per graph (mean, or attention with the statement vector :math:`\mathbf{s}` as query)
     to :math:`\mathbf{g}`, and scored by :math:`\mathrm{MLP}([\mathbf{s}; \mathbf{g}])`. An empty
-    graph pools to zeros, so its score comes from the LM part.
+    graph pools to zeros, so its score comes from the LM part. A context node from retrieval
+    (type 3) starts from zeros and is not pooled.
 
     Args:
         config: :class:`RGCNConfig` (or a dict of its fields).
@@ -96,18 +97,21 @@ class RGCN(GraphQAModel):
     def forward(self, batch: QABatch) -> QAModelOutput:
         statements = self.statement_vectors(batch)
         graphs = self.graph_inputs(batch)
-        hidden = self.concepts(graphs.node_ids) + self.node_features(
+        hidden = self.concept_vectors(graphs) + self.node_features(
             graphs.node_type, graphs.node_score, graphs.batch, graphs.num_graphs)
         hidden = self.dropout(hidden)
         for conv in self.convs:
             hidden = self.dropout(torch.relu(conv(hidden, graphs.edge_index, graphs.edge_type)))
         lm = self.lm_dropout(statements)
+        concept = graphs.node_type != CONTEXT_NODE  # a context node from retrieval is not pooled
         node_attention = None
         if self.pool is not None:
-            pooled, attention = self.pool(hidden, lm, graphs.batch)
+            pooled, attention = self.pool(hidden, lm, graphs.batch, node_mask=concept)
             node_attention = attention.mean(dim=-1)
         else:
-            pooled = scatter(hidden, graphs.batch, dim=0, dim_size=graphs.num_graphs, reduce="mean")
+            rows = concept.nonzero().view(-1)
+            pooled = scatter(hidden[rows], graphs.batch[rows], dim=0, dim_size=graphs.num_graphs,
+                             reduce="mean")
         scores = self.scorer(torch.cat([lm, self.dropout(pooled)], dim=-1))
         vectors = pooled.view(batch.batch_size, batch.num_choices, -1)
         return self.make_output(batch, scores.squeeze(-1), node_attention=node_attention,

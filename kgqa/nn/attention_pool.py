@@ -69,7 +69,7 @@ class AttentionPool(nn.Module):
 
     def _pool(self, x: Tensor, query: Tensor, batch: Tensor, num_graphs: int,
               shape: tuple[int, int, int]) -> tuple[Tensor, Tensor]:
-        q = self.query(query).view(shape)[batch]  # (N, K, d)
+        q = self.query(query).view(shape).index_select(0, batch)  # (N, K, d)
         k = self.key(x).view(shape)
         v = self.value(x).view(shape)
         scores = (q * k).sum(dim=-1) / math.sqrt(self.head_channels)  # (N, K)

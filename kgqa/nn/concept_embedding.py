@@ -87,7 +87,9 @@ class ConceptEmbedding(nn.Module):
 
     # ------------------------------------------------------------------ the text table
     def set_table(self, table) -> ConceptEmbedding:
-        """Attach the frozen ``(|V|, D_in)`` text table (tensor, ndarray or memmap).
+        """Attach the frozen ``(|V|, D_in)`` text table: a tensor, an ndarray or memmap, or a
+        provider with ``get(node_ids) -> (n, D_in)`` array (retrieval's ``NodeEmbeddingTable``,
+        which encodes missing rows on demand).
 
         Raises:
             KGQAError: the table is not 2-d or its width is not ``in_channels``.
@@ -95,6 +97,9 @@ class ConceptEmbedding(nn.Module):
         if self.mode != "text":
             raise KGQAError(Errors.E015.format(problem=(
                 f"a node-feature table is only used with node_embedding='text', not '{self.mode}'")))
+        if not hasattr(table, "shape") and callable(getattr(table, "get", None)):
+            self.table = table  # a provider, e.g. retrieval's NodeEmbeddingTable
+            return self
         shape = tuple(table.shape)
         if len(shape) != 2 or shape[1] != self.in_channels:
             raise KGQAError(Errors.E015.format(problem=(
@@ -115,7 +120,12 @@ class ConceptEmbedding(nn.Module):
 
     @property
     def num_table_rows(self) -> int | None:
-        return None if self.table is None else int(self.table.shape[0])
+        if self.table is None:
+            return None
+        if hasattr(self.table, "shape"):
+            return int(self.table.shape[0])
+        kg = getattr(self.table, "kg", None)
+        return int(kg.num_nodes) if kg is not None else None
 
     # ------------------------------------------------------------------ forward
     def forward(self, node_ids: Tensor) -> Tensor:
@@ -145,11 +155,14 @@ class ConceptEmbedding(nn.Module):
         if node_ids.numel() == 0:
             return weight.new_zeros((0, self.in_channels))
         rows = self.num_table_rows
-        top = int(node_ids.max())
-        if top >= rows or int(node_ids.min()) < 0:
-            raise KGQAError(Errors.E007.format(node_id=top if top >= rows else int(node_ids.min()),
+        top, bottom = int(node_ids.max()), int(node_ids.min())
+        if bottom < 0 or (rows is not None and top >= rows):
+            raise KGQAError(Errors.E007.format(node_id=bottom if bottom < 0 else top,
                                                graph="(node-feature table)", num_nodes=rows))
-        if isinstance(self.table, Tensor):
+        if not hasattr(self.table, "shape"):
+            raw = torch.from_numpy(np.asarray(self.table.get(node_ids.cpu().numpy()), dtype=np.float32))
+            raw = raw.to(node_ids.device)
+        elif isinstance(self.table, Tensor):
             table = self.table
             if table.device != node_ids.device:
                 table = self.table = table.to(node_ids.device)

@@ -112,25 +112,65 @@ class PathEncoder(nn.Module):
         self.input_dropout = nn.Dropout(dropout)
 
     def encode_paths(self, x: Tensor, path_nodes: Tensor, path_relations: Tensor,
-                     path_lengths: Tensor) -> Tensor:
-        """LSTM path vectors :math:`\\mathbf{R}_p`, ``(P, path_channels)``, of valid rows only."""
+                     path_lengths: Tensor, *, packed: bool = False) -> Tensor:
+        """LSTM path vectors :math:`\\mathbf{R}_p`, ``(P, path_channels)``, of valid rows only.
+
+        A one-layer LSTM runs as a loop over the (at most ``K + 1``) steps whose input gates are
+        gathered from per-node and per-relation projections, :math:`\\mathbf{W}_{ih}
+        [\\mathbf{x}_v; \\mathbf{e}_r] = \\mathbf{W}_x \\mathbf{x}_v + \\mathbf{W}_r
+        \\mathbf{e}_r`, computed once per node and relation instead of once per path step (paths
+        share their nodes); it equals ``nn.LSTM`` on the packed sequences (``packed=True``, also
+        the route of deeper LSTMs).
+        """
         num_paths, width = path_nodes.shape
-        steps = path_lengths + 1
         position = torch.arange(width, device=x.device)
-        inside = position.unsqueeze(0) < steps.unsqueeze(1)  # (P, K+1)
+        inside = position.unsqueeze(0) <= path_lengths.unsqueeze(1)  # (P, K+1)
         nodes = torch.where(inside, path_nodes, torch.zeros_like(path_nodes))
         rel = torch.full_like(path_nodes, self.end_relation)
         hops = path_relations.size(1)
         if hops:
             leaving = position[:hops].unsqueeze(0) < path_lengths.unsqueeze(1)
             rel[:, :hops] = torch.where(leaving, path_relations, rel[:, :hops])
+        if not packed and self.lstm.num_layers == 1:
+            return self._one_layer_lstm(x, nodes, rel, path_lengths)
         sequence = torch.cat([x[nodes], self.relation_embedding(rel)], dim=-1)
         sequence = self.input_dropout(sequence)
-        packed = pack_padded_sequence(sequence, steps.cpu(), batch_first=True, enforce_sorted=False)
-        _, (hidden, _) = self.lstm(packed)
+        packed_seq = pack_padded_sequence(sequence, (path_lengths + 1).cpu(), batch_first=True,
+                                          enforce_sorted=False)
+        _, (hidden, _) = self.lstm(packed_seq)
         directions = 2 if self.lstm.bidirectional else 1
         last = hidden[-directions:]  # (dirs, P, H) of the top layer
         return last.transpose(0, 1).reshape(num_paths, self.path_channels)
+
+    def _one_layer_lstm(self, x: Tensor, nodes: Tensor, rel: Tensor, lengths: Tensor) -> Tensor:
+        lstm = self.lstm
+        x = self.input_dropout(x)
+        relations = self.input_dropout(self.relation_embedding.weight)
+        steps = int(lengths.max()) + 1
+        finals = []
+        for suffix in ("", "_reverse") if lstm.bidirectional else ("",):
+            w_ih = getattr(lstm, f"weight_ih_l0{suffix}")
+            w_hh = getattr(lstm, f"weight_hh_l0{suffix}")
+            bias = getattr(lstm, f"bias_ih_l0{suffix}") + getattr(lstm, f"bias_hh_l0{suffix}")
+            node_gates = x @ w_ih[:, :self.node_channels].t()                     # (N, 4H)
+            relation_gates = relations @ w_ih[:, self.node_channels:].t() + bias  # (R+1, 4H)
+            hidden = x.new_zeros((nodes.size(0), lstm.hidden_size))
+            cell = torch.zeros_like(hidden)
+            for t in range(steps):
+                active = (t <= lengths).unsqueeze(-1)
+                # the reverse direction reads each path from its own last step backwards
+                pos = (lengths - t).clamp(min=0).unsqueeze(-1) if suffix else \
+                    torch.full_like(lengths, t).unsqueeze(-1)
+                gates = (node_gates.index_select(0, nodes.gather(1, pos).squeeze(1))
+                         + relation_gates.index_select(0, rel.gather(1, pos).squeeze(1))
+                         + hidden @ w_hh.t())
+                i, f, g, o = gates.chunk(4, dim=-1)
+                new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
+                new_hidden = torch.sigmoid(o) * torch.tanh(new_cell)
+                cell = torch.where(active, new_cell, cell)
+                hidden = torch.where(active, new_hidden, hidden)
+            finals.append(hidden)
+        return torch.cat(finals, dim=-1)
 
     def forward(self, x: Tensor, path_nodes: Tensor, path_relations: Tensor,
                 path_lengths: Tensor, statement: Tensor, path_graph: Tensor) -> PathEncoderOutput:
@@ -161,14 +201,14 @@ class PathEncoder(nn.Module):
                                      return_inverse=True)
         num_pairs = pair.size(0)
         pair_graph = scatter(graph, inverse, dim=0, dim_size=num_pairs, reduce="max")
-        pair_vectors = self.pair_mlp(torch.cat([x[pair[:, 0]], x[pair[:, 1]],
-                                                statement[pair_graph]], dim=-1))  # T_ij
+        pair_vectors = self.pair_mlp(torch.cat([x.index_select(0, pair[:, 0]), x.index_select(0, pair[:, 1]),
+                                                statement.index_select(0, pair_graph)], dim=-1))  # T_ij
 
-        alpha = softmax((paths * self.path_query(pair_vectors)[inverse]).sum(-1), inverse,
+        alpha = softmax((paths * self.path_query(pair_vectors).index_select(0, inverse)).sum(-1), inverse,
                         num_nodes=num_pairs)
         pooled_paths = scatter(paths * alpha.unsqueeze(-1), inverse, dim=0, dim_size=num_pairs,
                                reduce="sum")
-        beta = softmax((pair_vectors * self.pair_query(statement)[pair_graph]).sum(-1),
+        beta = softmax((pair_vectors * self.pair_query(statement).index_select(0, pair_graph)).sum(-1),
                        pair_graph, num_nodes=num_graphs)
         pairs = torch.cat([pair_vectors, pooled_paths], dim=-1) * beta.unsqueeze(-1)
         pooled = scatter(pairs, pair_graph, dim=0, dim_size=num_graphs, reduce="sum")
@@ -176,7 +216,7 @@ class PathEncoder(nn.Module):
         has_paths[pair_graph] = True
         graph_vectors = torch.where(has_paths.unsqueeze(-1), pooled, graph_vectors)
 
-        path_attention = path_attention.index_put((valid,), alpha * beta[inverse])
+        path_attention = path_attention.index_put((valid,), alpha * beta.index_select(0, inverse))
         in_pair = in_pair.index_put((valid,), alpha)
         pair_index[valid] = inverse
         return PathEncoderOutput(graph_vectors, path_attention, in_pair, beta, pair_index,

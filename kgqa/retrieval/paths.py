@@ -363,6 +363,37 @@ def find_paths_kernel(indptr, adj_node, adj_rel, num_relations, sources, targets
     return nodes[:count].copy(), rels[:count].copy(), lengths[:count].copy(), pair_ptr
 
 
+@njit(cache=True)
+def hop_edges_kernel(out_indptr, relation, tail, nodes, rels, lengths, num_relations):  # pragma: no cover
+    """``(P, K)`` id of the stored edge behind every hop (``-1`` after the end).
+
+    Hop ``u -r-> v`` is the stored edge ``(u, r, v)`` for ``r < R`` and ``(v, r - R, u)``
+    otherwise; a head's edges are sorted by ``(relation, tail)``, so it is found by binary search.
+    """
+    out = np.full(rels.shape, -1, dtype=np.int64)
+    for p in range(len(lengths)):
+        for j in range(lengths[p]):
+            r = rels[p, j]
+            if r < num_relations:
+                h = nodes[p, j]
+                t = nodes[p, j + 1]
+            else:
+                h = nodes[p, j + 1]
+                t = nodes[p, j]
+                r -= num_relations
+            lo = out_indptr[h]
+            hi = out_indptr[h + 1]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if relation[mid] < r or (relation[mid] == r and tail[mid] < t):
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < out_indptr[h + 1] and relation[lo] == r and tail[lo] == t:
+                out[p, j] = lo
+    return out
+
+
 # ---------------------------------------------------------------------- python API
 class PathFinder:
     """Finds KagNet paths on a :class:`~kgqa.kg.store.KnowledgeGraph`, both edge directions.
@@ -411,6 +442,13 @@ class PathFinder:
         if self.max_hops == 0:
             rels = np.zeros((len(lengths), 0), dtype=np.int32)
         return PathSet(nodes, rels, lengths, ptr, src, dst)
+
+    def hop_edges(self, paths: PathSet) -> np.ndarray:
+        """``(P, max_hops)`` int64 id of the stored edge behind each hop of ``paths`` (``-1`` padded)."""
+        kg = self.kg
+        return hop_edges_kernel(np.asarray(kg.out_indptr), np.asarray(kg.relation), np.asarray(kg.tail),
+                                np.ascontiguousarray(paths.nodes), np.ascontiguousarray(paths.relations),
+                                np.ascontiguousarray(paths.lengths), kg.num_relations)
 
     def find_product(self, question_concepts, answer_concepts) -> PathSet:
         """Paths of every (question concept, answer concept) pair, question-major order."""

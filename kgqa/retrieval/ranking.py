@@ -103,7 +103,7 @@ def node_text(name: str) -> str:
 class NodeEmbeddingTable:
     """Node-name embeddings of one graph and encoder, cached as ``.npy`` (float16, unit rows).
 
-    The table lives next to the graph, ``<graph dir>/embeddings/<encoder>-<checksum16>.npy``
+    The table lives next to the graph, ``<graph dir>/text_embeddings/<encoder>-<checksum16>.npy``
     (or under ``KGQA_HOME/cache/node_embeddings`` when the graph directory is read-only), with a
     ``.mask.npy`` beside it saying which rows are filled. :meth:`compute_all` fills every row
     (the one-off per-graph work); :meth:`get` fills missing rows on demand (lazy).
@@ -130,7 +130,7 @@ class NodeEmbeddingTable:
 
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.encoder_name)
         name = f"{slug}-{self.kg.checksum[:16]}.npy"
-        folder = Path(self.kg.path) / "embeddings"
+        folder = Path(self.kg.path) / "text_embeddings"
         try:
             folder.mkdir(exist_ok=True)
             probe = folder / ".write-test"
@@ -264,7 +264,7 @@ class RelevanceRanker:
 
     def score_many(self, node_lists, queries) -> list[np.ndarray]:
         if queries is None or len(queries) != len(node_lists):
-            raise KGQAError(Errors.E015.format(
+            raise KGQAError(Errors.E060.format(
                 problem="the relevance ranker needs one query text (question + choice) per subgraph"))
         need = [i for i, nodes in enumerate(node_lists) if len(nodes)]
         out = [np.zeros(0, dtype=np.float32) for _ in node_lists]

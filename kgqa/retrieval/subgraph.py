@@ -45,7 +45,8 @@ class Subgraph:
     Attributes:
         node_ids: ``(N,)`` int32 graph node ids (question concepts, answer concepts, others).
         node_type: ``(N,)`` int8: 0 question concept, 1 answer concept, 2 other.
-        node_score: ``(N,)`` float32 ranker score of each node (NaN where the ranker gave none).
+        node_score: ``(N,)`` float32 ranker score of each node (NaN where the ranker did not run:
+            by default it runs only on choices over the ``max_nodes`` cap).
         edge_index: ``(2, M)`` int32 local ``(head, tail)`` of every stored edge among the nodes.
         edge_type: ``(M,)`` int32 forward relation ids in ``[0, R)``.
         edge_weight: ``(M,)`` float32 edge weights.
@@ -166,8 +167,8 @@ def edges_among_kernel(indptr, adj_node, adj_rel, adj_eid, num_relations, node_p
     Group ``c``'s nodes are ``node_ids[node_ptr[c]:node_ptr[c+1]]`` (distinct). Returns
     ``(edge_ptr, local_head, local_tail, edge_ids)`` with every stored edge whose two ends are in
     the group once, sorted by edge id (the order of :meth:`KnowledgeGraph.edges_among`). Each
-    node's sorted neighbour list is scanned, or binary-searched for every group member when the
-    node is a hub, so a hub costs ``O(group size * log degree)``.
+    node's sorted neighbour list is scanned, or searched (galloping) for every group member when
+    the node is a hub, so a hub costs ``O(group size * log degree)``.
     """
     local = np.full(num_nodes, -1, dtype=np.int64)
     num_groups = len(node_ptr) - 1
@@ -188,19 +189,24 @@ def edges_among_kernel(indptr, adj_node, adj_rel, adj_eid, num_relations, node_p
             u = node_ids[i]
             a = indptr[u]
             b = indptr[u + 1]
-            if b - a <= 8 * size:
+            if b - a <= 2 * size:
+                # scan u's list, look each neighbour up in the group
                 for e in range(a, b):
                     v = adj_node[e]
                     if adj_rel[e] < num_relations and local[v] >= 0:
                         heads, tails, eids, count = _append_edge(heads, tails, eids, count, i - lo, local[v],
                                                                  adj_eid[e])
             else:
+                # a hub: search u's sorted list for each group member instead
                 pos = a
                 for j in range(size):
                     v = sorted_members[j]
-                    # lower bound of v in adj_node[pos:b]
+                    step = 1
+                    while pos + step < b and adj_node[pos + step] < v:
+                        pos += step
+                        step <<= 1
                     l = pos
-                    h = b
+                    h = min(pos + step + 1, b)
                     while l < h:
                         mid = (l + h) >> 1
                         if adj_node[mid] < v:
@@ -241,19 +247,63 @@ def split_concepts(question_concepts, answer_concepts) -> tuple[np.ndarray, np.n
     return questions, answers
 
 
+def edges_among_groups(kg: "KnowledgeGraph", node_lists: Sequence[np.ndarray],
+                       adjacency: UndirectedAdjacency | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``[(edge_index (2, M) local, edge_type (M,), edge_weight (M,)), ...]`` per node list.
+
+    The same edges as :meth:`KnowledgeGraph.edges_among` on each list (sorted by edge id), with
+    local indices into the list, computed for all lists in one compiled pass.
+    """
+    adj = adjacency if adjacency is not None else adjacency_of(kg)
+    node_ptr, node_ids = _ptr(node_lists)
+    edge_ptr, heads, tails, eids = edges_among_kernel(adj.indptr, adj.nodes, adj.relations, adj.edge_ids,
+                                                      adj.num_relations, node_ptr, node_ids, kg.num_nodes)
+    relation = np.asarray(kg.relation)[eids].astype(np.int32)
+    weight = np.asarray(kg.weight)[eids].astype(np.float32)
+    out = []
+    for c in range(len(node_lists)):
+        lo, hi = edge_ptr[c], edge_ptr[c + 1]
+        out.append((np.stack([heads[lo:hi], tails[lo:hi]]), relation[lo:hi], weight[lo:hi]))
+    return out
+
+
+@dataclass(frozen=True)
+class NodeSelection:
+    """The nodes of one choice's subgraph before its edges are gathered.
+
+    Attributes:
+        node_ids: ``(N,)`` int32 question concepts, answer concepts, kept bridging nodes.
+        node_type: ``(N,)`` int8.
+        node_score: ``(N,)`` float32 (NaN where the ranker did not run).
+        num_candidates: nodes before the cap.
+        ranked: whether the ranker scored this choice's nodes.
+    """
+
+    node_ids: np.ndarray
+    node_type: np.ndarray
+    node_score: np.ndarray
+    num_candidates: int
+    ranked: bool
+
+
 class SubgraphBuilder:
     """Builds :class:`Subgraph` s from question and answer concept ids.
 
     Args:
         kg: the graph.
         hops: ``k`` in the module docstring (2 = nodes adjacent to a question and an answer concept).
-        max_nodes: most nodes per subgraph (question and answer concepts are always kept).
+        max_nodes: most nodes per subgraph (question and answer concepts are always kept, even
+            when they alone exceed it).
         ranker: ranks bridging nodes when there are too many; ``None`` ranks by degree.
+        score_all_nodes: run the ranker on every choice, so ``node_score`` is always filled;
+            by default it runs only where the cap forces a choice (the relevance ranker encodes
+            the question + choice text, which costs more than the rest of retrieval).
         adjacency: the sorted undirected adjacency (built once per process if omitted).
     """
 
     def __init__(self, kg: "KnowledgeGraph", *, hops: int = 2, max_nodes: int = 200,
-                 ranker: "NodeRanker | None" = None, adjacency: UndirectedAdjacency | None = None):
+                 ranker: "NodeRanker | None" = None, score_all_nodes: bool = False,
+                 adjacency: UndirectedAdjacency | None = None):
         if hops < 0 or hops > 6:
             raise ValueError(f"hops must be in [0, 6], got {hops}")
         if max_nodes < 1:
@@ -263,6 +313,7 @@ class SubgraphBuilder:
         self.kg = kg
         self.hops = int(hops)
         self.max_nodes = int(max_nodes)
+        self.score_all_nodes = bool(score_all_nodes)
         self.adjacency = adjacency if adjacency is not None else adjacency_of(kg)
         self.ranker = ranker if ranker is not None else DegreeRanker(kg)
 
@@ -275,6 +326,44 @@ class SubgraphBuilder:
                                      self.hops)
         return [nodes[ptr[i]:ptr[i + 1]] for i in range(len(ptr) - 1)]
 
+    def select(self, question_concepts: Sequence[Sequence[int]], answer_concepts: Sequence[Sequence[int]],
+               queries: Sequence[str] | None = None) -> list[NodeSelection]:
+        """The nodes of every choice's subgraph (see :meth:`build_many` for the arguments)."""
+        if len(question_concepts) != len(answer_concepts):
+            raise ValueError("question_concepts and answer_concepts need one entry per choice")
+        if queries is not None and len(queries) != len(answer_concepts):
+            raise ValueError("queries needs one text per choice")
+        split = [split_concepts(q, a) for q, a in zip(question_concepts, answer_concepts)]
+        bridges = self.bridging([q for q, _ in split], [a for _, a in split])
+        node_lists = [np.concatenate([q, a, b]).astype(np.int32) for (q, a), b in zip(split, bridges)]
+        need = [i for i, nodes in enumerate(node_lists)
+                if len(nodes) and (self.score_all_nodes or len(nodes) > self.max_nodes)]
+        scores = [None] * len(node_lists)
+        if need:
+            got = self.ranker.score_many([node_lists[i] for i in need],
+                                         None if queries is None else [queries[i] for i in need])
+            for i, score in zip(need, got):
+                scores[i] = np.asarray(score, dtype=np.float32)
+        out = []
+        for (q, a), bridge, nodes, score in zip(split, bridges, node_lists, scores):
+            fixed = len(q) + len(a)
+            keep_bridge = max(self.max_nodes - fixed, 0)
+            ranked = score is not None
+            if not ranked:
+                score = np.full(len(nodes), np.nan, dtype=np.float32)
+            bridge_score = score[fixed:]
+            if len(bridge) > keep_bridge:
+                order = np.lexsort((bridge, -bridge_score))[:keep_bridge]
+            else:
+                order = np.arange(len(bridge)) if not ranked else np.lexsort((bridge, -bridge_score))
+            kept = np.concatenate([nodes[:fixed], bridge[order]]).astype(np.int32)
+            node_score = np.concatenate([score[:fixed], bridge_score[order]]).astype(np.float32)
+            node_type = np.full(len(kept), OTHER_NODE, dtype=np.int8)
+            node_type[:len(q)] = QUESTION_CONCEPT
+            node_type[len(q):fixed] = ANSWER_CONCEPT
+            out.append(NodeSelection(kept, node_type, node_score, len(nodes), ranked))
+        return out
+
     def build_many(self, question_concepts: Sequence[Sequence[int]], answer_concepts: Sequence[Sequence[int]],
                    queries: Sequence[str] | None = None) -> list[Subgraph]:
         """One subgraph per choice.
@@ -285,46 +374,12 @@ class SubgraphBuilder:
             queries: per choice, the text the ranker scores nodes against (question + choice);
                 needed by the relevance ranker only.
         """
-        if len(question_concepts) != len(answer_concepts):
-            raise ValueError("question_concepts and answer_concepts need one entry per choice")
-        split = [split_concepts(q, a) for q, a in zip(question_concepts, answer_concepts)]
-        bridges = self.bridging([q for q, _ in split], [a for _, a in split])
-        node_lists = [np.concatenate([q, a, b]).astype(np.int32) for (q, a), b in zip(split, bridges)]
-        scores = self.ranker.score_many(node_lists, list(queries) if queries is not None else None)
-        kept_lists = []
-        for (q, a), bridge, nodes, score in zip(split, bridges, node_lists, scores):
-            fixed = len(q) + len(a)
-            keep_bridge = max(self.max_nodes - fixed, 0)
-            bridge_score = score[fixed:]
-            if len(bridge) > keep_bridge:
-                order = np.lexsort((bridge, -bridge_score))[:keep_bridge]
-            else:
-                order = np.lexsort((bridge, -bridge_score))
-            kept = np.concatenate([nodes[:fixed], bridge[order]]).astype(np.int32)
-            node_score = np.concatenate([score[:fixed], bridge_score[order]]).astype(np.float32)
-            node_type = np.full(len(kept), OTHER_NODE, dtype=np.int8)
-            node_type[:len(q)] = QUESTION_CONCEPT
-            node_type[len(q):fixed] = ANSWER_CONCEPT
-            kept_lists.append((kept, node_type, node_score, len(nodes)))
-        return self._with_edges(kept_lists)
+        selections = self.select(question_concepts, answer_concepts, queries)
+        edges = edges_among_groups(self.kg, [s.node_ids for s in selections], self.adjacency)
+        return [Subgraph(node_ids=s.node_ids, node_type=s.node_type, node_score=s.node_score,
+                         edge_index=e[0], edge_type=e[1], edge_weight=e[2], num_candidates=s.num_candidates)
+                for s, e in zip(selections, edges)]
 
     def build(self, question_concepts, answer_concepts, query: str | None = None) -> Subgraph:
         """The subgraph of one choice."""
         return self.build_many([question_concepts], [answer_concepts], None if query is None else [query])[0]
-
-    def _with_edges(self, kept_lists) -> list[Subgraph]:
-        adj = self.adjacency
-        node_ptr, node_ids = _ptr([k[0] for k in kept_lists])
-        edge_ptr, heads, tails, eids = edges_among_kernel(
-            adj.indptr, adj.nodes, adj.relations, adj.edge_ids, adj.num_relations, node_ptr, node_ids,
-            self.kg.num_nodes)
-        relation = np.asarray(self.kg.relation)[eids]
-        weight = np.asarray(self.kg.weight)[eids]
-        out = []
-        for c, (nodes, node_type, node_score, num_candidates) in enumerate(kept_lists):
-            lo, hi = edge_ptr[c], edge_ptr[c + 1]
-            out.append(Subgraph(node_ids=nodes, node_type=node_type, node_score=node_score,
-                                edge_index=np.stack([heads[lo:hi], tails[lo:hi]]),
-                                edge_type=relation[lo:hi].astype(np.int32), edge_weight=weight[lo:hi].astype(np.float32),
-                                num_candidates=int(num_candidates)))
-        return out

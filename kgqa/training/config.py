@@ -60,7 +60,11 @@ class GraphConfig(_Strict):
     """Which knowledge graph, and the retrieval settings of the per-choice subgraphs."""
 
     name: str = "default"
-    retrieval: dict[str, Any] = Field(default_factory=dict)
+    retrieval: dict[str, Any] = Field(default_factory=dict, description="RetrievalConfig fields "
+                                      "(kgqa.retrieval.config), part of the cache key")
+    workers: int | None = Field(None, ge=1, description="retrieval workers on a cache miss "
+                                                        "(default: every core)")
+    backend: Literal["process", "serial", "ray"] = "process"
 
 
 class BackboneConfig(_Strict):

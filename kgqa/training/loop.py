@@ -234,7 +234,10 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             if loss is None:
                 raise KGQAError(Errors.E033.format(problem="the model returned no loss for a "
                                                            "training batch (labels missing?)"))
-            if not torch.isfinite(loss.detach()).item():
+            finite = torch.isfinite(loss.detach())
+            if accelerator.num_processes > 1:  # every process stops together
+                finite = accelerator.reduce(finite.float(), reduction="sum") == accelerator.num_processes
+            if not finite.item():
                 state.stop_reason = "nan"
                 raise KGQAError(Errors.E032.format(
                     step=state.step + 1, epoch=state.epoch + 1,

@@ -212,18 +212,24 @@ def load_splits(cfg: ExperimentConfig, dataset=None) -> dict[str, Any]:
     return splits
 
 
-def load_split_graphs(cfg: ExperimentConfig, splits: Mapping[str, Any], graph=None) -> dict[str, Any]:
+def load_split_graphs(cfg: ExperimentConfig, splits: Mapping[str, Any], graph=None,
+                      progress: bool | None = None) -> dict[str, Any]:
     """Per-choice subgraphs of every split from the retrieval cache (built on a miss), and the
-    node-feature table; see :mod:`kgqa.retrieval`."""
+    node-feature table; see :mod:`kgqa.training.graphs`."""
     from kgqa.training.graphs import retrieve_split_graphs
 
-    return retrieve_split_graphs(cfg, splits, graph=graph)
+    return retrieve_split_graphs(cfg, splits, graph=graph, progress=bool(progress))
 
 
 # ---------------------------------------------------------------------- model
 def build_model(cfg: ExperimentConfig, *, model=None, backbone=None, lm_hidden_size: int | None = None,
-                node_features=None):
-    """The model from a name / class / instance and ``cfg.model.kwargs``."""
+                node_features=None, derived: Mapping[str, Any] | None = None):
+    """The model from a name / class / instance and ``cfg.model.kwargs``.
+
+    ``lm_hidden_size`` (the width of the LM states) is always set; ``derived`` settings (from
+    retrieval: ``num_relations``, ``num_nodes``) fill the config fields the experiment does not
+    set itself.
+    """
     from kgqa.models.registry import get_model_class
 
     if isinstance(model, torch.nn.Module):
@@ -234,6 +240,9 @@ def build_model(cfg: ExperimentConfig, *, model=None, backbone=None, lm_hidden_s
     fields = getattr(config_class, "__dataclass_fields__", {})
     if lm_hidden_size is not None and "lm_hidden_size" in fields:
         kwargs["lm_hidden_size"] = lm_hidden_size
+    for key, value in (derived or {}).items():
+        if key in fields and key not in kwargs:
+            kwargs[key] = value
     config = config_class(**kwargs) if config_class is not None else kwargs
     try:
         return cls(config, backbone, node_features=node_features)
@@ -309,36 +318,29 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     accelerator = accelerator or make_accelerator(cfg.training.mixed_precision)
     timings: dict[str, float] = {}
     # ---- graphs
-    split_graphs = None
+    split_graphs, derived = None, {}
     needs_graphs = cfg.model.name not in GRAPH_FREE_MODELS and not (
         isinstance(model, torch.nn.Module) and not hasattr(model, "graph_inputs"))
     if graphs is not None:
         split_graphs = dict(graphs)
     elif needs_graphs:
         t0 = time.perf_counter()
-        loaded = load_split_graphs(cfg, splits, graph=graph)
+        with accelerator.main_process_first():
+            loaded = load_split_graphs(cfg, splits, graph=graph, progress=progress)
         split_graphs = loaded["graphs"]
         node_features = node_features if node_features is not None else loaded.get("node_features")
+        derived = loaded.get("derived", {})
         checksums["graph"] = loaded.get("checksum")
         timings["graphs"] = time.perf_counter() - t0
     # ---- LM inputs
     lm_states: dict[str, torch.Tensor] = {}
     loaded_backbone = None
     if cfg.regime == "frozen":
-        from kgqa.training.features import load_or_compute_states
-
         t0 = time.perf_counter()
-        checksums["features"] = {}
-        for role, split in splits.items():
-            states = load_or_compute_states(backbone if backbone is not None and not isinstance(backbone, str)
-                                            else cfg.backbone.name, split,
-                                            max_length=cfg.backbone.max_length,
-                                            pooling=cfg.backbone.pooling,
-                                            batch_size=cfg.backbone.feature_batch_size,
-                                            cache_dir=feature_cache_dir, progress=progress)
-            lm_states[role] = states.states
-            checksums["features"][role] = {"path": str(states.path), "hit": states.hit,
-                                           "pairs_per_second": round(states.pairs_per_second, 1)}
+        source = backbone if isinstance(backbone, torch.nn.Module) else cfg.backbone.name
+        with accelerator.main_process_first():  # one process computes, the others read the cache
+            lm_states, checksums["features"] = _frozen_states(cfg, splits, source,
+                                                              feature_cache_dir, progress)
         timings["features"] = time.perf_counter() - t0
         lm_hidden = next(iter(lm_states.values())).shape[-1]
     else:
@@ -350,7 +352,7 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
         lm_hidden = loaded_backbone.hidden_size
     # ---- model, loaders, optimizer
     net = build_model(cfg, model=model, backbone=loaded_backbone, lm_hidden_size=lm_hidden,
-                      node_features=node_features)
+                      node_features=node_features, derived=derived)
     loaders = _make_loaders(cfg, splits, lm_states=lm_states, backbone=loaded_backbone,
                             graphs=split_graphs, seed=seed, accelerator=accelerator)
     from kgqa.training.loop import build_optimizer, build_scheduler, estimate, plan_steps, train
@@ -392,7 +394,8 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     from kgqa.utils.progress import progress_bar
 
     t0 = time.perf_counter()
-    with progress_bar(disable=None if progress is None else not progress) as bar:
+    show = (None if progress is None else progress) if accelerator.is_main_process else False
+    with progress_bar(disable=None if show is None else not show) as bar:
         state = train(prepared, train_loader=loaders["train"], dev_loader=loaders.get("dev"),
                       optimizer=optimizer, scheduler=scheduler, settings=t, accelerator=accelerator,
                       state=state, on_checkpoint=on_checkpoint, progress=bar)
@@ -424,6 +427,21 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     if accelerator.is_main_process:
         result.save_to_directory(run_dir)
     return result
+
+
+def _frozen_states(cfg: ExperimentConfig, splits, backbone, cache_dir, progress):
+    from kgqa.training.features import load_or_compute_states
+
+    states, info = {}, {}
+    for role, split in splits.items():
+        cached = load_or_compute_states(backbone, split, max_length=cfg.backbone.max_length,
+                                        pooling=cfg.backbone.pooling,
+                                        batch_size=cfg.backbone.feature_batch_size,
+                                        cache_dir=cache_dir, progress=progress)
+        states[role] = cached.states
+        info[role] = {"path": str(cached.path), "hit": cached.hit,
+                      "pairs_per_second": round(cached.pairs_per_second, 1)}
+    return states, info
 
 
 def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
@@ -502,3 +520,66 @@ def run_experiment(config: str | Path | ExperimentConfig, *, seeds: list[int] | 
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
     return [pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume, progress=progress, **kwargs)
             for s in (seeds or cfg.seeds)]
+
+
+def evaluate_checkpoint(checkpoint: str | Path, *, split: str, dataset=None, graph=None,
+                        graphs=None, node_features=None, batch_size: int | None = None,
+                        feature_cache_dir: str | Path | None = None,
+                        progress: bool | None = None) -> dict[str, Any]:
+    """Score a split with a saved model (``kgqa eval``).
+
+    The model is rebuilt from the checkpoint's ``config.json`` (model name, its config, the
+    experiment: regime, backbone, dataset, graph), so no YAML file is needed.
+
+    Args:
+        checkpoint: a checkpoint directory (``.../checkpoints/best``).
+        split: the split to score (``ih_test``, ``dev``, ``test``...).
+        dataset: another dataset name or jsonl path than the experiment's.
+        graphs: precomputed per-choice graphs of the split (skips retrieval).
+
+    Returns:
+        ``{"split", "accuracy", "loss", "num_questions", "predictions": {id: choice index}}``
+        (accuracy and loss are ``nan`` for a split without answers).
+    """
+    from kgqa.data import load_dataset
+    from kgqa.training.collate import QACollator, SplitLoader
+    from kgqa.training.loop import estimate
+
+    ckpt = Checkpoint.load(checkpoint)
+    cfg = parse_config(ckpt.experiment, source=str(ckpt.path / "config.json"))
+    ds = cfg.dataset
+    data = load_dataset(dataset or ds.name, split, directory=None if dataset else ds.directory,
+                        source=ds.source)
+    accelerator = make_accelerator(cfg.training.mixed_precision)
+    split_graphs = graphs
+    if split_graphs is None and cfg.model.name not in GRAPH_FREE_MODELS:
+        loaded = load_split_graphs(cfg, {"eval": data}, graph=graph)
+        split_graphs = loaded["graphs"]["eval"]
+        node_features = node_features if node_features is not None else loaded.get("node_features")
+    states, backbone = None, None
+    if cfg.regime == "frozen":
+        from kgqa.training.features import load_or_compute_states
+
+        states = load_or_compute_states(cfg.backbone.name, data, max_length=cfg.backbone.max_length,
+                                        pooling=cfg.backbone.pooling,
+                                        batch_size=cfg.backbone.feature_batch_size,
+                                        cache_dir=feature_cache_dir, progress=progress).states
+    else:
+        from kgqa.backbones.backbone import Backbone
+
+        backbone = Backbone.from_pretrained(cfg.backbone.name, freeze="all")
+    from kgqa.models.registry import get_model_class
+
+    cls = get_model_class(ckpt.model_name)
+    model = cls(cls.config_class(**ckpt.meta["model_config"]), backbone,
+                node_features=node_features)
+    ckpt.load_weights(model)
+    model = accelerator.prepare(model)
+    collate = QACollator(examples=data.examples, split=split, require_labels=data.has_labels,
+                         lm_states=states,
+                         encode_choices=backbone.encode_choices if backbone is not None else None,
+                         max_length=cfg.backbone.max_length, graphs=split_graphs)
+    loader = SplitLoader(collate, len(data), batch_size=batch_size or cfg.training.eval_batch_size)
+    result = estimate(accelerator.unwrap_model(model), loader, accelerator)
+    return {"split": split, **result.to_dict(),
+            "predictions": dict(zip(result.ids, result.predictions))}

@@ -10,7 +10,7 @@ from kgqa.linking import linker as linker_module
 from kgqa.linking.concept_linker import ConceptLinker
 from kgqa.linking.types import LinkResult
 
-from tests.linking.conftest import build_vocab_graph
+from tests.linking.fixtures import build_vocab_graph
 
 
 def test_link_functions(vocab_graph):

@@ -3,7 +3,7 @@ import json
 from kgqa.linking.concept_linker import ConceptLinker
 from kgqa.linking.matcher import MATCHER_VERSION
 
-from tests.linking.conftest import VOCAB_TRIPLES, build_vocab_graph
+from tests.linking.fixtures import VOCAB_TRIPLES, build_vocab_graph
 
 
 def cache_files(kg):

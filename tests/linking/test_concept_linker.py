@@ -1,5 +1,6 @@
 import pytest
 
+from kgqa.errors import KGQAError
 from kgqa.linking.concept_linker import ConceptLinker
 from kgqa.linking.types import LinkResult, QALinks
 
@@ -31,8 +32,26 @@ def test_noun_compound_is_atomic_and_longest_wins(linker):
 
 
 def test_phrase_parts_can_be_switched_off(vocab_graph, nlp):
-    linker = ConceptLinker(vocab_graph, nlp=nlp, phrase_parts=False)
+    linker = ConceptLinker(vocab_graph, nlp=nlp, phrase_parts=False, min_phrase_degree=3)
     assert linker.link("to plant flowers").nodes == ["plant_flower"]
+
+
+def test_weakly_connected_compound_links_its_parts(linker):
+    # paper_bag has 1 edge (< min_phrase_degree=3): too weak to stand for "paper" and "bag"
+    assert spans(linker.link("A paper bag.")) == [
+        (2, 11, "paper bag", "paper_bag", "surface"), (2, 7, "paper", "paper", "surface"),
+        (8, 11, "bag", "bag", "surface")]
+
+
+def test_verb_forms_of_ing_nouns(vocab_graph, nlp, linker):
+    # spaCy keeps the noun "shopping"; ConceptNet 4 stores shop_bag
+    assert linker.link("my shopping bag").nodes == ["shop_bag", "shop", "bag"]
+    assert ConceptLinker(vocab_graph, nlp=nlp, verb_forms=False).link("my shopping bag").nodes == ["bag"]
+
+
+def test_light_verb_and_particle_edges_are_kept(linker):
+    assert linker.link("They were having fun.").nodes == ["have_fun", "fun"]
+    assert linker.link("He was cooling off.").nodes == ["cool_off", "cool"]
 
 
 def test_overlap_resolved_by_degree_then_position(linker):
@@ -52,7 +71,7 @@ def test_lemma_concept_beats_surface_concept(linker):
 
 def test_function_word_tokens_dropped(vocab_graph, nlp, linker):
     assert linker.link("The shovel is near the tree.").nodes == ["shovel", "tree"]
-    keep_all = ConceptLinker(vocab_graph, nlp=nlp, drop_pos=())
+    keep_all = ConceptLinker(vocab_graph, nlp=nlp, drop_pos=(), min_phrase_degree=3)
     assert keep_all.link("The shovel is near the tree.").nodes == ["shovel", "near", "tree"]
 
 
@@ -130,3 +149,8 @@ def test_link_qa_batch_matches_single(linker):
     batch = linker.link_qa_batch(questions, choices)
     assert batch == [linker.link_qa(q, c) for q, c in zip(questions, choices)]
     assert batch[1].choices[1].nodes == ["x-ray"]
+
+
+def test_unknown_option_is_a_clear_error(vocab_graph, nlp):
+    with pytest.raises(KGQAError, match=r"\[E013\] Unknown linker option 'max_token'"):
+        ConceptLinker(vocab_graph, nlp=nlp, max_token=3)

@@ -27,5 +27,7 @@ def test_running_example(default_linker):
 def test_default_vocabulary_is_large(default_linker):
     stats = default_linker.matcher.stats
     assert default_linker.kg.num_nodes == 247_877
-    assert 200_000 < len(default_linker.matcher) < 247_877
-    assert stats.dropped["stop-word edge"] > 10_000
+    assert len(default_linker.matcher) == 241_388
+    assert stats.dropped == {"punctuation edge": 228, "too long": 1019, "stop-word edge": 4907,
+                             "stop word": 306, "generic": 29}
+    assert sum(stats.dropped.values()) + len(default_linker.matcher) + stats.collisions == 247_877

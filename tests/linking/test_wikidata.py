@@ -14,6 +14,7 @@ import pytest
 from kgqa.errors import KGQAError
 from kgqa.kg import GraphBuilder
 from kgqa.kg.importers.base import Triple
+from kgqa.kg.importers.ernie_mentions import mention_labels, read_ernie_mentions
 from kgqa.kg.importers.wikidata_dump import EntityInfo
 from kgqa.linking.alias_table import (
     AliasTable,
@@ -23,7 +24,7 @@ from kgqa.linking.alias_table import (
     read_ernie_sentences,
     tokenize,
 )
-from kgqa.linking.wikidata import WikidataLinker, is_wikidata_graph
+from kgqa.linking.wikidata import WikidataLinker
 
 # ---------------------------------------------------------------------- fixtures
 #: Paris the city (Q90) and Paris Hilton (Q47899), both labelled "Paris".
@@ -192,13 +193,15 @@ def test_entity_info_without_reading_a_dump():
     assert "dna" in table and table.labels == {"Q42": "Douglas Adams"}
 
 
-def test_truncated_graph_labels_from_ernie_are_replaced(tmp_path, ernie_file):
-    # a graph labelled the way the recipe's mention_labels() does: "ana" for anarchism
-    labelled = build_wikidata_graph(tmp_path / "g", labels={**LABELS, "Q6199": "ana"},
+def test_graph_labels_mined_by_the_importer_are_whole_words(tmp_path, ernie_file):
+    # a graph labelled the way the codex recipes do, with mention_labels(): "anarchism", not "ana"
+    mined = mention_labels(read_ernie_mentions(ernie_file))
+    assert (mined["Q6199"], mined["Q1708603"]) == ("anarchism", "stateless societies")
+    labelled = build_wikidata_graph(tmp_path / "g", labels={**LABELS, "Q6199": mined["Q6199"]},
                                     extra=[("Q6199", "P31", "Q515")])
-    assert "ana" in AliasTable.build(labelled)
     table = AliasTable.build(labelled, ernie_sample=ernie_file)
     assert "ana" not in table and table.labels["Q6199"] == "anarchism"
+    assert table.candidates("anarchism") == {"Q6199": 2}  # the graph label and the anchor
 
 
 def test_save_load_round_trip_and_bad_file(tmp_path, graph, ernie_file):
@@ -287,7 +290,6 @@ def test_nil_and_bad_input_never_sink_a_batch(graph):
     # France: one candidate, 0.5 * prior 1.0 + 0.5 * log(1 + 3) / log(1 + 6) = 0.856
     assert results[6].nodes == ["Q142"]
     assert results[6].mentions[0].score == pytest.approx(0.5 + 0.5 * math.log(4) / math.log(7), abs=1e-6)
-    assert is_wikidata_graph(graph)
 
 
 def test_candidate_vector_cache_reuse_and_invalidation(tmp_path, graph):

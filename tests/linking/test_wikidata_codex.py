@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kgqa.linking.wikidata import ERNIE_SAMPLE, WikidataLinker, is_wikidata_graph
+from kgqa.linking.linker import is_wikidata_graph
+from kgqa.linking.wikidata import ERNIE_SAMPLE, WikidataLinker
 
 pytestmark = pytest.mark.slow
 

@@ -160,3 +160,13 @@ def test_other_node_embeddings(mode):
     model = build_model("qagnn", model_config("qagnn", node_embedding=mode, num_buckets=8))
     out = model(frozen_batch())
     assert out.logits.shape == (2, 3) and torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("name", ["rgcn", "qagnn"])
+def test_nan_relevance_scores_are_neutral(name):
+    torch.manual_seed(0)
+    model = build(name).eval()
+    graphs = make_graphs()
+    graphs.node_score[::2] = float("nan")
+    out = model(frozen_batch(graphs))
+    assert torch.isfinite(out.logits).all()

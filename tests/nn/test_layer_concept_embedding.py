@@ -66,3 +66,21 @@ def test_none_mode_and_unknown_mode():
     assert ConceptEmbedding(3, mode="none")(torch.tensor([1, 2])).tolist() == [[0.0] * 3] * 2
     with pytest.raises(KGQAError, match="Unknown node embedding 'glove'"):
         ConceptEmbedding(3, mode="glove")
+
+
+class _LazyTable:
+    """Like retrieval's NodeEmbeddingTable: rows computed on demand by ``get``."""
+
+    def __init__(self):
+        self.asked = []
+
+    def get(self, nodes):
+        self.asked.append(list(nodes))
+        return TABLE[nodes].astype(np.float16)
+
+
+def test_text_mode_with_a_provider_object():
+    provider = _LazyTable()
+    layer = _identity(ConceptEmbedding(4, mode="text", in_channels=4, table=provider))
+    assert layer(torch.tensor([2, 1])).tolist() == [[8, 9, 10, 11], [4, 5, 6, 7]]
+    assert provider.asked == [[2, 1]]

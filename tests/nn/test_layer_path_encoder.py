@@ -108,3 +108,16 @@ def test_out_of_range_node_is_a_clear_error():
     bad[0, 1] = 9
     with pytest.raises(KGQAError, match="path node index outside"):
         encoder(torch.randn(6, 6), bad, PATH_RELATIONS, PATH_LENGTHS, torch.randn(2, 5), PATH_GRAPH)
+
+
+def test_gathered_lstm_equals_packed_nn_lstm():
+    encoder = _encoder()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(6, 6, generator=gen)
+    lengths = torch.tensor([0, 1, 2, 2, 1, 0, 2])
+    nodes = torch.randint(0, 6, (7, 3), generator=gen)
+    relations = torch.randint(0, 5, (7, 2), generator=gen)
+    with torch.no_grad():
+        fast = encoder.encode_paths(x, nodes, relations, lengths)
+        packed = encoder.encode_paths(x, nodes, relations, lengths, packed=True)
+    torch.testing.assert_close(fast, packed)

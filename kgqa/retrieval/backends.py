@@ -1,0 +1,212 @@
+"""Where preprocessing shards run: in this process, in a process pool, or on Ray.
+
+Every backend runs the same :class:`ShardWorker` (graph memory-mapped, linker and retriever
+built once per worker) on ``(shard index, questions)`` tasks; a worker writes its shard itself
+and returns only a small summary, so the output does not depend on the backend or on the order
+in which shards finish.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kgqa.errors import Errors, KGQAError
+
+BACKENDS = ("serial", "process", "ray")
+
+
+@dataclass
+class ShardTask:
+    """One shard's questions."""
+
+    index: int
+    start: int
+    stop: int
+    ids: list[str]
+    questions: list[str]
+    choices: list[list[str]]
+
+
+@dataclass
+class WorkerSetup:
+    """What a worker needs to build its state (picklable)."""
+
+    graph_path: str
+    config: dict
+    directory: str
+    key: str
+    scorer_spec: str = "none"
+    linker: object | None = None
+    extra_metadata: dict = field(default_factory=dict)
+
+
+class ShardWorker:
+    """Computes and writes shards (one per call)."""
+
+    def __init__(self, setup: WorkerSetup):
+        from kgqa.kg.store import KnowledgeGraph
+        from kgqa.retrieval.config import RetrievalConfig
+        from kgqa.retrieval.pruning import load_path_scorer
+        from kgqa.retrieval.retriever import Retriever
+
+        self.setup = setup
+        self.kg = KnowledgeGraph.load(setup.graph_path)
+        config = RetrievalConfig.from_dict(setup.config)
+        scorer, info = load_path_scorer(self.kg, setup.scorer_spec, quiet=True)
+        self.retriever = Retriever(self.kg, config, scorer=scorer)
+        self.retriever.scorer_info = info
+        self._linker = setup.linker
+
+    @property
+    def linker(self):
+        if self._linker is None:
+            from kgqa.linking.linker import load_linker
+
+            self._linker = load_linker(self.kg)
+        return self._linker
+
+    def __call__(self, task: ShardTask) -> dict:
+        from pathlib import Path
+
+        from kgqa.retrieval.cache import write_shard
+        from kgqa.retrieval.retriever import retrieve_links
+
+        t0 = time.perf_counter()
+        links = link_questions(self.linker, task.questions, task.choices)
+        t1 = time.perf_counter()
+        arrays = retrieve_links(self.retriever, task.questions, task.choices, links)
+        t2 = time.perf_counter()
+        metadata = {"key": self.setup.key, "shard": task.index, "start": task.start, "stop": task.stop,
+                    "question_ids": task.ids, **self.setup.extra_metadata}
+        mark = write_shard(Path(self.setup.directory), task.index, arrays, metadata)
+        t3 = time.perf_counter()
+        return {"index": task.index, "questions": task.stop - task.start, "mark": mark,
+                "seconds": {"linking": t1 - t0, "retrieval": t2 - t1, "writing": t3 - t2}}
+
+
+def link_questions(linker, questions: list[str], choices: list[list[str]]) -> list:
+    """:class:`~kgqa.linking.types.QALinks` of every question with any linker."""
+    if hasattr(linker, "link_qa_batch"):
+        return list(linker.link_qa_batch(questions, choices))
+    from kgqa.linking.linker import link_qa
+
+    return [link_qa(linker, q, c) for q, c in zip(questions, choices)]
+
+
+# ---------------------------------------------------------------------- process pool
+_WORKER: ShardWorker | None = None
+
+
+def _init_process(setup: WorkerSetup, threads: int) -> None:
+    global _WORKER
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover
+        pass
+    _WORKER = ShardWorker(setup)
+
+
+def _run_in_process(task: ShardTask) -> dict:
+    assert _WORKER is not None
+    return _WORKER(task)
+
+
+def run_shards(tasks: Iterable[ShardTask], setup: WorkerSetup, *, backend: str = "process", workers: int = 1,
+               on_done: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run every task; ``on_done(summary)`` is called in this process as each shard finishes.
+
+    Args:
+        tasks: the shards to compute.
+        setup: worker setup.
+        backend: ``serial`` (this process), ``process`` (a spawn-started process pool, each
+            worker memory-maps the graph) or ``ray`` (actors on the running Ray cluster, or a
+            local one started here).
+        workers: parallel workers (``process``/``ray``).
+        on_done: progress callback; an exception there stops the run (finished shards stay).
+    """
+    tasks = list(tasks)
+    if backend not in BACKENDS:
+        raise KGQAError(Errors.E013.format(kind="backend", name=backend, known=", ".join(BACKENDS)))
+    if not tasks:
+        return []
+    workers = max(1, min(int(workers), len(tasks)))
+    if backend == "serial" or (backend == "process" and workers == 1):
+        return _run_serial(tasks, setup, on_done)
+    if backend == "process":
+        return _run_pool(tasks, setup, workers, on_done)
+    return _run_ray(tasks, setup, workers, on_done)
+
+
+def _run_serial(tasks, setup, on_done) -> list[dict]:
+    worker = ShardWorker(setup)
+    out = []
+    for task in tasks:
+        summary = worker(task)
+        out.append(summary)
+        if on_done is not None:
+            on_done(summary)
+    return out
+
+
+def _run_pool(tasks, setup, workers, on_done) -> list[dict]:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    out = []
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_init_process, initargs=(setup, threads))
+    try:
+        pending = {pool.submit(_run_in_process, task) for task in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                summary = future.result()
+                out.append(summary)
+                if on_done is not None:
+                    on_done(summary)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return out
+
+
+def _run_ray(tasks, setup, workers, on_done) -> list[dict]:
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError as exc:
+        raise KGQAError(Errors.E062.format(backend="ray", problem=f"{exc}; pip install ray")) from None
+    started = False
+    if not ray.is_initialized():
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        started = True
+    try:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        remote_worker = ray.remote(num_cpus=1)(_RayWorker)
+        actors = [remote_worker.remote(setup, threads) for _ in range(workers)]
+        pool = ActorPool(actors)
+        out = []
+        for summary in pool.map_unordered(lambda actor, task: actor.run.remote(task), tasks):
+            out.append(summary)
+            if on_done is not None:
+                on_done(summary)
+        return out
+    finally:
+        if started:
+            ray.shutdown()
+
+
+class _RayWorker:
+    def __init__(self, setup: WorkerSetup, threads: int):
+        _init_process(setup, threads)
+
+    def run(self, task: ShardTask) -> dict:
+        return _run_in_process(task)

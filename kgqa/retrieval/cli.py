@@ -1,0 +1,73 @@
+"""``kgqa preprocess``: registered on the main app by :func:`register` (imports stay inside)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def preprocess_command(
+        dataset: str = typer.Option("csqa", "--dataset", "-d", help="csqa, obqa or a .jsonl path."),
+        graph: str = typer.Option("default", "--graph", "-g", help="Graph name or directory."),
+        split: str = typer.Option("all", "--split", "-s", help="all, train, dev, test, ih_train... or a comma list."),
+        workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel workers (default: CPU cores)."),
+        backend: str = typer.Option("process", "--backend", help="process, ray or serial."),
+        ranker: str = typer.Option("relevance", help="Node ranking over the cap: relevance, degree or random."),
+        max_nodes: int = typer.Option(200, help="Most subgraph nodes per choice."),
+        subgraph_hops: int = typer.Option(2, help="Bridging nodes v with d(Q,v) + d(v,A) <= this."),
+        max_hops: int = typer.Option(3, help="Longest KagNet path, in hops."),
+        max_paths: int = typer.Option(100, help="Paths kept per concept pair, shortest first (0 = all)."),
+        path_scorer: str = typer.Option("auto", help="auto, none or a TransE embedding directory."),
+        node_embeddings: str = typer.Option("lazy", help="Relevance ranker: embed all node names once (all) or on demand (lazy)."),
+        score_all_nodes: bool = typer.Option(False, help="Run the ranker on every choice, not only over the cap."),
+        shard_size: int = typer.Option(500, help="Questions per cache shard."),
+        data_dir: Optional[Path] = typer.Option(None, help="The dataset's folder."),
+        cache_dir: Optional[Path] = typer.Option(None, help="Cache root (default KGQA_HOME/cache/retrieval)."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+        as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Link every question, build per-choice subgraphs and KagNet paths, and cache them."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from kgqa.errors import KGQAError
+    from kgqa.retrieval.config import RetrievalConfig
+    from kgqa.retrieval.preprocess import preprocess
+
+    console, err = Console(), Console(stderr=True)
+    try:
+        config = RetrievalConfig(max_hops=max_hops, max_paths=max_paths, subgraph_hops=subgraph_hops,
+                                 max_nodes=max_nodes, ranker=ranker, node_embeddings=node_embeddings,
+                                 score_all_nodes=score_all_nodes, path_scorer=path_scorer, shard_size=shard_size)
+        caches = preprocess(dataset, graph, split, config=config, workers=workers, backend=backend,
+                            cache_dir=cache_dir, data_dir=data_dir, progress=progress)
+    except KGQAError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        console.print_json(json.dumps({s: {"path": str(c.path), "stats": c.stats} for s, c in caches.items()}))
+        return
+    table = Table("split", "questions", "nodes (mean/median)", "edges (mean/median)", "paths/pair", "no path",
+                  "no q. concept", "seconds")
+    for split_name, cache in caches.items():
+        st = cache.stats
+        run = cache.manifest.get("run", {})
+        table.add_row(split_name, f"{st['questions']:,}",
+                      f"{st['subgraph_nodes']['mean']:.1f} / {st['subgraph_nodes']['median']:.0f}",
+                      f"{st['subgraph_edges']['mean']:.1f} / {st['subgraph_edges']['median']:.0f}",
+                      f"{st['paths_per_pair']['mean']:.1f}", f"{st['share_of_pairs_without_path']:.1%}",
+                      str(st["questions_without_question_concepts"]), f"{run.get('wall_seconds', 0):.1f}")
+    console.print(table)
+    for split_name, cache in caches.items():
+        console.print(f"{split_name}: {cache.path}", highlight=False)
+        if not cache.stats.get("pruned"):
+            console.print(f"  paths not pruned: {cache.stats.get('pruning_note')}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``kgqa preprocess`` to the app."""
+    app.command("preprocess")(preprocess_command)

@@ -1,0 +1,104 @@
+"""The settings of retrieval, and the fingerprint that names its cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from kgqa.errors import Errors, KGQAError
+
+#: Bumped whenever the cache layout or the meaning of a stored array changes.
+CACHE_FORMAT_VERSION = 1
+
+RANKERS = ("relevance", "degree", "random")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """What :func:`kgqa.retrieval.preprocess.preprocess` computes for each (question, choice).
+
+    Attributes:
+        max_hops: longest KagNet path (3; KagNet used up to 4).
+        max_paths: paths kept per (question concept, answer concept) pair, shortest first
+            (0 = all).
+        subgraph_hops: ``k`` of the subgraph: bridging nodes ``v`` with ``d(Q, v) + d(v, A) <= k``
+            (2 = adjacent to a question and an answer concept, as QA-GNN).
+        max_nodes: most subgraph nodes (question and answer concepts always kept).
+        ranker: ``relevance`` (MiniLM similarity to question + choice), ``degree`` or ``random``.
+        ranker_seed: seed of the ``random`` ranker.
+        encoder: sentence encoder of the ``relevance`` ranker.
+        node_embeddings: ``all`` (embed every node name once per graph, cached) or ``lazy``
+            (only the nodes that get ranked); it changes the time, not the output.
+        score_all_nodes: run the ranker on every choice (else only where the cap forces it, and
+            ``node_score`` is NaN elsewhere).
+        path_scorer: ``auto`` (prune with the graph's TransE embeddings if trained, else keep
+            every path and say so), ``none`` (never prune) or the path of an embedding directory.
+        prune_threshold: KagNet's threshold: paths whose mean hop plausibility is below it are
+            dropped.
+        shard_size: questions per cache shard (the unit of parallel work and of resuming).
+    """
+
+    max_hops: int = 3
+    max_paths: int = 100
+    subgraph_hops: int = 2
+    max_nodes: int = 200
+    ranker: str = "relevance"
+    ranker_seed: int = 0
+    encoder: str = "minilm"
+    node_embeddings: str = "lazy"
+    score_all_nodes: bool = False
+    path_scorer: str = "auto"
+    prune_threshold: float = 0.15
+    shard_size: int = 500
+
+    def __post_init__(self):
+        problems = []
+        if not 0 <= self.max_hops <= 8:
+            problems.append(f"max_hops={self.max_hops} (0..8)")
+        if self.max_paths < 0:
+            problems.append(f"max_paths={self.max_paths} (>= 0)")
+        if not 0 <= self.subgraph_hops <= 6:
+            problems.append(f"subgraph_hops={self.subgraph_hops} (0..6)")
+        if self.max_nodes < 1:
+            problems.append(f"max_nodes={self.max_nodes} (>= 1)")
+        if self.shard_size < 1:
+            problems.append(f"shard_size={self.shard_size} (>= 1)")
+        if problems:
+            raise KGQAError(Errors.E060.format(problem="invalid values: " + ", ".join(problems)))
+        if self.ranker not in RANKERS:
+            raise KGQAError(Errors.E013.format(kind="node ranker", name=self.ranker, known=", ".join(RANKERS)))
+        if self.node_embeddings not in ("all", "lazy"):
+            raise KGQAError(Errors.E013.format(kind="node_embeddings", name=self.node_embeddings, known="all, lazy"))
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "RetrievalConfig":
+        """From a dict (e.g. an experiment config's ``graph.retrieval``); unknown keys are errors."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise KGQAError(Errors.E060.format(
+                problem=f"unknown retrieval setting(s) {unknown}; known: {sorted(known)}"))
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def output_settings(self) -> dict:
+        """The settings that change the output (time-only settings left out), for the cache key."""
+        out = self.to_dict()
+        out.pop("node_embeddings")
+        if self.ranker != "random":
+            out.pop("ranker_seed")
+        if self.ranker != "relevance":
+            out.pop("encoder")
+        return out
+
+    def fingerprint(self, extra: dict | None = None) -> str:
+        """sha256 of the output settings, the cache format and ``extra`` (e.g. the scorer's checksum)."""
+        from kgqa.utils.io import sha256_bytes
+
+        blob = json.dumps({"format": CACHE_FORMAT_VERSION, "settings": self.output_settings(),
+                           "extra": extra or {}}, sort_keys=True)
+        return sha256_bytes(blob.encode())

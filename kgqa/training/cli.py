@@ -1,0 +1,94 @@
+"""``kgqa train``, ``kgqa eval`` and ``kgqa results``: thin commands over :mod:`kgqa.training`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kgqa.errors import KGQAError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to the ``kgqa`` app."""
+    from kgqa.cli import console, fail
+
+    @app.command("train")
+    def train_command(
+        config: Path = typer.Argument(..., help="Experiment config (experiments/*.yaml)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue interrupted runs from "
+                                                            "their last checkpoint."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Runs folder (default: "
+                                                               "<config folder>/runs)."),
+        seed: Optional[list[int]] = typer.Option(None, "--seed", help="Run only these seeds "
+                                                                      "(repeatable)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing runs."),
+        max_minutes: Optional[float] = typer.Option(None, help="Stop each run's training after "
+                                                               "this many minutes."),
+    ) -> None:
+        """Train and evaluate an experiment, once per seed; writes results.json per run."""
+        from kgqa.training.config import load_config
+        from kgqa.training.runner import pipeline
+
+        try:
+            cfg = load_config(config)
+            if max_minutes is not None:
+                cfg.training.max_minutes = max_minutes
+            out_dir = out or config.parent / "runs"
+            for s in seed or cfg.seeds:
+                result = pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume,
+                                  overwrite=overwrite)
+                scores = "  ".join(f"{split} acc {m['accuracy']:.4f}" for split, m in result.metrics.items())
+                console.print(f"[bold]{cfg.name}[/] seed {s}: {scores}  "
+                              f"({result.wall_seconds / 60:.1f} min, stop: "
+                              f"{result.training.get('stop_reason')})", highlight=False)
+                console.print(f"  results: {out_dir / cfg.name / f'seed-{s}' / 'results.json'}",
+                              highlight=False)
+        except KGQAError as exc:
+            fail(exc)
+
+    @app.command("eval")
+    def eval_command(
+        checkpoint: Path = typer.Argument(..., help="Checkpoint directory (.../checkpoints/best)."),
+        split: str = typer.Option(..., "--split", help="Split to score, e.g. ih_test, dev, test."),
+        dataset: Optional[str] = typer.Option(None, help="Another dataset name or jsonl path."),
+        predictions: Optional[Path] = typer.Option(None, help="Write id -> predicted choice "
+                                                              "(jsonl) here."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Score a split with a saved checkpoint."""
+        from kgqa.training.runner import evaluate_checkpoint
+
+        try:
+            result = evaluate_checkpoint(checkpoint, split=split, dataset=dataset)
+        except KGQAError as exc:
+            fail(exc)
+        if predictions is not None:
+            from kgqa.utils.io import atomic_write_bytes
+
+            lines = [json.dumps({"id": k, "prediction": v}) for k, v in result["predictions"].items()]
+            atomic_write_bytes(predictions, ("\n".join(lines) + "\n").encode())
+        summary = {k: v for k, v in result.items() if k != "predictions"}
+        if as_json:
+            console.print_json(json.dumps(summary))
+        else:
+            console.print(f"{split}: accuracy {summary['accuracy']:.4f}  loss {summary['loss']:.4f}  "
+                          f"({summary['num_questions']} questions)", highlight=False)
+
+    @app.command("results")
+    def results_command(
+        experiments: Path = typer.Argument(Path("experiments"), help="Folder of experiment configs."),
+        runs: Optional[Path] = typer.Option(None, help="Where the runs' results.json are (default: "
+                                                       "the experiments folder, recursively)."),
+        out: Optional[Path] = typer.Option(None, help="Output file (default EXPERIMENTS/RESULTS.md)."),
+    ) -> None:
+        """Render RESULTS.md: our accuracy per experiment beside the papers' reported numbers."""
+        from kgqa.training.results import write_results_markdown
+
+        try:
+            path = write_results_markdown(experiments, results_dir=runs, out=out)
+        except KGQAError as exc:
+            fail(exc)
+        console.print(f"wrote {path}", highlight=False)

@@ -1,0 +1,153 @@
+import random
+from collections import Counter
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from kgqa.kg import GraphBuilder
+from kgqa.kg.importers.base import Triple
+from kgqa.retrieval.paths import PathFinder, find_paths
+from tests.retrieval.helpers import IDS, R, REL
+
+dig, flower, garden, plant, shovel, tool = (IDS[n] for n in ("dig", "flower", "garden", "plant", "shovel", "tool"))
+AT, HAS_A, REL_TO, USED_FOR = REL["AtLocation"], REL["HasA"], REL["RelatedTo"], REL["UsedFor"]
+
+
+def multigraph(kg) -> nx.MultiGraph:
+    """Undirected multigraph, one edge per stored edge, keyed by edge id (with its head and relation)."""
+    graph = nx.MultiGraph()
+    graph.add_nodes_from(range(kg.num_nodes))
+    for e, (h, r, t) in enumerate(zip(kg.head.tolist(), kg.relation.tolist(), kg.tail.tolist())):
+        graph.add_edge(h, t, key=e, relation=r, head=h)
+    return graph
+
+
+def networkx_paths(graph: nx.MultiGraph, s: int, t: int, cutoff: int, num_relations: int) -> Counter:
+    """(node sequence, relation sequence) of every simple edge path, as our relation ids."""
+    found = Counter()
+    for edge_path in nx.all_simple_edge_paths(graph, s, t, cutoff=cutoff):
+        nodes, rels = [s], []
+        for u, v, key in edge_path:
+            data = graph.edges[u, v, key]
+            rels.append(data["relation"] if data["head"] == u else data["relation"] + num_relations)
+            nodes.append(v)
+        found[(tuple(nodes), tuple(rels))] += 1
+    return found
+
+
+def random_graph(path, seed: int, nodes: int = 25, edges: int = 70):
+    rng = random.Random(seed)
+    builder = GraphBuilder(None)
+    names = [f"n{i:02d}" for i in range(nodes)]
+    for _ in range(edges):
+        h, t = rng.sample(names, 2)
+        builder.add(Triple(h, rng.choice(["A", "B", "C"]), t, 1.0))
+    return builder.save(path, name=f"random{seed}")
+
+
+def test_hand_computed_paths_shortest_first(garden_graph):
+    paths = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=None)
+    # garden-flower is a multi-edge: flower -AtLocation-> garden (walked backwards: AtLocation + R)
+    # and garden -HasA-> flower; each relation choice is its own path.
+    assert paths.as_tuples(0) == [
+        ((shovel, garden, flower), (AT, AT + R)),
+        ((shovel, garden, flower), (AT, HAS_A)),
+        ((shovel, dig, garden, flower), (USED_FOR, AT, AT + R)),
+        ((shovel, dig, garden, flower), (USED_FOR, AT, HAS_A)),
+        ((shovel, garden, plant, flower), (AT, AT + R, REL_TO)),
+    ]
+    assert paths.lengths.tolist() == [2, 2, 3, 3, 3]
+    assert paths.nodes[0].tolist() == [shovel, garden, flower, -1]
+    assert paths.relations[0].tolist() == [AT, AT + R, -1]
+    assert paths.pair_ptr.tolist() == [0, 5]
+
+
+def test_cap_keeps_the_shortest_paths(garden_graph):
+    capped = find_paths(garden_graph, [shovel, shovel], [flower, tool], max_hops=3, max_paths=3)
+    assert capped.paths_per_pair.tolist() == [3, 1]
+    assert capped.as_tuples(0)[:2] == [((shovel, garden, flower), (AT, AT + R)), ((shovel, garden, flower), (AT, HAS_A))]
+    assert capped.as_tuples(0)[2][0] in {(shovel, dig, garden, flower), (shovel, garden, plant, flower)}
+    assert capped.as_tuples(1) == [((shovel, tool), (REL["IsA"],))]
+
+
+def test_same_concept_is_one_zero_length_path(garden_graph):
+    paths = find_paths(garden_graph, [garden, garden], [garden, dig], max_hops=3)
+    assert paths.as_tuples(0) == [((garden,), ())]
+    assert paths.lengths[0] == 0 and paths.nodes[0].tolist() == [garden, -1, -1, -1]
+    assert list(nx.all_simple_paths(multigraph(garden_graph), garden, garden, cutoff=3)) == [[garden]]
+
+
+def test_backwards_search_gives_reversed_inverted_paths(garden_graph):
+    forward = find_paths(garden_graph, [flower], [shovel], max_hops=3, max_paths=None).as_tuples(0)
+    backward = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=None).as_tuples(0)
+
+    def invert(path):
+        nodes, rels = path
+        return tuple(reversed(nodes)), tuple(r + R if r < R else r - R for r in reversed(rels))
+
+    assert sorted(forward) == sorted(invert(p) for p in backward)
+
+
+def test_no_path_and_isolated_pairs(garden_graph):
+    paths = find_paths(garden_graph, [IDS["nail"], flower], [IDS["ground"], flower], max_hops=2)
+    assert paths.paths_per_pair.tolist() == [0, 1]
+    assert find_paths(garden_graph, [], [], max_hops=3).num_pairs == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uncapped_paths_equal_networkx_on_random_pairs(tmp_path, garden_graph, seed):
+    """Node sequences (with multiplicity) = nx.all_simple_paths on the multigraph view, and
+    (node, relation) sequences = nx.all_simple_edge_paths, identical before pruning."""
+    kg = garden_graph if seed == 0 else random_graph(tmp_path / "g", seed)
+    graph = multigraph(kg)
+    rng = random.Random(seed)
+    pairs = [(rng.randrange(kg.num_nodes), rng.randrange(kg.num_nodes)) for _ in range(60)]
+    for hops in (1, 2, 3, 4):
+        paths = PathFinder(kg, max_hops=hops, max_paths=None).find([p[0] for p in pairs], [p[1] for p in pairs])
+        for k, (s, t) in enumerate(pairs):
+            ours = paths.as_tuples(k)
+            assert Counter(nodes for nodes, _ in ours) == Counter(
+                tuple(p) for p in nx.all_simple_paths(graph, s, t, cutoff=hops)), (hops, s, t)
+            assert Counter(ours) == networkx_paths(graph, s, t, hops, kg.num_relations), (hops, s, t)
+            lengths = [len(nodes) - 1 for nodes, _ in ours]
+            assert lengths == sorted(lengths)
+
+
+def test_capped_sets_are_the_shortest_subset(tmp_path):
+    kg = random_graph(tmp_path / "g", 7, nodes=20, edges=80)
+    rng = random.Random(7)
+    pairs = [(rng.randrange(20), rng.randrange(20)) for _ in range(80)]
+    full = PathFinder(kg, max_hops=4, max_paths=None).find(*zip(*pairs))
+    capped = PathFinder(kg, max_hops=4, max_paths=10).find(*zip(*pairs))
+    assert full.paths_per_pair.max() > 10  # the cap matters for some pairs
+    for k in range(len(pairs)):
+        all_paths, kept = full.as_tuples(k), capped.as_tuples(k)
+        assert len(kept) == min(10, len(all_paths))
+        assert set(kept) <= set(all_paths)
+        if kept:  # every path shorter than the longest kept one is kept
+            longest = max(len(nodes) for nodes, _ in kept)
+            assert {p for p in all_paths if len(p[0]) < longest} <= set(kept)
+
+
+def test_hop_edges_are_the_stored_edges(garden_graph):
+    finder = PathFinder(garden_graph, max_hops=3, max_paths=None)
+    paths = finder.find([shovel, plant], [flower, dig])
+    eids = finder.hop_edges(paths)
+    kg = garden_graph
+    for p in range(len(paths)):
+        for j in range(paths.lengths[p]):
+            u, v, r = paths.nodes[p, j], paths.nodes[p, j + 1], paths.relations[p, j]
+            e = eids[p, j]
+            expected = (u, r, v) if r < R else (v, r - R, u)
+            assert (kg.head[e], kg.relation[e], kg.tail[e]) == expected
+        assert (eids[p, paths.lengths[p]:] == -1).all()
+
+
+def test_select_recomputes_offsets(garden_graph):
+    paths = find_paths(garden_graph, [shovel, flower, shovel], [flower, flower, dig], max_hops=3, max_paths=None)
+    keep = paths.lengths != 2
+    kept = paths.select(keep)
+    assert kept.paths_per_pair.tolist() == [
+        int(keep[paths.pair_ptr[k]:paths.pair_ptr[k + 1]].sum()) for k in range(3)]
+    assert np.array_equal(kept.lengths, paths.lengths[keep])
