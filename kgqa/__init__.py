@@ -9,7 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "KnowledgeGraph"]
+__all__ = ["__version__", "KnowledgeGraph", "link", "link_batch", "link_qa"]
+
+_API = {"link", "link_batch", "link_qa"}
 
 
 def __getattr__(name: str):
@@ -17,4 +19,8 @@ def __getattr__(name: str):
         from kgqa.kg.store import KnowledgeGraph
 
         return KnowledgeGraph
+    if name in _API:
+        from kgqa import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'kgqa' has no attribute {name!r}")

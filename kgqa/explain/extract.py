@@ -46,6 +46,8 @@ CONTEXT_TYPE = 3
 
 NO_LINK_MESSAGE = ("no concept of the question or this choice is in the graph: no graph evidence, "
                    "the score comes from the language model alone")
+NO_ANSWER_CONCEPT_MESSAGE = ("'{choice}' links to no concept of the graph: no path can reach it, so "
+                             "there is no graph evidence for this choice")
 NO_ATTENTION_MESSAGES = {
     "lm": ("model 'lm' reads the text only: it uses no graph and gives no attention. The linked "
            "concepts and the graph's edges among them are shown for reference, without scores."),
@@ -130,6 +132,8 @@ def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph
                 explained.answer_concepts = list(qa.choices[c].nodes)
             if not explained.nodes and explained.message is None:
                 explained.message = NO_LINK_MESSAGE
+            elif explained.message is None and not explained.answer_concepts and qa is not None:
+                explained.message = NO_ANSWER_CONCEPT_MESSAGE.format(choice=choice)
             per_choice.append(explained)
         question_concepts = list(qa.question.nodes) if qa is not None else sorted(
             {n for ce in per_choice for n in ce.question_concepts})

@@ -27,21 +27,10 @@ def _json_for_script(value) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _finite(value):
-    """Replace NaN/inf (not JSON) by ``None``, recursively."""
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def render_html(explanations: Explanation | Sequence[Explanation], *, title: str | None = None) -> str:
     """The page's HTML text (see the module docstring)."""
     items = [explanations] if isinstance(explanations, Explanation) else list(explanations)
-    data = [_finite(e.to_dict()) for e in items]
+    data = [e.to_dict() for e in items]
     title = title or (items[0].question if len(items) == 1 else "kgqa explanations")
     subtitle = " · ".join(sorted({f"model {e.model}" for e in items} | {f"graph {e.graph}" for e in items}))
     return (

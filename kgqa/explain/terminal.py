@@ -154,7 +154,7 @@ def comparison_lines(explanations: Sequence[Explanation]) -> list[str]:
     for i, choice in enumerate(a.choices):
         if i < len(b.choices) and b.choices[i] == choice:
             shifts.append((b.probabilities[i] - a.probabilities[i], choice))
-    shifts.sort(key=lambda s: -abs(s[0]))
+    shifts.sort(key=lambda s: -round(abs(s[0]), 6))  # ties keep the choice order
     if shifts:
         lines.append("probability change from the first to the second context: " + ", ".join(
             f"{choice} {delta:+.3f}" for delta, choice in shifts))

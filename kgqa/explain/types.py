@@ -47,6 +47,17 @@ def path_text(nodes: list[str], relations: list[str]) -> str:
     return " ".join(parts)
 
 
+def _finite(value):
+    """Replace NaN/inf (not JSON) by ``None``, recursively."""
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 @dataclass
 class ExplainedNode:
     """A concept of a choice's subgraph.
@@ -214,7 +225,8 @@ class Explanation:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON-able data (NaN and infinite values become ``None``)."""
+        return _finite(asdict(self))
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_undirected
 
 from kgqa.models.base import QABatch, QAModelOutput
@@ -25,20 +26,25 @@ class KagNetConfig(GraphModelConfig):
 
     Attributes:
         gcn_layers: GCN layers over the schema graph (KagNet: 2).
+        gcn_dim: width of the GCN layers (KagNet's code: 50 hidden, 25 output).
         relation_dim: width of the relation embeddings in the path LSTM.
         lstm_hidden: LSTM hidden width per direction.
         lstm_layers: LSTM layers.
-        bidirectional: bidirectional LSTM (KagNet: yes).
+        bidirectional: bidirectional LSTM (off by default, as ``--bidirect`` in KagNet's code).
         pair_dim: width of the concept-pair vector :math:`\\mathbf{T}_{ij}`.
+        train_paths_per_pair: paths sampled per concept pair in each training forward
+            (KagNet's ``--num_random_paths``; ``0``: all). Evaluation always reads every path.
         scorer_hidden: hidden width of the scoring MLP.
     """
 
     gcn_layers: int = 2
+    gcn_dim: int = 64
     relation_dim: int = 64
     lstm_hidden: int = 64
     lstm_layers: int = 1
-    bidirectional: bool = True
+    bidirectional: bool = False
     pair_dim: int = 64
+    train_paths_per_pair: int = 32
     scorer_hidden: int = 128
 
 
@@ -58,10 +64,11 @@ class KagNet(GraphQAModel):
        initial and the GCN vectors).
     2. **Path encoding and hierarchical path attention** (Sec. 3.3-3.4,
        :class:`~kgqa.nn.PathEncoder`): an LSTM over each path's
-       :math:`[\mathbf{c}_{v_l}; \mathbf{e}_{r_{l+1}}]` steps, attention over the paths of each
-       (question concept, answer concept) pair with a pair-specific query, then over the pairs
-       with the statement as query, giving :math:`\mathbf{g}` (a learned no-path vector for a
-       statement without paths).
+       :math:`[\mathbf{c}_{v_{l-1}}; \mathbf{e}_{r_l}; \mathbf{c}_{v_l}]` triples, attention
+       over the paths of each (question concept, answer concept) pair with a pair-specific
+       query, then over the pairs with the statement as query, giving :math:`\mathbf{g}` (a
+       learned no-path vector for a statement without paths). Training samples
+       ``train_paths_per_pair`` paths per pair, as KagNet's ``num_random_paths``.
     3. **Scoring**: :math:`\mathrm{logit} = \mathrm{MLP}([\mathbf{s}; \mathbf{g}])`.
 
     Args:
@@ -90,25 +97,30 @@ class KagNet(GraphQAModel):
         super().__init__(config, backbone, node_features=node_features)
         cfg = self.config
         dim = cfg.hidden_size
-        self.gcn = nn.ModuleList(GCNConv(dim, dim) for _ in range(cfg.gcn_layers))
+        widths = [dim] + [cfg.gcn_dim] * cfg.gcn_layers
+        # the normalised adjacency is computed once per batch, not once per layer
+        self.gcn = nn.ModuleList(GCNConv(a, b, normalize=False) for a, b in zip(widths, widths[1:]))
         self.dropout = nn.Dropout(cfg.dropout)
         self.lm_dropout = nn.Dropout(cfg.lm_dropout)
-        self.paths = PathEncoder(2 * dim, cfg.lm_hidden_size, cfg.num_relations,
+        self.paths = PathEncoder(dim + widths[-1], cfg.lm_hidden_size, cfg.num_relations,
                                  relation_channels=cfg.relation_dim, hidden_channels=cfg.lstm_hidden,
                                  pair_channels=cfg.pair_dim, num_layers=cfg.lstm_layers,
-                                 bidirectional=cfg.bidirectional, dropout=cfg.dropout)
+                                 bidirectional=cfg.bidirectional, dropout=cfg.dropout,
+                                 train_paths_per_pair=cfg.train_paths_per_pair)
         self.scorer = MLP(cfg.lm_hidden_size + self.paths.out_channels, cfg.scorer_hidden, 1,
                           num_layers=2, dropout=cfg.dropout)
 
     def refined_concepts(self, graphs: GraphInputs) -> Tensor:
-        """:math:`[\\mathbf{x}^{(0)}; \\mathbf{x}^{(L)}]` of every node, ``(N, 2 * hidden_size)``."""
+        """:math:`[\\mathbf{x}^{(0)}; \\mathbf{x}^{(L)}]` of every node, ``(N, hidden + gcn_dim)``."""
         initial = self.dropout(self.concept_vectors(graphs))
         edge_index = graphs.edge_index
-        undirected = to_undirected(edge_index, num_nodes=graphs.num_nodes) if edge_index.numel() \
-            else edge_index
+        if edge_index.numel():  # relations and parallel edges do not matter to the GCN
+            edge_index = to_undirected(edge_index, num_nodes=graphs.num_nodes)
+        edge_index, edge_weight = gcn_norm(edge_index, None, graphs.num_nodes, add_self_loops=True,
+                                           dtype=initial.dtype)
         hidden = initial
         for conv in self.gcn:
-            hidden = self.dropout(torch.relu(conv(hidden, undirected)))
+            hidden = self.dropout(torch.relu(conv(hidden, edge_index, edge_weight)))
         return torch.cat([initial, hidden], dim=-1)
 
     def forward(self, batch: QABatch) -> QAModelOutput:

@@ -45,11 +45,13 @@ class PathEncoder(nn.Module):
     EMNLP 2019), Sec. 3.3-3.4.
 
     A path from question concept :math:`c^{(q)}_i` to answer concept :math:`c^{(a)}_j`,
-    :math:`p = (v_0, r_1, v_1, \dots, r_L, v_L)`, is read by an LSTM as the sequence of
-    :math:`L+1` steps :math:`[\mathbf{x}_{v_l}; \mathbf{e}_{r_{l+1}}]` (concept vector and the
-    embedding of the relation leaving it; :math:`r_{L+1}` is a learned *end* relation, so a
-    zero-hop path is one step). Inverse relations (:math:`r + R`) have their own embeddings. The
-    path vector :math:`\mathbf{R}_p` is the LSTM's last hidden state (both directions).
+    :math:`p = (v_0, r_1, v_1, \dots, r_L, v_L)`, is read by an LSTM as the sequence of its
+    :math:`L` triples :math:`[\mathbf{x}_{v_{l-1}}; \mathbf{e}_{r_l}; \mathbf{x}_{v_l}]`
+    (KagNet's "[concept; relation; concept]" steps; a zero-hop path, question concept = answer
+    concept, is the one triple :math:`[\mathbf{x}_{v_0}; \mathbf{e}_{\mathrm{self}};
+    \mathbf{x}_{v_0}]` with a learned *self* relation). Inverse relations (:math:`r + R`) have
+    their own embeddings. The path vector :math:`\mathbf{R}_p` is the LSTM's last hidden state
+    (both directions when bidirectional).
 
     For each concept pair :math:`(i, j)` of graph :math:`g` with statement vector
     :math:`\mathbf{s}`, KagNet builds :math:`\mathbf{T}_{ij} =
@@ -68,7 +70,9 @@ class PathEncoder(nn.Module):
 
     A graph without paths gets a learned vector :math:`\mathbf{g}_\varnothing`. Pairs are
     recovered from the paths themselves (first and last node of each path), so only the
-    padded path tensors are needed.
+    padded path tensors are needed. With ``train_paths_per_pair = k > 0`` a training forward
+    keeps ``k`` random paths of each pair (KagNet's ``num_random_paths``; the others get zero
+    attention); evaluation uses all.
 
     Args:
         node_channels: width of the concept vectors :math:`\mathbf{x}_v`.
@@ -78,8 +82,9 @@ class PathEncoder(nn.Module):
         hidden_channels: LSTM hidden width (per direction).
         pair_channels: width of :math:`\mathbf{T}_{ij}`.
         num_layers: LSTM layers.
-        bidirectional: run the LSTM both ways (KagNet does).
+        bidirectional: run the LSTM both ways.
         dropout: dropout on the LSTM inputs and inside the pair MLP.
+        train_paths_per_pair: paths sampled per pair in training (``0``: all).
 
     Shapes:
         - **input:** ``x`` :math:`(N, F)`, ``path_nodes`` :math:`(P, K+1)` node indices into
@@ -92,13 +97,15 @@ class PathEncoder(nn.Module):
 
     def __init__(self, node_channels: int, statement_channels: int, num_relations: int, *,
                  relation_channels: int = 64, hidden_channels: int = 64, pair_channels: int = 64,
-                 num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0):
+                 num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
+                 train_paths_per_pair: int = 0):
         super().__init__()
         self.node_channels = node_channels
         self.num_relations = num_relations
-        self.end_relation = num_relations
+        self.self_relation = num_relations
+        self.train_paths_per_pair = train_paths_per_pair
         self.relation_embedding = nn.Embedding(num_relations + 1, relation_channels)
-        self.lstm = nn.LSTM(node_channels + relation_channels, hidden_channels,
+        self.lstm = nn.LSTM(2 * node_channels + relation_channels, hidden_channels,
                             num_layers=num_layers, batch_first=True, bidirectional=bidirectional,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.path_channels = hidden_channels * (2 if bidirectional else 1)
@@ -115,62 +122,86 @@ class PathEncoder(nn.Module):
                      path_lengths: Tensor, *, packed: bool = False) -> Tensor:
         """LSTM path vectors :math:`\\mathbf{R}_p`, ``(P, path_channels)``, of valid rows only.
 
-        A one-layer LSTM runs as a loop over the (at most ``K + 1``) steps whose input gates are
+        A one-layer LSTM runs as a loop over the (at most ``K``) triples whose input gates are
         gathered from per-node and per-relation projections, :math:`\\mathbf{W}_{ih}
-        [\\mathbf{x}_v; \\mathbf{e}_r] = \\mathbf{W}_x \\mathbf{x}_v + \\mathbf{W}_r
-        \\mathbf{e}_r`, computed once per node and relation instead of once per path step (paths
-        share their nodes); it equals ``nn.LSTM`` on the packed sequences (``packed=True``, also
-        the route of deeper LSTMs).
+        [\\mathbf{x}_h; \\mathbf{e}_r; \\mathbf{x}_t] = \\mathbf{W}_h \\mathbf{x}_h +
+        \\mathbf{W}_r \\mathbf{e}_r + \\mathbf{W}_t \\mathbf{x}_t`, computed once per node and
+        relation instead of once per path step (paths share their nodes); it equals ``nn.LSTM``
+        on the packed triple sequences (``packed=True``, also the route of deeper LSTMs).
         """
-        num_paths, width = path_nodes.shape
-        position = torch.arange(width, device=x.device)
-        inside = position.unsqueeze(0) <= path_lengths.unsqueeze(1)  # (P, K+1)
-        nodes = torch.where(inside, path_nodes, torch.zeros_like(path_nodes))
-        rel = torch.full_like(path_nodes, self.end_relation)
-        hops = path_relations.size(1)
-        if hops:
-            leaving = position[:hops].unsqueeze(0) < path_lengths.unsqueeze(1)
-            rel[:, :hops] = torch.where(leaving, path_relations, rel[:, :hops])
+        heads, relations, tails, steps = self.triples(path_nodes, path_relations, path_lengths)
         if not packed and self.lstm.num_layers == 1:
-            return self._one_layer_lstm(x, nodes, rel, path_lengths)
-        sequence = torch.cat([x[nodes], self.relation_embedding(rel)], dim=-1)
+            return self._one_layer_lstm(x, heads, relations, tails, steps)
+        sequence = torch.cat([x[heads], self.relation_embedding(relations), x[tails]], dim=-1)
         sequence = self.input_dropout(sequence)
-        packed_seq = pack_padded_sequence(sequence, (path_lengths + 1).cpu(), batch_first=True,
+        packed_seq = pack_padded_sequence(sequence, steps.cpu(), batch_first=True,
                                           enforce_sorted=False)
         _, (hidden, _) = self.lstm(packed_seq)
         directions = 2 if self.lstm.bidirectional else 1
         last = hidden[-directions:]  # (dirs, P, H) of the top layer
-        return last.transpose(0, 1).reshape(num_paths, self.path_channels)
+        return last.transpose(0, 1).reshape(path_nodes.size(0), self.path_channels)
 
-    def _one_layer_lstm(self, x: Tensor, nodes: Tensor, rel: Tensor, lengths: Tensor) -> Tensor:
+    def triples(self, path_nodes: Tensor, path_relations: Tensor,
+                path_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Head nodes, relations and tail nodes ``(P, S)`` of each path's triples and the number
+        of triples ``(P,)`` (``max(L, 1)``); entries past a path's end are valid filler."""
+        num_paths = path_nodes.size(0)
+        width = max(path_relations.size(1), 1)
+        position = torch.arange(width, device=path_nodes.device)
+        inside = position.unsqueeze(0) < path_lengths.unsqueeze(1)  # (P, S)
+        first = path_nodes[:, :1].expand(num_paths, width)
+        heads = torch.where(inside, path_nodes[:, :width], first)
+        tails = torch.where(inside, path_nodes[:, 1:width + 1], first) if path_nodes.size(1) > 1 \
+            else first
+        relations = torch.full_like(heads, self.self_relation)
+        if path_relations.size(1):
+            relations = torch.where(inside, path_relations, relations)
+        return heads, relations, tails, path_lengths.clamp(min=1)
+
+    def _one_layer_lstm(self, x: Tensor, heads: Tensor, relations: Tensor, tails: Tensor,
+                        steps: Tensor) -> Tensor:
         lstm = self.lstm
         x = self.input_dropout(x)
-        relations = self.input_dropout(self.relation_embedding.weight)
-        steps = int(lengths.max()) + 1
+        rel_vectors = self.input_dropout(self.relation_embedding.weight)
+        node_in, rel_in = self.node_channels, self.relation_embedding.embedding_dim
         finals = []
         for suffix in ("", "_reverse") if lstm.bidirectional else ("",):
             w_ih = getattr(lstm, f"weight_ih_l0{suffix}")
             w_hh = getattr(lstm, f"weight_hh_l0{suffix}")
             bias = getattr(lstm, f"bias_ih_l0{suffix}") + getattr(lstm, f"bias_hh_l0{suffix}")
-            node_gates = x @ w_ih[:, :self.node_channels].t()                     # (N, 4H)
-            relation_gates = relations @ w_ih[:, self.node_channels:].t() + bias  # (R+1, 4H)
-            hidden = x.new_zeros((nodes.size(0), lstm.hidden_size))
+            head_gates = x @ w_ih[:, :node_in].t()                                   # (N, 4H)
+            relation_gates = rel_vectors @ w_ih[:, node_in:node_in + rel_in].t() + bias  # (R+1, 4H)
+            tail_gates = x @ w_ih[:, node_in + rel_in:].t()                          # (N, 4H)
+            hidden = x.new_zeros((heads.size(0), lstm.hidden_size))
             cell = torch.zeros_like(hidden)
-            for t in range(steps):
-                active = (t <= lengths).unsqueeze(-1)
-                # the reverse direction reads each path from its own last step backwards
-                pos = (lengths - t).clamp(min=0).unsqueeze(-1) if suffix else \
-                    torch.full_like(lengths, t).unsqueeze(-1)
-                gates = (node_gates.index_select(0, nodes.gather(1, pos).squeeze(1))
-                         + relation_gates.index_select(0, rel.gather(1, pos).squeeze(1))
+            for t in range(int(steps.max()) if steps.numel() else 0):
+                active = (t < steps).unsqueeze(-1)
+                # the reverse direction reads each path from its own last triple backwards
+                pos = (steps - 1 - t).clamp(min=0).unsqueeze(-1) if suffix else \
+                    torch.full_like(steps, t).unsqueeze(-1)
+                gates = (head_gates.index_select(0, heads.gather(1, pos).squeeze(1))
+                         + relation_gates.index_select(0, relations.gather(1, pos).squeeze(1))
+                         + tail_gates.index_select(0, tails.gather(1, pos).squeeze(1))
                          + hidden @ w_hh.t())
                 i, f, g, o = gates.chunk(4, dim=-1)
                 new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
                 new_hidden = torch.sigmoid(o) * torch.tanh(new_cell)
-                cell = torch.where(active, new_cell, cell)
-                hidden = torch.where(active, new_hidden, hidden)
+                cell = torch.where(active, new_cell, cell) if t else new_cell
+                hidden = torch.where(active, new_hidden, hidden) if t else new_hidden
             finals.append(hidden)
         return torch.cat(finals, dim=-1)
+
+    def sample_paths(self, pair: Tensor, num_pairs: int) -> Tensor:
+        """Indices (into the valid paths) of at most ``train_paths_per_pair`` random paths per
+        pair: a random key per path, then the ``k`` lowest ranks within each pair."""
+        k = self.train_paths_per_pair
+        keys = torch.rand(pair.numel(), device=pair.device)
+        order = torch.argsort(pair.double() * 2 + keys.double())  # by pair, random within
+        counts = torch.bincount(pair, minlength=num_pairs)
+        starts = torch.cumsum(counts, 0) - counts
+        sorted_pair = pair[order]
+        rank = torch.arange(pair.numel(), device=pair.device) - starts[sorted_pair]
+        return order[rank < k].sort().values
 
     def forward(self, x: Tensor, path_nodes: Tensor, path_relations: Tensor,
                 path_lengths: Tensor, statement: Tensor, path_graph: Tensor) -> PathEncoderOutput:
@@ -191,25 +222,29 @@ class PathEncoder(nn.Module):
                                      torch.zeros(num_graphs, dtype=torch.bool, device=device))
         nodes = path_nodes[valid].long()
         lengths = path_lengths[valid]
-        graph = path_graph[valid].long()
-        paths = self.encode_paths(x, nodes, path_relations[valid].long(), lengths)
-
         # pairs = distinct (first node, last node); node indices are unique across the batch
         source = nodes[:, 0]
         target = nodes.gather(1, lengths.unsqueeze(1)).squeeze(1)
-        pair, inverse = torch.unique(torch.stack([source, target], dim=1), dim=0,
-                                     return_inverse=True)
-        num_pairs = pair.size(0)
-        pair_graph = scatter(graph, inverse, dim=0, dim_size=num_pairs, reduce="max")
-        pair_vectors = self.pair_mlp(torch.cat([x.index_select(0, pair[:, 0]), x.index_select(0, pair[:, 1]),
-                                                statement.index_select(0, pair_graph)], dim=-1))  # T_ij
+        pair_key, inverse = torch.unique(source * max(x.size(0), 1) + target, return_inverse=True)
+        num_pairs = pair_key.numel()
+        pair_source = torch.zeros(num_pairs, dtype=torch.long, device=device).index_copy(
+            0, inverse, source)
+        pair_target = torch.zeros_like(pair_source).index_copy(0, inverse, target)
+        pair_graph = torch.zeros_like(pair_source).index_copy(0, inverse, path_graph[valid].long())
+        if self.training and self.train_paths_per_pair > 0:
+            keep = self.sample_paths(inverse, num_pairs)
+            valid, nodes, lengths, inverse = valid[keep], nodes[keep], lengths[keep], inverse[keep]
+        paths = self.encode_paths(x, nodes, path_relations[valid].long(), lengths)
 
-        alpha = softmax((paths * self.path_query(pair_vectors).index_select(0, inverse)).sum(-1), inverse,
-                        num_nodes=num_pairs)
+        pair_vectors = self.pair_mlp(torch.cat([  # T_ij
+            x.index_select(0, pair_source), x.index_select(0, pair_target),
+            statement.index_select(0, pair_graph)], dim=-1))
+        path_query = self.path_query(pair_vectors).index_select(0, inverse)
+        alpha = softmax((paths * path_query).sum(-1), inverse, num_nodes=num_pairs)
         pooled_paths = scatter(paths * alpha.unsqueeze(-1), inverse, dim=0, dim_size=num_pairs,
                                reduce="sum")
-        beta = softmax((pair_vectors * self.pair_query(statement).index_select(0, pair_graph)).sum(-1),
-                       pair_graph, num_nodes=num_graphs)
+        pair_query = self.pair_query(statement).index_select(0, pair_graph)
+        beta = softmax((pair_vectors * pair_query).sum(-1), pair_graph, num_nodes=num_graphs)
         pairs = torch.cat([pair_vectors, pooled_paths], dim=-1) * beta.unsqueeze(-1)
         pooled = scatter(pairs, pair_graph, dim=0, dim_size=num_graphs, reduce="sum")
         has_paths = torch.zeros(num_graphs, dtype=torch.bool, device=device)

@@ -265,7 +265,7 @@ def pretrain(config: PretrainConfig, *, data_dir: str | Path | None = None, back
             optimizer.step()
             schedule.step()
             for key in window:
-                window[key].append(float(out[key]))
+                window[key].append(float(out[key].detach()))
             if step % config.log_every == 0 or step == config.steps:
                 curve["step"].append(step)
                 for key in window:

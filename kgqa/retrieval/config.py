@@ -46,7 +46,7 @@ class RetrievalConfig:
     ranker: str = "relevance"
     ranker_seed: int = 0
     encoder: str = "minilm"
-    node_embeddings: str = "lazy"
+    node_embeddings: str = "all"
     score_all_nodes: bool = False
     path_scorer: str = "auto"
     prune_threshold: float = 0.15

@@ -5,6 +5,9 @@ with ``file:line: problem``), keys a cache directory on the dataset, graph and s
 (:mod:`kgqa.retrieval.cache`), computes the missing shards in parallel
 (:mod:`kgqa.retrieval.backends`) with a progress bar, and writes the manifest with statistics.
 A second call with the same inputs only verifies the shards and returns the cache.
+
+The ``process`` backend starts its workers with ``spawn`` (safe next to torch's thread pools),
+so a script that calls :func:`preprocess` needs the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations

@@ -115,6 +115,8 @@ class TrainingConfig(_Strict):
     mixed_precision: Literal["auto", "no", "fp16", "bf16"] = "auto"
     max_minutes: float | None = Field(None, gt=0, description="wall-clock budget; training stops "
                                                               "cleanly when it is spent")
+    torch_threads: int | None = Field(None, ge=1, description="CPU threads of torch (null = "
+                                                              "torch's default)")
 
 
 class ReportedConfig(_Strict):

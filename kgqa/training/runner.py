@@ -304,6 +304,8 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     from accelerate.utils import set_seed
 
     set_seed(seed)
+    if cfg.training.torch_threads is not None:
+        torch.set_num_threads(cfg.training.torch_threads)
     from kgqa.paths import kgqa_home
 
     run_dir = Path(out_dir) if out_dir is not None else kgqa_home() / "runs"

@@ -37,6 +37,7 @@ def test_shapes():
     encoder = _encoder()
     _, _, out = _run(encoder)
     assert encoder.out_channels == 4 + 2 * 4
+    assert encoder.lstm.input_size == 2 * 6 + 3  # [head; relation; tail]
     assert out.graph_vectors.shape == (2, 12)
     assert out.path_attention.shape == (5,)
     assert out.pair_attention.shape == (3,)
@@ -61,21 +62,22 @@ def test_attention_sums_padding_and_no_path_vector():
     assert out.graph_vectors[1].tolist() == list(range(12))
 
 
-def test_path_vectors_match_an_unpacked_lstm_per_path():
+def test_path_vectors_match_an_unpacked_lstm_over_triples():
     encoder = _encoder()
     x, _, _ = _run(encoder)
-    end = encoder.end_relation
+    self_rel = encoder.self_relation
+    emb = encoder.relation_embedding
     with torch.no_grad():
-        packed = encoder.encode_paths(x, PATH_NODES[[0, 4]], PATH_RELATIONS[[0, 4]],
-                                      PATH_LENGTHS[[0, 4]])
-        # row 0 by hand: steps [x0; e1], [x2; e4], [x1; e_end]
-        steps = torch.cat([x[[0, 2, 1]], encoder.relation_embedding(torch.tensor([1, 4, end]))], -1)
+        fast = encoder.encode_paths(x, PATH_NODES[[0, 4]], PATH_RELATIONS[[0, 4]],
+                                    PATH_LENGTHS[[0, 4]])
+        # row 0 by hand: triples [x0; e1; x2], [x2; e4; x1]
+        steps = torch.cat([x[[0, 2]], emb(torch.tensor([1, 4])), x[[2, 1]]], -1)
         _, (h, _) = encoder.lstm(steps.unsqueeze(0))
-        torch.testing.assert_close(packed[0], torch.cat([h[0, 0], h[1, 0]]))
-        # row 4 (zero hops): one step [x3; e_end]
-        step = torch.cat([x[[3]], encoder.relation_embedding(torch.tensor([end]))], -1)
+        torch.testing.assert_close(fast[0], torch.cat([h[0, 0], h[1, 0]]))
+        # row 4 (zero hops): one triple [x3; e_self; x3]
+        step = torch.cat([x[[3]], emb(torch.tensor([self_rel])), x[[3]]], -1)
         _, (h, _) = encoder.lstm(step.unsqueeze(0))
-        torch.testing.assert_close(packed[1], torch.cat([h[0, 0], h[1, 0]]))
+        torch.testing.assert_close(fast[1], torch.cat([h[0, 0], h[1, 0]]))
 
 
 def test_graph_vector_is_the_hierarchical_attention_sum():
@@ -121,3 +123,24 @@ def test_gathered_lstm_equals_packed_nn_lstm():
         fast = encoder.encode_paths(x, nodes, relations, lengths)
         packed = encoder.encode_paths(x, nodes, relations, lengths, packed=True)
     torch.testing.assert_close(fast, packed)
+
+
+def test_training_samples_paths_per_pair_and_evaluation_uses_all():
+    encoder = _encoder(train_paths_per_pair=1).train()
+    torch.manual_seed(3)
+    _, _, out = _run(encoder)
+    # pair (0, 1) has two paths: exactly one is used (weight 1 in its pair), the other gets 0
+    kept = out.path_in_pair_attention[[0, 1]]
+    assert sorted(kept.tolist()) == [0.0, 1.0]
+    assert (out.pair_index[[0, 1]] >= 0).sum() == 1
+    torch.testing.assert_close(out.path_attention.sum(), torch.tensor(1.0))
+    _, _, full = _run(encoder.eval())
+    assert (full.path_in_pair_attention[[0, 1]] > 0).all()
+
+
+def test_sample_paths_keeps_k_per_pair():
+    encoder = _encoder(train_paths_per_pair=2)
+    pair = torch.tensor([0, 0, 0, 1, 2, 2, 2, 2, 0])
+    keep = encoder.sample_paths(pair, 3)
+    assert torch.bincount(pair[keep], minlength=3).tolist() == [2, 1, 2]
+    assert keep.tolist() == sorted(set(keep.tolist()))

@@ -1,4 +1,3 @@
-import numpy as np
 import torch
 from torch_geometric.loader import DataLoader
 

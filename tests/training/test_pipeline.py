@@ -151,3 +151,23 @@ def test_pipeline_resume_matches_uninterrupted_run(tmp_path, csqa_fixture, tiny_
 
     wa, wb = load_file(a.path / "model.safetensors"), load_file(b.path / "model.safetensors")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_qagnn_end_to_end_through_retrieval(tmp_path, csqa_fixture, tiny_backbone_dir):
+    """Linking, retrieval (kgqa.retrieval.preprocess) and training on the toy graph."""
+    kg = build_graph(tmp_path / "toy")
+    cfg = _config(csqa_fixture)
+    cfg["graph"] = {"name": str(kg.path), "backend": "serial", "workers": 1,
+                    "retrieval": {"ranker": "degree", "path_scorer": "none"}}
+    result = pipeline(config=cfg, model="qagnn",
+                      model_kwargs={"hidden_size": 16, "num_layers": 2, "heads": 2,
+                                    "scorer_hidden": 16},
+                      backbone=str(tiny_backbone_dir), regime="frozen", out_dir=tmp_path / "runs",
+                      feature_cache_dir=tmp_path / "f", progress=False)
+    graph = result.checksums["graph"]
+    assert graph["checksum"] == kg.checksum and set(graph["caches"]) == {"train", "dev", "test"}
+    assert graph["view"] == {"paths": False, "add_inverse": True, "context_node": False}
+    saved = Checkpoint.load(result.checkpoint)
+    assert saved.meta["model_config"]["num_relations"] == 2 * kg.num_relations + 4
+    assert result.training["steps"] == 6 and len(result.training["history"]) == 2
+    assert all(0.0 <= result.metrics[s]["accuracy"] <= 1.0 for s in ("dev", "test"))

@@ -1,0 +1,38 @@
+"""Answer and explain: which concepts were linked, which paths and nodes the model attended to,
+and why the chosen answer won.
+
+- :mod:`~kgqa.explain.types`: the typed :class:`Explanation` every renderer reads.
+- :mod:`~kgqa.explain.extract`: model output + batch graphs + graph -> explanations.
+- :mod:`~kgqa.explain.answer`: :func:`answer` and :class:`Answerer` (link, retrieve, encode, score).
+- :mod:`~kgqa.explain.loading`: checkpoints and the shipped default model -> :class:`Answerer`.
+- renderers: :mod:`~kgqa.explain.terminal` (rich), :mod:`~kgqa.explain.html` (one offline HTML
+  file), :mod:`~kgqa.explain.static` (PNG/SVG via matplotlib); :mod:`~kgqa.explain.batch` writes
+  pages for many dataset questions and an index.
+
+Names load on first use, so importing :mod:`kgqa.explain` is cheap.
+"""
+
+from __future__ import annotations
+
+_NAMES = {
+    "Explanation": "kgqa.explain.types", "ChoiceExplanation": "kgqa.explain.types",
+    "ExplainedNode": "kgqa.explain.types", "ExplainedEdge": "kgqa.explain.types",
+    "ExplainedPath": "kgqa.explain.types",
+    "explain_batch": "kgqa.explain.extract",
+    "answer": "kgqa.explain.answer", "Answerer": "kgqa.explain.answer",
+    "AnswerResult": "kgqa.explain.answer", "RankedChoice": "kgqa.explain.answer",
+    "load_answerer": "kgqa.explain.loading",
+    "print_explanation": "kgqa.explain.terminal", "write_html": "kgqa.explain.html",
+    "render_html": "kgqa.explain.html", "render_static": "kgqa.explain.static",
+    "explain_dataset": "kgqa.explain.batch",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'kgqa.explain' has no attribute {name!r}")

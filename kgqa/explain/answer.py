@@ -1,0 +1,417 @@
+"""Answer new questions with a trained model, and explain the answer.
+
+:class:`Answerer` holds a loaded model with everything it needs for text it has never seen: the
+graph, the linker, the retriever (subgraphs and paths of one question, no dataset cache), the
+backbone that encodes "question [SEP] choice" pairs (``frozen`` models get the pooled states the
+runner cached in training, computed here the same way) and the concept table. One call runs
+link -> retrieve -> encode -> model -> :func:`~kgqa.explain.extract.explain_batch`::
+
+    import kgqa
+    result = kgqa.answer("A man dug the ground to plant flowers. What tool did he use?",
+                         ["shovel", "excavator", "hammer", "saw", "ladder"])
+    result.prediction, result.ranked[0].probability
+    result.explanation.per_choice[0].paths[0].text
+
+``answer()`` keeps one :class:`Answerer` per (model, graph) in the process, so only the first
+call pays for loading.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from kgqa.errors import Errors, KGQAError
+from kgqa.explain.types import Explanation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kgqa.kg.store import KnowledgeGraph
+    from kgqa.retrieval.config import RetrievalConfig
+
+#: Options of :func:`kgqa.explain.extract.explain_batch` that callers may pass through.
+EXPLAIN_OPTIONS = ("top_paths", "max_nodes", "max_edges", "max_hops")
+
+
+@dataclass
+class RankedChoice:
+    """One choice in the model's ranking."""
+
+    choice: str
+    index: int
+    probability: float
+    logit: float
+
+
+@dataclass
+class AnswerResult:
+    """The model's answer to one question.
+
+    Attributes:
+        question: the question (stripped).
+        choices: the choices, in the given order.
+        ranked: the choices, most probable first.
+        model: the model's registry name.
+        explanation: linked concepts, subgraphs, attention and paths per choice (``None`` when
+            called with ``explain=False``).
+        seconds: time per stage (``link``, ``encode``, ``retrieve``, ``model``, ``explain``,
+            ``total``).
+        id: the question id, when it came from a dataset.
+        label: index of the right answer, when known.
+    """
+
+    question: str
+    choices: list[str]
+    ranked: list[RankedChoice]
+    model: str
+    explanation: Explanation | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    id: str | None = None
+    label: int | None = None
+
+    @property
+    def prediction(self) -> str:
+        """The most probable choice."""
+        return self.ranked[0].choice
+
+    @property
+    def probabilities(self) -> list[float]:
+        """Probabilities in choice order."""
+        out = [0.0] * len(self.choices)
+        for r in self.ranked:
+            out[r.index] = r.probability
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["prediction"] = self.prediction
+        return out
+
+
+# ---------------------------------------------------------------------- input checks
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def check_question(question: str, choices: Sequence[str]) -> tuple[str, list[str]]:
+    """Validate one question and its choices; return them with whitespace normalised.
+
+    Raises:
+        KGQAError: ``[E080]`` for an empty question, fewer than two choices, an empty or
+            non-text choice, or duplicate choices (compared case- and space-insensitively).
+    """
+    if not isinstance(question, str) or not _normalise(question):
+        raise KGQAError(Errors.E080.format(problem="the question is empty; pass the question text"))
+    if isinstance(choices, str) or choices is None:
+        raise KGQAError(Errors.E080.format(problem=(
+            "choices must be a list of answer texts (e.g. --choices shovel hammer), not one string")))
+    choices = list(choices)
+    if len(choices) < 2:
+        raise KGQAError(Errors.E080.format(problem=(
+            f"{len(choices)} answer choice{'s' if len(choices) != 1 else ''} given; multiple choice "
+            "needs at least two (e.g. --choices shovel hammer saw)")))
+    cleaned = []
+    for i, choice in enumerate(choices):
+        if not isinstance(choice, str) or not _normalise(choice):
+            raise KGQAError(Errors.E080.format(problem=f"choice {i + 1} is empty"))
+        cleaned.append(_normalise(choice))
+    seen: dict[str, int] = {}
+    for i, choice in enumerate(cleaned):
+        key = choice.casefold()
+        if key in seen:
+            raise KGQAError(Errors.E080.format(problem=(
+                f"duplicate choices: '{cleaned[seen[key]]}' (choice {seen[key] + 1}) and "
+                f"'{choice}' (choice {i + 1}); give each answer once")))
+        seen[key] = i
+    return _normalise(question), cleaned
+
+
+# ---------------------------------------------------------------------- the answerer
+class Answerer:
+    """A loaded model that answers and explains new questions.
+
+    Build one with :func:`kgqa.explain.loading.load_answerer` (a checkpoint directory or the
+    shipped default model), or directly from a model for tests.
+
+    Args:
+        model: a kgqa model (:class:`~kgqa.models.common.QAModel`), put in eval mode.
+        kg: the graph it was trained with.
+        model_name: its registry name (default: ``model.model_name``).
+        regime: ``frozen`` (the model reads pooled backbone states, computed here with
+            ``backbone``) or ``finetune`` (the model runs its own backbone on token ids).
+        backbone: the encoder of ``frozen`` pairs (ignored for ``finetune``).
+        max_length: longest "question [SEP] choice" pair in tokens.
+        pooling: ``first`` or ``mean`` pooling of frozen states (as in training).
+        retrieval: retrieval settings (as in training; ``node_embeddings`` is forced to
+            ``lazy``, which changes the time, not the output).
+        graph_view: options of :func:`~kgqa.retrieval.retriever.choice_graphs` (``paths``,
+            ``add_inverse``, ``context_node``; default paths only for ``kagnet``).
+        node_table: the concept-name embedding table shared by the relevance ranker and a
+            ``text`` concept embedding (a :class:`~kgqa.retrieval.ranking.NodeEmbeddingTable`).
+        linker: the linker (default: the graph's).
+        source: where the model came from (for messages).
+    """
+
+    def __init__(self, model: torch.nn.Module, *, kg: "KnowledgeGraph", model_name: str | None = None,
+                 regime: str = "frozen", backbone=None, max_length: int = 64, pooling: str = "first",
+                 retrieval: "RetrievalConfig | None" = None, graph_view: dict | None = None,
+                 node_table=None, linker=None, source: str = "model"):
+        import dataclasses
+
+        from kgqa.retrieval.config import RetrievalConfig
+
+        self.model = model.eval()
+        self.kg = kg
+        self.model_name = model_name or getattr(model, "model_name", type(model).__name__)
+        self.regime = regime
+        self.backbone = backbone.eval() if backbone is not None else None
+        self.max_length = int(max_length)
+        self.pooling = pooling
+        self.retrieval = dataclasses.replace(retrieval or RetrievalConfig(), node_embeddings="lazy")
+        view = {"paths": self.model_name == "kagnet", "add_inverse": True, "context_node": True}
+        view.update(graph_view or {})
+        self.graph_view = view
+        self.node_table = node_table
+        self._linker = linker
+        self._retriever = None
+        self.source = source
+        self.notes: list[str] = []
+        self.uses_graphs = hasattr(model, "graph_inputs")
+        if self.regime == "frozen" and self.backbone is None and not hasattr(model, "encode_choices"):
+            raise KGQAError(Errors.E015.format(problem=(
+                f"model '{self.model_name}' reads frozen backbone states: pass the backbone that "
+                "encoded them in training")))
+
+    # ------------------------------------------------------------------ parts, built on first use
+    @property
+    def linker(self):
+        if self._linker is None:
+            from kgqa.linking.linker import load_linker
+
+            self._linker = load_linker(self.kg)
+        return self._linker
+
+    @property
+    def retriever(self):
+        if self._retriever is None:
+            import warnings
+
+            from kgqa.retrieval.retriever import Retriever
+
+            ranker = None
+            if self.retrieval.ranker == "relevance":
+                from kgqa.retrieval.ranking import NodeEmbeddingTable, RelevanceRanker
+
+                if self.node_table is None:
+                    self.node_table = NodeEmbeddingTable(self.kg, self.retrieval.encoder)
+                ranker = RelevanceRanker(self.kg, table=self.node_table, node_embeddings="lazy")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self._retriever = Retriever(self.kg, self.retrieval, ranker=ranker)
+            self.notes.extend(str(w.message) for w in caught)
+        return self._retriever
+
+    def warm_up(self) -> "Answerer":
+        """Build the linker and retriever and run one question, so later calls are warm."""
+        self.answer("What do people use to dig?", ["shovel", "book"])
+        return self
+
+    # ------------------------------------------------------------------ answering
+    def answer(self, question: str, choices: Sequence[str], *, explain: bool = True,
+               **options) -> AnswerResult:
+        """Rank ``choices`` for ``question`` (see :meth:`answer_many`)."""
+        return self.answer_many([question], [choices], explain=explain, **options)[0]
+
+    @torch.inference_mode()
+    def answer_many(self, questions: Sequence[str], choices: Sequence[Sequence[str]], *,
+                    ids: Sequence[str] | None = None, labels: Sequence[int | None] | None = None,
+                    explain: bool = True, batch_size: int = 16, **options) -> list[AnswerResult]:
+        """Answer many questions, batched (questions with different numbers of choices go to
+        different batches).
+
+        Args:
+            questions, choices: the questions and their choice lists.
+            ids, labels: dataset ids and gold indices (shown in explanations).
+            explain: also build the :class:`Explanation` (cheap).
+            batch_size: questions per model call.
+            **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops`` of
+                :func:`~kgqa.explain.extract.explain_batch`.
+
+        Raises:
+            KGQAError: ``[E080]`` for bad questions or choices (see :func:`check_question`).
+        """
+        unknown = sorted(set(options) - set(EXPLAIN_OPTIONS))
+        if unknown:
+            raise KGQAError(Errors.E015.format(problem=(
+                f"unknown explanation option(s) {unknown}; known: {', '.join(EXPLAIN_OPTIONS)}")))
+        if len(questions) != len(choices):
+            raise KGQAError(Errors.E080.format(problem=(
+                f"{len(questions)} questions but {len(choices)} choice lists")))
+        checked = [check_question(q, c) for q, c in zip(questions, choices)]
+        results: list[AnswerResult | None] = [None] * len(checked)
+        groups: dict[int, list[int]] = {}
+        for i, (_, c) in enumerate(checked):
+            groups.setdefault(len(c), []).append(i)
+        for members in groups.values():
+            for start in range(0, len(members), batch_size):
+                rows = members[start:start + batch_size]
+                answered = self._answer_batch(
+                    [checked[i][0] for i in rows], [checked[i][1] for i in rows],
+                    ids=[ids[i] if ids is not None else None for i in rows],
+                    labels=[labels[i] if labels is not None else None for i in rows],
+                    explain=explain, options=options)
+                for i, result in zip(rows, answered):
+                    results[i] = result
+        return results  # type: ignore[return-value]
+
+    def _answer_batch(self, questions: list[str], choices: list[list[str]], *, ids, labels,
+                      explain: bool, options: dict) -> list[AnswerResult]:
+        from kgqa.explain.extract import explain_batch
+        from kgqa.models.base import QABatch
+
+        seconds: dict[str, float] = {}
+        start = t0 = time.perf_counter()
+        links = self._link(questions, choices)
+        seconds["link"] = time.perf_counter() - t0
+        num_choices = len(choices[0])
+        known = [label for label in labels if label is not None]
+        batch = QABatch(ids=[i if i is not None else f"q{k}" for k, i in enumerate(ids)],
+                        num_choices=num_choices,
+                        labels=torch.tensor(labels, dtype=torch.long) if len(known) == len(labels) and
+                        known else None)
+        t0 = time.perf_counter()
+        self._lm_inputs(batch, questions, choices)
+        seconds["encode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if self.uses_graphs:
+            batch.graphs = self._graphs(questions, choices, links)
+        seconds["retrieve"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        output = self.model(batch)
+        seconds["model"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        explanations = (explain_batch(output, batch, self.kg, questions=questions, choices=choices,
+                                      model=self.model_name, links=links, **options)
+                        if explain else [None] * len(questions))
+        seconds["explain"] = time.perf_counter() - t0
+        seconds["total"] = time.perf_counter() - start
+        logits = output.logits.detach().float().cpu()
+        probabilities = torch.softmax(logits, dim=-1)
+        results = []
+        for b, question in enumerate(questions):
+            if explanations[b] is not None:
+                explanations[b].id = ids[b]
+            order = torch.argsort(-probabilities[b], stable=True).tolist()
+            ranked = [RankedChoice(choice=choices[b][i], index=i, probability=float(probabilities[b, i]),
+                                   logit=float(logits[b, i])) for i in order]
+            results.append(AnswerResult(question=question, choices=list(choices[b]), ranked=ranked,
+                                        model=self.model_name, explanation=explanations[b],
+                                        seconds={k: round(v, 4) for k, v in seconds.items()},
+                                        id=ids[b], label=labels[b]))
+        return results
+
+    # ------------------------------------------------------------------ stages
+    def _link(self, questions: list[str], choices: list[list[str]]):
+        linker = self.linker
+        if hasattr(linker, "link_qa_batch"):
+            return linker.link_qa_batch(questions, choices)
+        from kgqa.linking.linker import link_qa
+
+        return [link_qa(linker, q, c) for q, c in zip(questions, choices)]
+
+    def _lm_inputs(self, batch, questions: list[str], choices: list[list[str]]) -> None:
+        shape = (len(questions), len(choices[0]), -1)
+        if hasattr(self.model, "encode_choices"):  # ERNIE: token ids + aligned entity ids
+            enc = self.model.encode_choices(questions, choices, max_length=self.max_length)
+            batch.input_ids = enc["input_ids"].view(shape)
+            batch.attention_mask = enc["attention_mask"].view(shape)
+            if enc.get("token_type_ids") is not None:
+                batch.token_type_ids = enc["token_type_ids"].view(shape)
+            batch.extras["entity_ids"] = enc["entity_ids"].view(shape)
+        elif self.regime == "frozen":
+            from kgqa.data.records import QADataset, QAExample
+            from kgqa.training.features import encode_pairs
+
+            examples = tuple(QAExample(id=str(i), question=q, choices=tuple(c))
+                             for i, (q, c) in enumerate(zip(questions, choices)))
+            batch.lm_states = encode_pairs(self.backbone, QADataset(name="answer", split="answer",
+                                                                    examples=examples),
+                                           max_length=self.max_length, pooling=self.pooling,
+                                           batch_size=len(examples), progress=False)
+        else:
+            encoder = self.model.backbone
+            enc = encoder.encode_choices(questions, choices, max_length=self.max_length)
+            batch.input_ids = enc["input_ids"].view(shape)
+            batch.attention_mask = enc["attention_mask"].view(shape)
+            if "token_type_ids" in enc:
+                batch.token_type_ids = enc["token_type_ids"].view(shape)
+
+    def _graphs(self, questions: list[str], choices: list[list[str]], links):
+        from torch_geometric.data import Batch
+
+        from kgqa.retrieval.retriever import choice_graphs, retrieve_links
+
+        arrays = retrieve_links(self.retriever, questions, choices, links)
+        graphs = choice_graphs(arrays, self.kg.num_relations, **self.graph_view)
+        return Batch.from_data_list(graphs)
+
+    def __repr__(self) -> str:
+        return (f"Answerer(model={self.model_name!r}, regime={self.regime!r}, graph={self.kg.name!r}, "
+                f"source={self.source!r})")
+
+
+# ---------------------------------------------------------------------- the function
+_ANSWERERS: dict[tuple, Answerer] = {}
+
+
+def get_answerer(model: "str | Path | Answerer | None" = None,
+                 graph: "str | KnowledgeGraph | None" = None) -> Answerer:
+    """The :class:`Answerer` of ``model`` on ``graph``, loaded once per process."""
+    if isinstance(model, Answerer):
+        return model
+    from kgqa.explain.loading import load_answerer
+
+    graph_key = graph if graph is None or isinstance(graph, str) else str(Path(graph.path).resolve())
+    model_key = None if model is None else str(Path(model).resolve())
+    key = (model_key, graph_key)
+    if key not in _ANSWERERS:
+        _ANSWERERS[key] = load_answerer(model, graph=graph)
+    return _ANSWERERS[key]
+
+
+def answer(question: str, choices: Sequence[str], *, model: "str | Path | Answerer | None" = None,
+           graph: "str | KnowledgeGraph | None" = None, explain: bool = True, **options) -> AnswerResult:
+    """Answer a multiple-choice question with a trained model and explain the answer.
+
+    Args:
+        question: the question text.
+        choices: two or more distinct answer texts.
+        model: a checkpoint directory (``.../checkpoints/best``), a loaded :class:`Answerer`,
+            or ``None`` for the default model shipped with kgqa (QA on the default graph,
+            frozen MiniLM; see ``kgqa/explain/default_model/README.md``).
+        graph: the graph (name, directory or loaded); ``None`` = the graph the model was trained
+            on. A graph with another checksum than the model's is refused (``[E081]``).
+        explain: also build the explanation (``result.explanation``).
+        **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops`` of the explanation.
+
+    Returns:
+        An :class:`AnswerResult`: ``ranked`` choices with probabilities, ``prediction`` and
+        ``explanation``. When nothing links to the graph the model answers from its language
+        model part and the explanation says there is no graph evidence.
+
+    Raises:
+        KGQAError: ``[E080]`` bad question/choices, ``[E081]`` model of another graph,
+            ``[E082]`` no default model shipped, ``[E031]`` unusable checkpoint.
+
+    Example::
+
+        >>> result = kgqa.answer("A man dug the ground to plant flowers. What tool did he use?",
+        ...                      ["shovel", "excavator", "hammer", "saw", "ladder"])
+        >>> result.prediction
+    """
+    return get_answerer(model, graph).answer(question, choices, explain=explain, **options)

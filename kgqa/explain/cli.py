@@ -1,0 +1,200 @@
+"""``kgqa answer``, ``kgqa explain`` and ``kgqa demo``: thin calls into :mod:`kgqa.explain`.
+
+``--choices`` takes several values (``--choices shovel hammer saw``): the commands accept extra
+arguments and append them to the choices (or, for ``explain --dataset``, to ``--ids``), so put
+the question first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+DEMO_QUESTIONS = ("A man dug the ground to plant flowers. What tool did he use?",
+                  "A man dug the ground to build a house. What tool did he use?")
+DEMO_CHOICES = ("shovel", "excavator", "hammer", "saw", "ladder")
+EXTRA_ARGS = {"allow_extra_args": True}
+
+MODEL_HELP = "Checkpoint directory (…/checkpoints/best); default: the model shipped with kgqa."
+GRAPH_HELP = "Graph name or directory; default: the graph the model was trained on."
+
+
+@contextmanager
+def _notes(console):
+    """Show warnings (missing TransE embeddings, ...) as dim notes instead of tracebacks."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        console.print(f"[dim]note: {message}[/]", highlight=False)
+
+
+def _fail(exc: Exception):
+    from kgqa.cli import fail
+
+    fail(exc)
+
+
+def _answerer(model: Optional[Path], graph: Optional[str], console):
+    from kgqa.explain.answer import get_answerer
+
+    t0 = time.perf_counter()
+    with console.status("loading the model, graph and linker (first call only)…"):
+        answerer = get_answerer(model, graph)
+        answerer.linker, answerer.retriever if answerer.uses_graphs else None  # build them now
+    for note in answerer.notes:
+        console.print(f"[dim]note: {note}[/]", highlight=False)
+    answerer.notes.clear()
+    return answerer, time.perf_counter() - t0
+
+
+def _outputs(out: Path, name: str, static: str) -> tuple[Path, Optional[Path]]:
+    if static not in ("png", "svg", "pdf", "none"):
+        raise typer.BadParameter("--static must be png, svg, pdf or none")
+    return out / f"{name}.html", (None if static == "none" else out / f"{name}.{static}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``answer``, ``explain`` and ``demo`` to the ``kgqa`` app."""
+
+    @app.command("answer", context_settings=EXTRA_ARGS)
+    def answer_cmd(ctx: typer.Context,
+                   question: str = typer.Argument(..., help="The question (first)."),
+                   choices: Optional[list[str]] = typer.Option(
+                       None, "--choices", "-c", help="Answer choices: --choices shovel hammer saw"),
+                   model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+                   graph: Optional[str] = typer.Option(None, "--graph", "-g", help=GRAPH_HELP),
+                   as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+                   ) -> None:
+        """Rank the answer choices of a question, with probabilities."""
+        from rich.console import Console
+
+        from kgqa.errors import KGQAError
+        from kgqa.explain.terminal import print_answer
+
+        console = Console(stderr=as_json)
+        try:
+            with _notes(console):
+                answerer, _ = _answerer(model, graph, console)
+                result = answerer.answer(question, [*(choices or []), *ctx.args])
+        except KGQAError as exc:
+            _fail(exc)
+        if as_json:
+            print(json.dumps({k: v for k, v in result.to_dict().items() if k != "explanation"}, indent=2))
+            return
+        print_answer(result.explanation, Console())
+
+    @app.command("explain", context_settings=EXTRA_ARGS)
+    def explain_cmd(ctx: typer.Context,
+                    question: Optional[str] = typer.Argument(None, help="The question (first)."),
+                    choices: Optional[list[str]] = typer.Option(
+                        None, "--choices", "-c", help="Answer choices: --choices shovel hammer saw"),
+                    model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+                    graph: Optional[str] = typer.Option(None, "--graph", "-g", help=GRAPH_HELP),
+                    out: Path = typer.Option(Path("kgqa_explanations"), "--out", "-o",
+                                             help="Folder for the HTML page(s) and figures."),
+                    static: str = typer.Option("png", help="Static figure: png, svg, pdf or none."),
+                    dataset: Optional[str] = typer.Option(None, help="Explain dataset questions instead: "
+                                                                     "csqa, obqa or a jsonl file."),
+                    split: str = typer.Option("dev", help="Dataset split (with --dataset)."),
+                    ids: Optional[list[str]] = typer.Option(None, "--ids", help="Question ids (with "
+                                                            "--dataset): --ids ID1 ID2 …"),
+                    limit: int = typer.Option(20, help="With --dataset and no --ids: the first N."),
+                    top_paths: int = typer.Option(5, help="Paths shown per choice."),
+                    max_nodes: int = typer.Option(25, help="Subgraph nodes shown per choice."),
+                    as_json: bool = typer.Option(False, "--json", help="Also write the explanation JSON."),
+                    ) -> None:
+        """Answer and explain: paths and nodes in the terminal, an offline HTML page, a PNG/SVG."""
+        from rich.console import Console
+
+        from kgqa.errors import KGQAError
+        from kgqa.explain.files import check_writable_dir, slug, write_file
+        from kgqa.explain.html import write_html
+        from kgqa.explain.terminal import print_explanation
+
+        console = Console()
+        options = {"top_paths": top_paths, "max_nodes": max_nodes}
+        try:
+            with _notes(console):
+                if dataset:
+                    from kgqa.explain.batch import explain_dataset
+
+                    wanted = [*(ids or []), *([question] if question else []), *ctx.args]
+                    wanted = [i for item in wanted for i in item.split(",") if i]
+                    check_writable_dir(out)
+                    answerer, _ = _answerer(model, graph, console)
+                    written = explain_dataset(dataset, split, ids=wanted or None, limit=limit,
+                                              out_dir=out, model=answerer,
+                                              static=None if static == "none" else static, **options)
+                    for result in written.results:
+                        console.rule(f"[bold]{result.id}[/]")
+                        print_explanation(result.explanation, console, top_paths=min(top_paths, 3),
+                                          choices=result.explanation.ranking[:2])
+                    if written.accuracy is not None:
+                        console.print(f"accuracy {written.accuracy:.3f} on {len(written.results)} questions")
+                    console.print(f"wrote {len(written.pages)} pages; index: "
+                                  f"[bold]{written.index.resolve()}[/]", highlight=False)
+                    return
+                if not question:
+                    raise typer.BadParameter("give a question (or --dataset)")
+                html_path, static_path = _outputs(out, slug(question), static)
+                check_writable_dir(out)
+                answerer, _ = _answerer(model, graph, console)
+                result = answerer.answer(question, [*(choices or []), *ctx.args], **options)
+                explanation = result.explanation
+                print_explanation(explanation, console, top_paths=top_paths)
+                write_html(explanation, html_path)
+                if static_path is not None:
+                    from kgqa.explain.static import render_static
+
+                    render_static(explanation, static_path)
+                if as_json:
+                    write_file(html_path.with_suffix(".json"), explanation.to_json(indent=1) + "\n")
+        except KGQAError as exc:
+            _fail(exc)
+        console.print(f"\nHTML: [bold]{html_path.resolve()}[/]" +
+                      (f"\nfigure: {static_path.resolve()}" if static_path else ""), highlight=False)
+
+    @app.command("demo")
+    def demo_cmd(model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+                 graph: Optional[str] = typer.Option(None, "--graph", "-g", help=GRAPH_HELP),
+                 out: Path = typer.Option(Path("kgqa_demo"), "--out", "-o", help="Folder for the pages."),
+                 ) -> None:
+        """The running example: the same question in two contexts, answered and explained side by side."""
+        from rich.console import Console
+
+        from kgqa.errors import KGQAError
+        from kgqa.explain.html import write_html
+        from kgqa.explain.static import render_static
+        from kgqa.explain.terminal import print_comparison
+
+        console = Console()
+        try:
+            with _notes(console):
+                from kgqa.explain.files import check_writable_dir
+
+                check_writable_dir(out)
+                answerer, load_s = _answerer(model, graph, console)
+                t0 = time.perf_counter()
+                results = answerer.answer_many(list(DEMO_QUESTIONS), [list(DEMO_CHOICES)] * 2)
+                answer_s = time.perf_counter() - t0
+                explanations = [r.explanation for r in results]
+                console.print(f"[dim]model: {answerer.model_name} ({answerer.source}), graph "
+                              f"{answerer.kg.name}; loading {load_s:.1f} s, answering both "
+                              f"{answer_s:.2f} s[/]", highlight=False)
+                print_comparison(explanations, console)
+                page = write_html(explanations, out / "demo.html",
+                                  title="kgqa demo: the context changes the answer")
+                figures = [render_static(e, out / f"demo_{name}.png")
+                           for e, name in zip(explanations, ("flowers", "house"))]
+        except KGQAError as exc:
+            _fail(exc)
+        console.print(f"\nHTML (open in a browser, works offline): [bold]{page.resolve()}[/]",
+                      highlight=False)
+        console.print("figures: " + ", ".join(str(f.resolve()) for f in figures), highlight=False)

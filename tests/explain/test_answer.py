@@ -1,0 +1,138 @@
+"""Answering new questions with checkpoints of every model (random weights, toy graph)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kgqa.errors import KGQAError
+from kgqa.explain.answer import AnswerResult, Answerer, check_question, get_answerer
+from kgqa.explain.loading import load_answerer
+from tests.explain.conftest import CHOICES, QUESTION, save_toy_checkpoint
+
+
+@pytest.mark.parametrize("name, kind", [("kagnet", "path"), ("qagnn", "node+edge"), ("rgcn", "node"),
+                                        ("lm", "none")])
+def test_every_model_answers_and_explains(answerers, name, kind):
+    result = answerers[name].answer(QUESTION, CHOICES)
+    assert isinstance(result, AnswerResult) and result.model == name
+    assert [r.choice for r in result.ranked] == sorted(CHOICES, key=lambda c: -result.probabilities[CHOICES.index(c)])
+    assert math.isclose(sum(result.probabilities), 1.0, rel_tol=1e-6)
+    assert result.prediction == result.ranked[0].choice == result.explanation.prediction
+    exp = result.explanation
+    assert exp.attention == kind and exp.choices == CHOICES and exp.graph == "toy"
+    assert exp.question_concepts == ["dig", "ground", "plant", "flower", "tool"]
+    shovel = exp.per_choice[0]
+    assert shovel.answer_concepts == ["shovel"] and "dig" in shovel.question_concepts
+    names = {n.name for n in shovel.nodes}
+    assert {"dig", "shovel"} <= names
+    if name == "lm":
+        assert "reads the text only" in exp.message and shovel.paths == []
+    else:
+        assert exp.message is None
+        # the toy subgraph of shovel holds the edge shovel --UsedFor--> dig, and a path over it
+        assert any(e.relation == "UsedFor" for e in shovel.edges)
+        assert "dig <-UsedFor-- shovel" in [p.text for p in shovel.paths]
+        assert all(0.0 <= n.score <= 1.0 for n in shovel.nodes)
+    if name == "kagnet":
+        total = sum(p.weight for p in shovel.paths)
+        assert 0 < total <= 1 + 1e-6 and shovel.num_paths >= len(shovel.paths)
+    # ladder is not in the toy graph: no answer concept, a message instead of evidence
+    assert exp.per_choice[2].answer_concepts == [] and "links to no concept" in exp.per_choice[2].message
+    assert set(result.seconds) == {"link", "encode", "retrieve", "model", "explain", "total"}
+
+
+def test_same_question_same_answer_in_a_batch(answerers):
+    one = answerers["qagnn"].answer(QUESTION, CHOICES)
+    many = answerers["qagnn"].answer_many([QUESTION, "Where do flowers grow?", QUESTION],
+                                          [CHOICES, ["garden", "tool"], CHOICES], ids=["a", "b", "c"],
+                                          labels=[0, 0, 0])
+    for result in (many[0], many[2]):
+        np.testing.assert_allclose(result.probabilities, one.probabilities, rtol=1e-5, atol=1e-6)
+    assert [r.id for r in many] == ["a", "b", "c"] and many[1].explanation.label == 0
+    assert len(many[1].choices) == 2  # a different number of choices went to its own batch
+
+
+def test_bad_input():
+    with pytest.raises(KGQAError, match=r"\[E080\].*0 answer choices given"):
+        check_question(QUESTION, [])
+    with pytest.raises(KGQAError, match=r"\[E080\].*1 answer choice given.*at least two"):
+        check_question(QUESTION, ["shovel"])
+    with pytest.raises(KGQAError, match=r"\[E080\] .*duplicate choices: 'shovel' \(choice 1\) and 'Shovel ' "
+                                        r"\(choice 3\)|duplicate choices: 'shovel' \(choice 1\) and 'Shovel'"):
+        check_question(QUESTION, ["shovel", "hammer", "Shovel "])
+    with pytest.raises(KGQAError, match=r"\[E080\].*question is empty"):
+        check_question("   ", ["a", "b"])
+    with pytest.raises(KGQAError, match=r"\[E080\].*not one string"):
+        check_question(QUESTION, "shovel hammer")
+    assert check_question("  What  tool? ", [" a", "b  c"]) == ("What tool?", ["a", "b c"])
+
+
+def test_nothing_links_answers_from_the_lm(answerers):
+    result = answerers["qagnn"].answer("Xyzzy plugh frobnicate?", ["qwerty", "asdfgh"])
+    exp = result.explanation
+    assert math.isclose(sum(result.probabilities), 1.0, rel_tol=1e-6)
+    assert not exp.has_graph_evidence and "no graph evidence" in exp.message
+    assert "language model alone" in exp.message
+    assert all("no graph evidence" in c.message for c in exp.per_choice)
+
+
+def test_checkpoint_of_another_graph_is_refused(tmp_path, toy_kg, tiny_bert):
+    from tests.conftest import build_graph
+
+    other = build_graph(tmp_path / "other", [("cat", "IsA", "animal", 1.0), ("dog", "IsA", "animal", 1.0)],
+                        name="pets")
+    path = save_toy_checkpoint(tmp_path / "ckpt", "qagnn", toy_kg, tiny_bert)
+    with pytest.raises(KGQAError, match=r"\[E081\] Model '.*ckpt' was trained on graph 'toy' \(checksum "
+                                        r"[0-9a-f]{16}\), but graph 'pets' has checksum [0-9a-f]{16}"):
+        load_answerer(path, graph=str(other.path))
+    # without a recorded checksum: a warning, and the relation count still guards the ids
+    bare = save_toy_checkpoint(tmp_path / "bare", "qagnn", toy_kg, tiny_bert, checksum=None)
+    with pytest.warns(UserWarning, match="records no graph checksum"):
+        with pytest.raises(KGQAError, match=r"\[E031\].*knows 16 edge types but graph 'pets' gives 6"):
+            load_answerer(bare, graph=str(other.path))
+
+
+def test_missing_default_model_says_how_to_make_it(tmp_path, monkeypatch):
+    import kgqa.explain.loading as loading
+
+    monkeypatch.setattr(loading, "default_model_dir", lambda: tmp_path / "none")
+    with pytest.raises(KGQAError, match=r"\[E082\] No default model.*kgqa train experiments/default_model.yaml"):
+        load_answerer(None)
+
+
+def test_get_answerer_caches_and_answer_function(toy_checkpoints):
+    import kgqa.explain.answer as answer_module
+
+    first = get_answerer(toy_checkpoints["rgcn"])
+    assert get_answerer(toy_checkpoints["rgcn"]) is first and get_answerer(first) is first
+    result = answer_module.answer(QUESTION, CHOICES, model=toy_checkpoints["rgcn"], top_paths=1)
+    assert all(len(c.paths) <= 1 for c in result.explanation.per_choice)
+    with pytest.raises(KGQAError, match=r"unknown explanation option"):
+        answer_module.answer(QUESTION, CHOICES, model=toy_checkpoints["rgcn"], top_k=1)
+
+
+def test_ernie_explanation_shows_fused_concepts(toy_kg, tiny_bert):
+    from kgqa.backbones.backbone import Backbone
+    from kgqa.kge.artifacts import EntityEmbeddings
+    from kgqa.models.ernie import ErnieConfig, ErnieForMultipleChoice
+
+    torch.manual_seed(0)
+    table = EntityEmbeddings.from_arrays(toy_kg, np.random.default_rng(0).normal(size=(toy_kg.num_nodes, 8))
+                                         .astype(np.float32))
+    model = ErnieForMultipleChoice(ErnieConfig(lm_hidden_size=32, num_aggregators=1, entity_dim=8,
+                                               entity_hidden_size=8, entity_heads=2, max_length=48),
+                                   Backbone.from_pretrained(str(tiny_bert)), entity_embeddings=table)
+    from kgqa.linking.linker import load_linker
+
+    model._linker = load_linker(toy_kg)
+    answerer = Answerer(model, kg=toy_kg, regime="finetune", max_length=48)
+    result = answerer.answer(QUESTION, CHOICES)
+    exp = result.explanation
+    assert exp.model == "ernie" and exp.attention == "none" and "fuses the linked concepts" in exp.message
+    assert {n.name for n in exp.per_choice[0].nodes} == {"dig", "ground", "plant", "flower", "tool", "shovel"}
+    assert ("shovel", "UsedFor", "dig") in {(toy_kg.node_name(e.src), e.relation, toy_kg.node_name(e.dst))
+                                            for e in exp.per_choice[0].edges}
