@@ -219,7 +219,10 @@ def main() -> None:
         from kgqa.kg.recipes import build_recipe
 
         build_recipe(args.paths_graph)
-    result = {"benchmark": "retrieval", "machine": machine_info()}
+    import os
+
+    result = {"benchmark": "retrieval", "machine": machine_info(),
+              "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     if not args.skip_csqa:
         result.update(bench_csqa(args.workers, args.ranker))
     result.update(bench_paths(args.paths_graph, args.nx_pairs))
@@ -229,6 +232,7 @@ def main() -> None:
         result["csqa_choices_over_node_cap"] = over_cap
         result["relevance_ranking_estimated_s"] = round(over_cap / result["relevance_queries_per_s"], 1)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(result, indent=2)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,20 @@ def check_question(question: str, choices: Sequence[str]) -> tuple[str, list[str
     return _normalise(question), cleaned
 
 
+@contextmanager
+def _torch_threads(count: int | None):
+    """Run with ``count`` torch threads, then restore the previous setting."""
+    if count is None or count == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 # ---------------------------------------------------------------------- the answerer
 class Answerer:
     """A loaded model that answers and explains new questions.
@@ -150,17 +165,21 @@ class Answerer:
         retrieval: retrieval settings (as in training; ``node_embeddings`` is forced to
             ``lazy``, which changes the time, not the output).
         graph_view: options of :func:`~kgqa.retrieval.retriever.choice_graphs` (``paths``,
-            ``add_inverse``, ``context_node``; default paths only for ``kagnet``).
+            ``add_inverse``, ``context_node``); default: the runner's view of the model
+            (:func:`kgqa.training.graphs.graph_view`).
         node_table: the concept-name embedding table shared by the relevance ranker and a
             ``text`` concept embedding (a :class:`~kgqa.retrieval.ranking.NodeEmbeddingTable`).
         linker: the linker (default: the graph's).
         source: where the model came from (for messages).
+        num_threads: torch threads while answering (restored afterwards). One question's tensors
+            are small: a single thread is as fast, and on a busy machine OpenMP's waiting makes
+            two threads up to 100x slower. ``None`` keeps torch's setting.
     """
 
     def __init__(self, model: torch.nn.Module, *, kg: "KnowledgeGraph", model_name: str | None = None,
                  regime: str = "frozen", backbone=None, max_length: int = 64, pooling: str = "first",
                  retrieval: "RetrievalConfig | None" = None, graph_view: dict | None = None,
-                 node_table=None, linker=None, source: str = "model"):
+                 node_table=None, linker=None, source: str = "model", num_threads: int | None = 1):
         import dataclasses
 
         from kgqa.retrieval.config import RetrievalConfig
@@ -173,13 +192,16 @@ class Answerer:
         self.max_length = int(max_length)
         self.pooling = pooling
         self.retrieval = dataclasses.replace(retrieval or RetrievalConfig(), node_embeddings="lazy")
-        view = {"paths": self.model_name == "kagnet", "add_inverse": True, "context_node": True}
-        view.update(graph_view or {})
-        self.graph_view = view
+        if graph_view is None:  # the view the training runner gives this model
+            from kgqa.training.graphs import graph_view as training_view
+
+            graph_view = training_view(self.model_name)
+        self.graph_view = dict(graph_view)
         self.node_table = node_table
         self._linker = linker
         self._retriever = None
         self.source = source
+        self.num_threads = num_threads
         self.notes: list[str] = []
         self.uses_graphs = hasattr(model, "graph_inputs")
         if self.regime == "frozen" and self.backbone is None and not hasattr(model, "encode_choices"):
@@ -227,7 +249,6 @@ class Answerer:
         """Rank ``choices`` for ``question`` (see :meth:`answer_many`)."""
         return self.answer_many([question], [choices], explain=explain, **options)[0]
 
-    @torch.inference_mode()
     def answer_many(self, questions: Sequence[str], choices: Sequence[Sequence[str]], *,
                     ids: Sequence[str] | None = None, labels: Sequence[int | None] | None = None,
                     explain: bool = True, batch_size: int = 16, **options) -> list[AnswerResult]:
@@ -257,6 +278,12 @@ class Answerer:
         groups: dict[int, list[int]] = {}
         for i, (_, c) in enumerate(checked):
             groups.setdefault(len(c), []).append(i)
+        with torch.inference_mode(), _torch_threads(self.num_threads):
+            self._answer_groups(checked, groups, results, ids=ids, labels=labels, explain=explain,
+                                batch_size=batch_size, options=options)
+        return results  # type: ignore[return-value]
+
+    def _answer_groups(self, checked, groups, results, *, ids, labels, explain, batch_size, options):
         for members in groups.values():
             for start in range(0, len(members), batch_size):
                 rows = members[start:start + batch_size]
@@ -267,7 +294,6 @@ class Answerer:
                     explain=explain, options=options)
                 for i, result in zip(rows, answered):
                     results[i] = result
-        return results  # type: ignore[return-value]
 
     def _answer_batch(self, questions: list[str], choices: list[list[str]], *, ids, labels,
                       explain: bool, options: dict) -> list[AnswerResult]:

@@ -25,14 +25,22 @@ MODEL_HELP = "Checkpoint directory (…/checkpoints/best); default: the model sh
 GRAPH_HELP = "Graph name or directory; default: the graph the model was trained on."
 
 
+def _show_note(console, message: str, *, paths: bool = True) -> None:
+    """kgqa's own warnings as one dim line; others (library deprecations) are not for the reader,
+    nor is the missing-TransE note for a model that reads no paths."""
+    if not message.startswith("[W") or (message.startswith("[W060]") and not paths):
+        return
+    console.print(f"[dim]note: {message}[/]", highlight=False)
+
+
 @contextmanager
 def _notes(console):
-    """Show warnings (missing TransE embeddings, ...) as dim notes instead of tracebacks."""
+    """Show kgqa's warnings as dim notes instead of tracebacks."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for message in dict.fromkeys(str(w.message) for w in caught):
-        console.print(f"[dim]note: {message}[/]", highlight=False)
+        _show_note(console, message)
 
 
 def _fail(exc: Exception):
@@ -47,9 +55,11 @@ def _answerer(model: Optional[Path], graph: Optional[str], console):
     t0 = time.perf_counter()
     with console.status("loading the model, graph and linker (first call only)…"):
         answerer = get_answerer(model, graph)
-        answerer.linker, answerer.retriever if answerer.uses_graphs else None  # build them now
+        _ = answerer.linker  # built now, under the status line, not inside the first answer
+        if answerer.uses_graphs:
+            _ = answerer.retriever
     for note in answerer.notes:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        _show_note(console, note, paths=answerer.graph_view.get("paths", False))
     answerer.notes.clear()
     return answerer, time.perf_counter() - t0
 
@@ -107,7 +117,7 @@ def register(app: typer.Typer) -> None:
                                                             "--dataset): --ids ID1 ID2 …"),
                     limit: int = typer.Option(20, help="With --dataset and no --ids: the first N."),
                     top_paths: int = typer.Option(5, help="Paths shown per choice."),
-                    max_nodes: int = typer.Option(25, help="Subgraph nodes shown per choice."),
+                    max_nodes: int = typer.Option(20, help="Subgraph nodes shown per choice."),
                     as_json: bool = typer.Option(False, "--json", help="Also write the explanation JSON."),
                     ) -> None:
         """Answer and explain: paths and nodes in the terminal, an offline HTML page, a PNG/SVG."""
@@ -128,6 +138,10 @@ def register(app: typer.Typer) -> None:
                     wanted = [*(ids or []), *([question] if question else []), *ctx.args]
                     wanted = [i for item in wanted for i in item.split(",") if i]
                     check_writable_dir(out)
+                    from kgqa.data import load_dataset
+                    from kgqa.explain.batch import select_examples
+
+                    select_examples(load_dataset(dataset, split), wanted, limit)  # bad ids fail fast
                     answerer, _ = _answerer(model, graph, console)
                     written = explain_dataset(dataset, split, ids=wanted or None, limit=limit,
                                               out_dir=out, model=answerer,

@@ -83,7 +83,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph", *,
                   questions: Sequence[str], choices: Sequence[Sequence[str]], model: str,
                   links: Sequence["QALinks"] | None = None, top_paths: int = 5,
-                  max_nodes: int = 25, max_edges: int = 60, max_hops: int = 2) -> list[Explanation]:
+                  max_nodes: int = 20, max_edges: int = 40, max_hops: int = 2) -> list[Explanation]:
     """One :class:`Explanation` per question of ``batch``.
 
     Args:
@@ -132,7 +132,7 @@ def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph
                 explained.answer_concepts = list(qa.choices[c].nodes)
             if not explained.nodes and explained.message is None:
                 explained.message = NO_LINK_MESSAGE
-            elif explained.message is None and not explained.answer_concepts and qa is not None:
+            elif explained.message is None and not explained.answer_concepts and (qa is not None or view):
                 explained.message = NO_ANSWER_CONCEPT_MESSAGE.format(choice=choice)
             per_choice.append(explained)
         question_concepts = list(qa.question.nodes) if qa is not None else sorted(
@@ -210,7 +210,9 @@ class _GraphView:
         self.node_attention = _numpy(output.node_attention)
         edge_attention = _numpy(output.edge_attention)
         if edge_attention is not None:
-            edge_attention = edge_attention.reshape(edge_attention.shape[0], -1).mean(axis=1)
+            rows = edge_attention.shape[0] if edge_attention.ndim else 0
+            edge_attention = (edge_attention.reshape(rows, -1).mean(axis=1) if edge_attention.size
+                              else np.zeros(rows))
             edge_attention = edge_attention[:self.edge_index.shape[1]]
         self.edge_attention = edge_attention
         self.path_attention = _numpy(output.path_attention)
@@ -304,10 +306,12 @@ class _GraphView:
         shown_edges = [ExplainedEdge(src=int(ids[u]), dst=int(ids[v]), relation=kg.relation_name(t),
                                      attention=val[0], weight=val[1])
                        for (u, v, t), val in shown[:max_edges]]
+        linked = {k: list(dict.fromkeys(kg.node_name(int(ids[i])) for i in range(n1 - n0)
+                                        if concept[i] and types[i] == t)) for k, t in (("q", 0), ("a", 1))}
         return ChoiceExplanation(
             index=0, choice="", probability=0.0, nodes=nodes, edges=shown_edges, paths=paths,
             num_subgraph_nodes=int(concept.sum()), num_subgraph_edges=len(edges),
-            num_paths=num_paths)
+            num_paths=num_paths, question_concepts=linked["q"], answer_concepts=linked["a"])
 
     def _model_paths(self, g, n0, n1, ids, edges, top_paths):
         """KagNet: the choice's paths by attention; node/edge scores summed over paths."""

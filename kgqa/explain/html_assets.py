@@ -38,6 +38,7 @@ svg.graph { width: 100%; height: 520px; background: #fcfcfd; border: 1px solid #
 svg.graph .edge { fill: none; stroke: var(--line); stroke-opacity: 0.75; }
 svg.graph .edge.hot { stroke: #555; stroke-opacity: 1; }
 svg.graph .elabel { font-size: 11px; fill: #8a94a0; pointer-events: none; }
+svg.graph .elabel.minor { display: none; } svg.graph .elabel.shown { display: inline; fill: #333; }
 svg.graph .node { stroke: #fff; stroke-width: 1.5px; cursor: grab; }
 svg.graph .nlabel { font-size: 14px; fill: #222; pointer-events: none; paint-order: stroke;
                     stroke: #fff; stroke-width: 3px; }
@@ -62,7 +63,7 @@ JS = r"""
 (function () {
   "use strict";
   var COLORS = {question: "#1f77b4", answer: "#d62728", intermediate: "#2ca02c"};
-  var W = 900, H = 520;
+  var W = 900, H = 520, LABELLED = 24;  // edges (most attended first) whose relation is always shown
   var data = JSON.parse(document.getElementById("kgqa-data").textContent);
   var tooltip = document.getElementById("kgqa-tooltip");
   window.kgqaRendered = [];
@@ -98,15 +99,20 @@ JS = r"""
 
   function layout(choice, seed) {
     var nodes = choice.nodes, n = nodes.length, rand = rng(seed);
-    var pos = nodes.map(function (node) {
-      var x = node.kind === "question" ? 0.2 : node.kind === "answer" ? 0.8 : 0.35 + 0.3 * rand();
-      return {x: x * W + (rand() - 0.5) * 40, y: H * (0.15 + 0.7 * rand())};
+    var counts = {question: 0, answer: 0}, totals = {question: 0, answer: 0};
+    nodes.forEach(function (node) { if (node.kind in totals) totals[node.kind]++; });
+    var pos = nodes.map(function (node) {  // linked concepts start in columns, the rest between
+      if (node.kind in totals) {
+        var slot = (counts[node.kind]++ + 0.5) / totals[node.kind];
+        return {x: (node.kind === "question" ? 0.1 : 0.9) * W, y: H * (0.1 + 0.8 * slot)};
+      }
+      return {x: W * (0.3 + 0.4 * rand()), y: H * (0.1 + 0.8 * rand())};
     });
     if (n === 0) return pos;
     var index = {}; nodes.forEach(function (d, i) { index[d.id] = i; });
     var links = choice.edges.map(function (e) { return [index[e.src], index[e.dst]]; })
       .filter(function (l) { return l[0] !== undefined && l[1] !== undefined && l[0] !== l[1]; });
-    var k = Math.sqrt((W * H) / Math.max(n, 1)) * 0.55, temp = W / 8;
+    var k = Math.sqrt((W * H) / Math.max(n, 1)) * 0.75, temp = W / 8;
     for (var it = 0; it < 300; it++) {
       var disp = pos.map(function () { return {x: 0, y: 0}; });
       for (var i = 0; i < n; i++) for (var j = i + 1; j < n; j++) {
@@ -120,7 +126,7 @@ JS = r"""
         disp[l[0]].x -= dx * f; disp[l[0]].y -= dy * f; disp[l[1]].x += dx * f; disp[l[1]].y += dy * f;
       });
       for (i = 0; i < n; i++) {  // question concepts drift left, answer concepts right
-        var goal = nodes[i].kind === "question" ? 0.18 * W : nodes[i].kind === "answer" ? 0.82 * W : null;
+        var goal = nodes[i].kind === "question" ? 0.1 * W : nodes[i].kind === "answer" ? 0.9 * W : null;
         if (goal !== null) disp[i].x += (goal - pos[i].x) * 3.0;
         disp[i].y += (H / 2 - pos[i].y) * 0.05;
         var len = Math.max(Math.sqrt(disp[i].x * disp[i].x + disp[i].y * disp[i].y), 0.01);
@@ -164,12 +170,14 @@ JS = r"""
       var path = sv("path", {"class": "edge", "stroke-width": width.toFixed(2),
                              "marker-end": "url(#arrow-" + panel.index + ")",
                              "data-src": e.src, "data-dst": e.dst, "data-relation": e.relation}, edgeLayer);
-      var label = sv("text", {"class": "elabel", "text-anchor": "middle"}, labelLayer);
+      var label = sv("text", {"class": "elabel" + (drawnEdges.length < LABELLED ? "" : " minor"),
+                              "text-anchor": "middle"}, labelLayer);
       label.textContent = e.relation;
       var tip = e.relation + "\nattention " + fmt(e.attention) + "\nweight " + fmt(e.weight);
       sv("title", {}, path).textContent = tip;
+      path.addEventListener("mouseenter", function () { label.classList.add("shown"); });
       path.addEventListener("mousemove", function (evt) { path.classList.add("hot"); showTip(evt, choice.nodes[i].name + " --" + tip.replace("\n", "--> " + choice.nodes[j].name + "\n")); });
-      path.addEventListener("mouseleave", function () { path.classList.remove("hot"); hideTip(); });
+      path.addEventListener("mouseleave", function () { path.classList.remove("hot"); label.classList.remove("shown"); hideTip(); });
       drawnEdges.push({path: path, label: label, i: i, j: j, bend: bend});
     });
     function placeEdges() {
@@ -278,7 +286,7 @@ JS = r"""
     var legend = el("div", {"class": "legend"}, div);
     [["question concept", COLORS.question], ["answer concept", COLORS.answer], ["other concept", COLORS.intermediate]]
       .forEach(function (x) { el("span", {"class": "key", style: "--c:" + x[1]}, legend, x[0]); });
-    el("span", {}, legend, "size = node score, width = edge attention; hover for scores, drag to move");
+    el("span", {}, legend, "size = node score, width = edge attention; hover for scores and relations, drag to move");
     panel.concepts = el("div", {"class": "concepts"}, div);
     panel.choiceMessage = el("div", {"class": "message"}, div);
     panel.svg = sv("svg", {"class": "graph", viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "xMidYMid meet",

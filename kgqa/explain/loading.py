@@ -57,6 +57,13 @@ def recorded_graph(meta: dict[str, Any]) -> tuple[str | None, str | None]:
     return name, checksum
 
 
+def recorded_view(meta: dict[str, Any]) -> dict | None:
+    """The retrieval view (``paths``, ``add_inverse``, ``context_node``) the run trained with, if
+    recorded (``graph_view``, or ``graph.view``); ``None`` = the runner's view of the model."""
+    graph = meta.get("graph") if isinstance(meta.get("graph"), dict) else {}
+    return meta.get("graph_view") or graph.get("view") or None
+
+
 def check_graph(ckpt: "Checkpoint", kg: "KnowledgeGraph") -> None:
     """Refuse a graph other than the one the checkpoint was trained on.
 
@@ -129,7 +136,8 @@ def load_answerer(model: str | Path | None = None, *,
         from kgqa.retrieval.data import num_edge_types
 
         needed = num_edge_types(kg.num_relations)
-        if num_relations < needed:
+        # too few edge types never fits; another count, with no checksum to go by, means another graph
+        if num_relations < needed or (num_relations != needed and recorded_graph(meta)[1] is None):
             raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
                 f"the model knows {num_relations} edge types but graph '{kg.name}' gives {needed} "
                 f"(2 x {kg.num_relations} relations + 4): it was trained on another graph")))
@@ -147,4 +155,4 @@ def load_answerer(model: str | Path | None = None, *,
                     backbone=backbone if regime == "frozen" else None,
                     max_length=int(backbone_cfg.get("max_length", 64)),
                     pooling=backbone_cfg.get("pooling", "first"), retrieval=retrieval,
-                    graph_view=meta.get("graph_view"), node_table=node_table, source=source)
+                    graph_view=recorded_view(meta), node_table=node_table, source=source)

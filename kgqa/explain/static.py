@@ -18,7 +18,8 @@ FORMATS = ("png", "svg", "pdf")
 
 
 def _layout(choice: ChoiceExplanation, seed: int = 0) -> dict[int, tuple[float, float]]:
-    """Spring layout, question concepts pulled to the left and answer concepts to the right."""
+    """Question concepts in a column on the left, answer concepts on the right (fixed), the other
+    concepts placed between them by a spring layout: paths read from left to right."""
     import networkx as nx
 
     graph = nx.Graph()
@@ -27,28 +28,30 @@ def _layout(choice: ChoiceExplanation, seed: int = 0) -> dict[int, tuple[float, 
     for edge in choice.edges:
         if edge.src != edge.dst:
             graph.add_edge(edge.src, edge.dst)
-    initial = {}
-    for k, node in enumerate(choice.nodes):
-        x = {"question": -1.0, "answer": 1.0}.get(node.kind, 0.0)
-        initial[node.id] = (x, ((k * 0.618) % 1.0) * 2 - 1)
-    if len(graph) <= 1:
-        return {n: initial[n] for n in graph}
-    pos = nx.spring_layout(graph, pos=initial, seed=seed, iterations=100, k=1.6 / len(graph) ** 0.5)
-    kinds = {n.id: n.kind for n in choice.nodes}
-    xs = [p[0] for p in pos.values()]
-    lo, hi = min(xs), max(xs)
-    for node, (x, y) in pos.items():  # keep the reading direction question -> answer
-        if kinds[node] == "question":
-            x = lo - 0.15 * (hi - lo + 1e-9) + 0.3 * (x - lo)
-        elif kinds[node] == "answer":
-            x = hi + 0.15 * (hi - lo + 1e-9) - 0.3 * (hi - x)
-        pos[node] = (x, y)
-    return pos
+    columns = {"question": [n.id for n in choice.nodes if n.kind == "question"],
+               "answer": [n.id for n in choice.nodes if n.kind == "answer"]}
+    pos: dict[int, tuple[float, float]] = {}
+    for kind, x in (("question", -1.0), ("answer", 1.0)):
+        ids = columns[kind]
+        for k, node in enumerate(ids):
+            pos[node] = (x, 1.0 - 2.0 * (k + 0.5) / len(ids))
+    middle = [n.id for n in choice.nodes if n.id not in pos]
+    for k, node in enumerate(middle):  # a deterministic spread to start from
+        pos[node] = (-0.5 + ((k * 0.618) % 1.0), 1.0 - 2.0 * (k + 0.5) / len(middle))
+    if middle and len(graph) > 1:
+        fixed = [n for n in pos if n not in set(middle)] or None
+        pos = nx.spring_layout(graph, pos=pos, fixed=fixed, seed=seed, iterations=200,
+                               k=2.5 / max(len(graph), 1) ** 0.5)
+        for node in middle:  # keep the middle between the columns
+            x, y = pos[node]
+            pos[node] = (max(-0.75, min(0.75, x)), y)
+    return {n: (float(x), float(y)) for n, (x, y) in pos.items()}
 
 
 def draw_choice(ax, explanation: Explanation, choice: int, *, seed: int = 0,
-                edge_labels: bool = True) -> None:
-    """Draw one choice's subgraph on a matplotlib ``Axes``."""
+                edge_labels: int = 20) -> None:
+    """Draw one choice's subgraph on a matplotlib ``Axes``; the ``edge_labels`` most attended
+    edges (the explanation lists them first) carry their relation's name."""
     from matplotlib.patches import FancyArrowPatch
 
     c = explanation.per_choice[choice]
@@ -60,11 +63,11 @@ def draw_choice(ax, explanation: Explanation, choice: int, *, seed: int = 0,
                 fontsize=9, color="#777", transform=ax.transAxes)
         return
     pos = _layout(c, seed)
-    size = {n.id: 120 + 900 * max(0.0, min(1.0, n.score)) for n in c.nodes}
+    size = {n.id: 90 + 600 * max(0.0, min(1.0, n.score)) for n in c.nodes}
     atts = [e.attention for e in c.edges if e.attention is not None]
     top = max(atts) if atts else 0.0
     seen: dict[tuple[int, int], int] = {}
-    for edge in c.edges:
+    for rank, edge in enumerate(c.edges):
         if edge.src not in pos or edge.dst not in pos:
             continue
         key = (min(edge.src, edge.dst), max(edge.src, edge.dst))
@@ -76,7 +79,7 @@ def draw_choice(ax, explanation: Explanation, choice: int, *, seed: int = 0,
                                 alpha=0.8, shrinkA=size[edge.src] ** 0.5 / 2, shrinkB=size[edge.dst] ** 0.5 / 2,
                                 zorder=1)
         ax.add_patch(arrow)
-        if edge_labels:
+        if rank < edge_labels:
             (x0, y0), (x1, y1) = pos[edge.src], pos[edge.dst]
             ax.text((x0 + x1) / 2 - rad * (y1 - y0) / 2, (y0 + y1) / 2 + rad * (x1 - x0) / 2,
                     edge.relation, fontsize=6, color="#6b7580", ha="center", va="center", zorder=2)

@@ -116,13 +116,13 @@ def print_comparison(explanations: Sequence[Explanation], console: "Console | No
                      top_paths: int = 3) -> None:
     """Several questions side by side (the demo): ranking, linked concepts and the top paths
     of each question's predicted choice, then what differs between them."""
-    from rich.columns import Columns
     from rich.console import Console, Group
     from rich.panel import Panel
+    from rich.table import Table
     from rich.text import Text
 
     console = console or Console()
-    panels = []
+    panels: list = []
     for exp in explanations:
         best = exp.predicted
         body = [ranking_table(exp), Text("")]
@@ -135,7 +135,15 @@ def print_comparison(explanations: Sequence[Explanation], console: "Console | No
             body.append(choice_block(exp, i, top_paths=top_paths, top_nodes=4))
         panels.append(Panel(Group(*body), title=f"[bold]{exp.question}[/]",
                             subtitle=f"answer: {exp.choices[best]}", expand=True))
-    console.print(Columns(panels, equal=True, expand=True))
+    if console.width >= 70 * len(panels):  # side by side when each panel gets 70 columns
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in panels:
+            grid.add_column(ratio=1)
+        grid.add_row(*panels)
+        console.print(grid)
+    else:
+        for panel in panels:
+            console.print(panel)
     if len(explanations) >= 2:
         for line in comparison_lines(explanations):
             console.print(line, highlight=False)

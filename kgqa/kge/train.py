@@ -131,6 +131,8 @@ def quiet_pykeen():
     levels = [lg.level for lg in loggers]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*pin_memory.*")
+        warnings.filterwarnings("ignore", message=".*always shuffled.*", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
         for lg in loggers:
             lg.setLevel(logging.ERROR)
         try:

@@ -31,14 +31,15 @@ __all__ = ["MODEL_MODULES", "QABatch", "QAModelOutput", "build_model", "get_mode
            "multiple_choice_loss", "register_model", *_CLASSES]
 
 
-def build_model(name: str, config: Any = None, *, backbone=None, node_features=None):
-    """Build the model registered as ``name`` from its config (dataclass, dict or ``None``).
+def build_model(name: str, config: Any = None, *, backbone=None, **kwargs):
+    """Build the model registered as ``name`` from its config (dataclass, dict or ``None``);
+    ``kwargs`` go to the constructor (``node_features=`` for the graph models).
 
     Raises:
         KGQAError: ``[E013]`` for an unknown name, ``[E040]`` for a bad config key.
     """
     cls = get_model_class(name)
-    return cls(config, backbone=backbone, node_features=node_features)
+    return cls(config, backbone=backbone, **kwargs)
 
 
 def __getattr__(name: str):

@@ -87,7 +87,8 @@ class KagNet(GraphQAModel):
           :class:`kgqa.retrieval.data.ChoiceGraph`
         - **output:** ``logits`` :math:`(B, C)`, ``path_attention`` :math:`(P,)` (the weight
           :math:`\alpha_p \beta_{ij}` of each path in its statement's vector; sums to 1 over a
-          statement's paths), ``graph_vectors`` :math:`(B, C, F_{out})`
+          statement's paths; in training, 0 for the paths not sampled), ``graph_vectors``
+          :math:`(B, C, F_{out})`
     """
 
     config_class = KagNetConfig

@@ -25,7 +25,8 @@ class PathEncoderOutput:
         path_in_pair_attention: ``(P,)`` :math:`\\alpha_k`, summing to 1 within each pair.
         pair_attention: ``(Q,)`` :math:`\\beta_{ij}` of each (question, answer) concept pair,
             summing to 1 within each graph.
-        pair_index: ``(P,)`` pair of each path (``-1`` for padding rows).
+        pair_index: ``(P,)`` pair of each path (``-1`` for padding rows and, in training,
+            paths left out by ``train_paths_per_pair``).
         pair_graph: ``(Q,)`` graph of each pair.
         has_paths: ``(G,)`` whether the graph has at least one path.
     """

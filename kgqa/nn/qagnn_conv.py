@@ -95,10 +95,9 @@ class QAGNNConv(MessagePassing):
         self.relation_output = nn.Linear(channels, channels)
         node_in = channels + extra_channels
         self.query = nn.Linear(node_in, channels)
-        self.key_node = nn.Linear(node_in, channels)
-        self.key_relation = nn.Linear(channels, channels, bias=False)
-        self.message_node = nn.Linear(node_in, channels)
-        self.message_relation = nn.Linear(channels, channels, bias=False)
+        # key and message share their inputs: one map for both, [W_k; W_m], split per head
+        self.key_message_node = nn.Linear(node_in, 2 * channels)
+        self.key_message_relation = nn.Linear(channels, 2 * channels, bias=False)
         self.update_mlp = nn.Sequential(nn.Linear(channels, channels), nn.LayerNorm(channels),
                                         nn.ReLU(), nn.Linear(channels, channels))
         self._alpha: Tensor | None = None
@@ -127,19 +126,17 @@ class QAGNNConv(MessagePassing):
             edge_index = torch.cat([edge_index, loops.unsqueeze(0).repeat(2, 1)], dim=1)
             edge_type = torch.cat([edge_type, edge_type.new_full((num_nodes,), self.num_relations)])
         z = x if node_extra is None else torch.cat([x, node_extra], dim=-1)
-        shape = (-1, self.heads, self.head_channels)
-        query = self.query(z).view(shape)
-        key_node = self.key_node(z).view(shape)
-        message_node = self.message_node(z).view(shape)
+        heads, width = self.heads, self.head_channels
+        query = (self.query(z) / math.sqrt(width)).view(-1, heads, width)
+        # [key; message] rows, so one gather serves both (each half stays contiguous)
+        key_message = self.key_message_node(z).view(-1, 2, self.channels)
         table = self.relation_table().view(-1, self.channels)
         types = self.num_node_types
         triple = (edge_type * types + node_type[edge_index[0]]) * types + node_type[edge_index[1]]
         # project the whole (small) triple table, then gather one row per edge (index_select:
         # its backward is an index_add, far faster than advanced indexing's index_put on CPU)
-        key_relation = self.key_relation(table).view(shape).index_select(0, triple)
-        message_relation = self.message_relation(table).view(shape).index_select(0, triple)
-        out = self.propagate(edge_index, query=query, key=key_node, value=message_node,
-                             key_relation=key_relation, message_relation=message_relation,
+        relation = self.key_message_relation(table).view(-1, 2, self.channels).index_select(0, triple)
+        out = self.propagate(edge_index, query=query, key_message=key_message, relation=relation,
                              size=(num_nodes, num_nodes))
         out = self.update_mlp(out.reshape(num_nodes, self.channels))
         if self.residual:
@@ -149,15 +146,17 @@ class QAGNNConv(MessagePassing):
             return out, (edge_index, alpha)
         return out
 
-    def message(self, query_i: Tensor, key_j: Tensor, value_j: Tensor, key_relation: Tensor,
-                message_relation: Tensor, index: Tensor, ptr: Tensor | None,
-                size_i: int | None) -> Tensor:
-        key = key_j + key_relation
-        scores = (query_i * key).sum(dim=-1) / math.sqrt(self.head_channels)  # (E, K)
+    def message(self, query_i: Tensor, key_message_j: Tensor, relation: Tensor, index: Tensor,
+                ptr: Tensor | None, size_i: int | None) -> Tensor:
+        shape = (-1, self.heads, self.head_channels)
+        key_message = key_message_j + relation  # (E, 2, F)
+        key, message = key_message[:, 0].view(shape), key_message[:, 1].view(shape)
+        scores = (query_i * key).sum(dim=-1)  # (E, K); the query carries 1/sqrt(d)
         alpha = softmax(scores, index, ptr, size_i)
         self._alpha = alpha
-        alpha = nn.functional.dropout(alpha, p=self.attention_dropout, training=self.training)
-        return (value_j + message_relation) * alpha.unsqueeze(-1)
+        if self.training and self.attention_dropout > 0:
+            alpha = nn.functional.dropout(alpha, p=self.attention_dropout)
+        return message * alpha.unsqueeze(-1)
 
     def _check(self, edge_type: Tensor, node_type: Tensor, node_extra: Tensor | None,
                num_nodes: int) -> None:

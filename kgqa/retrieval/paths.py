@@ -97,14 +97,8 @@ class PathSet:
     def select(self, keep: np.ndarray) -> "PathSet":
         """Keep the rows where the boolean mask ``keep`` (P,) is true (offsets recomputed)."""
         keep = np.asarray(keep, dtype=bool)
-        counts = np.add.reduceat(keep.astype(np.int64), self.pair_ptr[:-1]) if len(keep) else None
-        if counts is None:
-            ptr = self.pair_ptr.copy()
-        else:
-            # reduceat gives a wrong value for empty segments: fix them
-            counts = np.where(np.diff(self.pair_ptr) == 0, 0, counts)
-            ptr = np.zeros(len(self.pair_ptr), dtype=np.int64)
-            np.cumsum(counts, out=ptr[1:])
+        kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        ptr = kept_before[self.pair_ptr]
         return PathSet(self.nodes[keep], self.relations[keep], self.lengths[keep], ptr,
                        self.sources, self.targets)
 

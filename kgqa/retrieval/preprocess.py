@@ -154,7 +154,15 @@ def _preprocess_split(ds, kg, cfg: RetrievalConfig, root: Path, workers: int, ba
             warn_rebuild(directory / shard_name(index), problem)
     manifest_path = directory / MANIFEST
     if len(marks) == len(ranges) and manifest_path.exists():
-        return RetrievalCache(directory)
+        try:
+            cache = RetrievalCache(directory)
+            if cache.key == key and [s["sha256"] for s in cache.manifest["shards"]] == \
+                    [marks[i]["sha256"] for i, _, _ in ranges]:
+                return cache
+            problem = "it lists other shards"
+        except (KGQAError, KeyError, TypeError) as exc:
+            problem = str(exc)
+        warn_rebuild(manifest_path, problem)
 
     todo = [ShardTask(i, lo, hi, [ex.id for ex in ds.examples[lo:hi]], [ex.question for ex in ds.examples[lo:hi]],
                       [list(ex.choices) for ex in ds.examples[lo:hi]]) for i, lo, hi in ranges if i not in marks]

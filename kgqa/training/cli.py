@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -37,9 +38,12 @@ def register(app: typer.Typer) -> None:
             if max_minutes is not None:
                 cfg.training.max_minutes = max_minutes
             out_dir = out or config.parent / "runs"
+            main_process = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun
             for s in seed or cfg.seeds:
                 result = pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume,
                                   overwrite=overwrite)
+                if not main_process:
+                    continue
                 scores = "  ".join(f"{split} acc {m['accuracy']:.4f}" for split, m in result.metrics.items())
                 console.print(f"[bold]{cfg.name}[/] seed {s}: {scores}  "
                               f"({result.wall_seconds / 60:.1f} min, stop: "

@@ -198,6 +198,9 @@ def _format_errors(exc: ValidationError, source: str, root=None) -> KGQAError:
             message = "required key is missing"
         line = _yaml_line(root, loc) if root is not None else None
         where = f"{source}:{line}" if line else source
+        if problems and problems[-1][0] == where and problems[-1][1].startswith(f"({key}): "):
+            problems[-1] = (where, f"{problems[-1][1]}, or {message[0].lower()}{message[1:]}")
+            continue  # one union-typed key failing each member: one message
         problems.append((where, f"({key}): {message}"))
     problems.sort(key=lambda wp: int(wp[0].rsplit(":", 1)[1]) if ":" in wp[0] and
                   wp[0].rsplit(":", 1)[1].isdigit() else 0)

@@ -86,15 +86,19 @@ def retrieve_split_graphs(cfg, splits: Mapping[str, Any], *, graph=None,
     # edge types: relations, inverses and the 4 context-edge types (upper bound for every view)
     num_relations = num_edge_types(kg.num_relations)
     out["derived"] = {"num_relations": num_relations, "num_nodes": kg.num_nodes}
-    out["node_features"] = _node_features(cfg, kg)
+    out["node_features"] = _node_features(cfg, kg, progress)
     return out
 
 
-def _node_features(cfg, kg):
-    """Retrieval's node-name embedding table when the model embeds nodes by their names."""
+def _node_features(cfg, kg, progress: bool = False):
+    """Retrieval's node-name embedding table when the model embeds nodes by their names.
+
+    Every row is computed once per graph and encoder and saved (a no-op when retrieval's
+    relevance ranker already did it), so training never encodes names batch by batch.
+    """
     if cfg.model.kwargs.get("node_embedding", "text") != "text":
         return None
     from kgqa.retrieval.ranking import NodeEmbeddingTable
 
     encoder = (cfg.graph.retrieval or {}).get("encoder", "minilm") if cfg.graph else "minilm"
-    return NodeEmbeddingTable(kg, encoder)
+    return NodeEmbeddingTable(kg, encoder).compute_all(progress=progress)

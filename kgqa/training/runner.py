@@ -19,11 +19,10 @@ uninterrupted run.
 from __future__ import annotations
 
 import os
-import platform
-import resource
-import subprocess
+import shutil
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from kgqa.errors import Errors, KGQAError, Warnings, warn
 from kgqa.training.checkpoint import Checkpoint, TrainState, save_checkpoint
 from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConfig,
                                   check_model_kwargs, load_config, parse_config)
+from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
 from kgqa.training.results import RunResult
 
 GRAPH_FREE_MODELS = ("lm", ZEROSHOT_MODEL)
@@ -108,69 +108,6 @@ def resolve_config(config=None, **overrides) -> ExperimentConfig:
 def _default_name(data: dict) -> str:
     model = (data.get("model") or {}).get("name", "model")
     return f"{(data.get('dataset') or {}).get('name', 'csqa')}_{model}_{data.get('regime', 'frozen')}".replace("/", "_")
-
-
-# ---------------------------------------------------------------------- provenance
-def package_versions() -> dict[str, str]:
-    """Versions of python and the packages a result depends on."""
-    from importlib import metadata
-
-    from kgqa import __version__
-
-    out = {"python": platform.python_version(), "kgqa": __version__}
-    for name in ("torch", "transformers", "torch-geometric", "accelerate", "numpy", "safetensors",
-                 "pydantic", "tokenizers"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_state() -> dict[str, Any]:
-    """``{"commit", "dirty"}`` of the source checkout, or ``None`` values outside one."""
-    from kgqa.paths import REPO_DIR
-
-    def run(*args):
-        return subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True,
-                              text=True, timeout=10)
-
-    try:
-        head = run("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return {"commit": None, "dirty": None}
-        status = run("status", "--porcelain", "--untracked-files=no")
-        return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
-_FILE_SHA: dict[tuple, str] = {}
-
-
-def dataset_checksums(dataset) -> dict[str, Any]:
-    """The split's content sha256 and the sha256 of each source file."""
-    from kgqa.utils.io import sha256_file
-
-    files = {}
-    for source in getattr(dataset, "sources", ()):
-        path = Path(source)
-        if path.is_file():
-            stat = path.stat()
-            key = (str(path), stat.st_size, stat.st_mtime_ns)
-            if key not in _FILE_SHA:
-                _FILE_SHA[key] = sha256_file(path)
-            files[str(path)] = _FILE_SHA[key]
-    return {"name": getattr(dataset, "name", None), "split": getattr(dataset, "split", None),
-            "num_questions": len(dataset), "checksum": getattr(dataset, "checksum", None),
-            "files": files}
-
-
-def peak_memory_mb() -> dict[str, float | None]:
-    """Peak resident memory of this process (``ru_maxrss``) and peak CUDA allocation."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    cuda = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-    return {"rss": round(rss, 1), "cuda": None if cuda is None else round(cuda, 1)}
 
 
 def make_accelerator(mixed_precision: str = "auto"):
@@ -304,12 +241,17 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     from accelerate.utils import set_seed
 
     set_seed(seed)
-    if cfg.training.torch_threads is not None:
-        torch.set_num_threads(cfg.training.torch_threads)
     from kgqa.paths import kgqa_home
 
     run_dir = Path(out_dir) if out_dir is not None else kgqa_home() / "runs"
     run_dir = run_dir / cfg.name / f"seed-{seed}"
+    if not resume and not overwrite and (run_dir / "checkpoints" / "last" / "config.json").is_file():
+        raise KGQAError(Errors.E015.format(problem=(
+            f"a run already exists at {run_dir}; pass resume=True (--resume) to continue it, "
+            "overwrite=True (--overwrite) to replace it, or another out_dir")))
+    if overwrite and not resume:  # no stale best checkpoint or results survive a replaced run
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        (run_dir / "results.json").unlink(missing_ok=True)
     splits = load_splits(cfg, dataset)
     checksums: dict[str, Any] = {"datasets": {role: dataset_checksums(s) for role, s in splits.items()}}
     roles = {role: s.split for role, s in splits.items() if role != "train"}
@@ -352,10 +294,34 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
             cfg.backbone.name, freeze=cfg.backbone.freeze,
             gradient_checkpointing=cfg.backbone.gradient_checkpointing)
         lm_hidden = loaded_backbone.hidden_size
-    # ---- model, loaders, optimizer
-    net = build_model(cfg, model=model, backbone=loaded_backbone, lm_hidden_size=lm_hidden,
+    # ---- model, loaders, optimizer (feature caching above used every core; training may not)
+    with torch_threads(cfg.training.torch_threads):
+        return _train_and_evaluate(
+            cfg, seed=seed, model=model, backbone=loaded_backbone, lm_hidden=lm_hidden,
+            node_features=node_features, derived=derived, splits=splits, lm_states=lm_states,
+            split_graphs=split_graphs, accelerator=accelerator, run_dir=run_dir, resume=resume,
+            overwrite=overwrite, progress=progress, roles=roles, checksums=checksums,
+            timings=timings, wall_start=wall_start)
+
+
+@contextmanager
+def torch_threads(count: int | None):
+    """Run a block with ``count`` torch CPU threads (``None``: leave them as they are)."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidden, node_features,
+                        derived, splits, lm_states, split_graphs, accelerator, run_dir, resume,
+                        overwrite, progress, roles, checksums, timings, wall_start) -> RunResult:
+    net = build_model(cfg, model=model, backbone=backbone, lm_hidden_size=lm_hidden,
                       node_features=node_features, derived=derived)
-    loaders = _make_loaders(cfg, splits, lm_states=lm_states, backbone=loaded_backbone,
+    loaders = _make_loaders(cfg, splits, lm_states=lm_states, backbone=backbone,
                             graphs=split_graphs, seed=seed, accelerator=accelerator)
     from kgqa.training.loop import build_optimizer, build_scheduler, estimate, plan_steps, train
 
@@ -374,10 +340,6 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
         state = ckpt.load_training(optimizer, scheduler, getattr(accelerator, "scaler", None))
     elif resume:
         warn(Warnings.W002.format(problem=f"--resume: no checkpoint at {last_dir}; starting afresh"))
-    elif (last_dir / "config.json").is_file() and not overwrite:
-        raise KGQAError(Errors.E015.format(problem=(
-            f"a run already exists at {run_dir}; pass resume=True (--resume) to continue it, "
-            "overwrite=True to replace it, or another out_dir")))
     extra = {"regime": cfg.regime, "backbone": cfg.backbone.name, "seed": seed}
 
     def on_checkpoint(kind: str, st: TrainState) -> Path:
@@ -452,6 +414,7 @@ def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
     now = cfg.to_dict()
     for d in (saved, now):
         d.get("training", {}).pop("max_minutes", None)
+        d.get("training", {}).pop("torch_threads", None)
         d.pop("reported", None)
         d.pop("description", None)
         d.pop("seeds", None)
@@ -464,10 +427,10 @@ def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
 
 def _device_name(accelerator) -> str:
     device = accelerator.device
+    processes = f" x{accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return f"cuda:{name} x{accelerator.num_processes}"
-    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+        return f"cuda ({torch.cuda.get_device_name(device)}){processes}"
+    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads){processes}"
 
 
 def _make_loaders(cfg: ExperimentConfig, splits, *, lm_states, backbone, graphs, seed, accelerator):

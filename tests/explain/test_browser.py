@@ -129,3 +129,21 @@ def test_screenshot_is_not_blank(tmp_path):
     keep = os.environ.get("KGQA_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+@requires_chromium
+def test_model_explanation_renders_its_counts(tmp_path, answerers):
+    """A page from a real (tiny) KagNet answer: every panel draws what its data holds."""
+    from tests.explain.conftest import CHOICES, QUESTION
+
+    results = answerers["kagnet"].answer_many([QUESTION, "Where do flowers grow?"],
+                                              [CHOICES, ["garden", "tool", "hammer"]])
+    explanations = [r.explanation for r in results]
+    page = write_html(explanations, tmp_path / "model.html")
+    counts = drawn_counts(dump_dom(page, tmp_path))
+    assert len(counts) == 2
+    for exp, panel in zip(explanations, counts):
+        expected = exp.counts(exp.predicted)
+        assert expected["nodes"] > 0
+        assert panel == {"attr_nodes": expected["nodes"], "attr_edges": expected["edges"],
+                         "choice": exp.predicted, "circles": expected["nodes"], "paths": expected["edges"]}

@@ -76,6 +76,9 @@ def test_path_attention(toy_kg):
                      ("garden", "HasA", "flower"): (pytest.approx(0.1), 1.0)}
     assert [e.relation for e in shovel.edges][:2] == ["UsedFor", "AtLocation"]  # most attended first
     assert (shovel.num_subgraph_nodes, shovel.num_subgraph_edges, shovel.num_paths) == (4, 4, 3)
+    # without the linking, the linked concepts are read off the node types
+    assert (shovel.question_concepts, shovel.answer_concepts) == (["dig", "flower"], ["shovel"])
+    assert exp.question_concepts == ["dig", "flower"]
     assert hammer.paths == [] and hammer.num_paths == 0
     assert [(e.relation, e.attention) for e in hammer.edges] == [("IsA", 0.0)]
     assert exp.counts(0) == {"nodes": 4, "edges": 4} and exp.counts(1) == {"nodes": 3, "edges": 1}

@@ -233,12 +233,12 @@ def test_pretraining_losses_fall(tiny_dirs, toy, table, tmp_path):
 
     linker = DictLinker(toy, ["flower", "garden", "shovel", "dig", "tool", "hammer"])
     texts = ["a shovel is a tool to dig in the garden", "the flower is in the garden", "a hammer is a tool"] * 12
-    cfg = PretrainConfig(entity_hidden_size=8, entity_heads=2, num_aggregators=1, steps=40, batch_size=8,
-                         log_every=10, eval_texts=6, learning_rate=2e-3, warmup_steps=1, output=str(tmp_path / "p"))
+    cfg = PretrainConfig(entity_hidden_size=8, entity_heads=2, num_aggregators=1, steps=24, batch_size=8,
+                         log_every=8, eval_texts=6, learning_rate=2e-3, warmup_steps=1, output=str(tmp_path / "p"))
     record = pretrain(cfg, backbone=Backbone.from_pretrained(tiny_dirs["bert"]), entity_embeddings=table,
                       linker=linker, texts=texts)
     assert record["eval_after"]["dea_loss"] < record["eval_before"]["dea_loss"]
-    assert record["curve"]["step"] == [10, 20, 30, 40]
+    assert record["curve"]["step"] == [8, 16, 24]
     assert json.loads((tmp_path / "p" / "loss_curve.json").read_text())["name"] == "ernie-csqa"
     encoder, heads, saved = KnowledgeFusedEncoder.from_pretrained(tmp_path / "p", entity_embeddings=table)
     assert saved["model"] == "ernie" and any(k.startswith("pretraining.dea") for k in heads)

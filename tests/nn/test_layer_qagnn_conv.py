@@ -36,11 +36,14 @@ def reference(conv: QAGNNConv, x, extra, edge_index, edge_type, node_type):
     heads, d = conv.heads, conv.head_channels
     table = conv.relation_table()
     scores, messages = [], []
+    f = conv.channels
+    w_node, b_node = conv.key_message_node.weight, conv.key_message_node.bias
+    w_rel = conv.key_message_relation.weight
     for s, t, r in edges:
         rel = table[r, node_type[s], node_type[t]]
         q = conv.query(z[t]).view(heads, d)
-        k = (conv.key_node(z[s]) + conv.key_relation(rel)).view(heads, d)
-        m = (conv.message_node(z[s]) + conv.message_relation(rel)).view(heads, d)
+        k = (w_node[:f] @ z[s] + b_node[:f] + w_rel[:f] @ rel).view(heads, d)
+        m = (w_node[f:] @ z[s] + b_node[f:] + w_rel[f:] @ rel).view(heads, d)
         scores.append((q * k).sum(-1) / math.sqrt(d))
         messages.append(m)
     alpha = torch.zeros(len(edges), heads)

@@ -151,3 +151,10 @@ def test_select_recomputes_offsets(garden_graph):
     assert kept.paths_per_pair.tolist() == [
         int(keep[paths.pair_ptr[k]:paths.pair_ptr[k + 1]].sum()) for k in range(3)]
     assert np.array_equal(kept.lengths, paths.lengths[keep])
+
+
+def test_select_with_empty_pairs_at_the_end(garden_graph):
+    paths = find_paths(garden_graph, [shovel, IDS["nail"]], [dig, IDS["ground"]], max_hops=2, max_paths=None)
+    assert paths.paths_per_pair.tolist() == [2, 0]
+    assert paths.select(paths.lengths == 1).paths_per_pair.tolist() == [1, 0]
+    assert paths.select(np.zeros(len(paths), dtype=bool)).pair_ptr.tolist() == [0, 0, 0]

@@ -197,3 +197,13 @@ def test_cli_preprocess_with_the_real_linker(garden_graph, dataset, tmp_path):
                                    "--split", "dev", "--backend", "mpi", "--cache-dir", str(tmp_path / "c"),
                                    "--ranker", "degree", "--path-scorer", "none", "--no-progress"])
     assert bad.exit_code == 1 and "backend" in bad.output
+
+
+def test_damaged_manifest_is_rewritten_from_the_shards(garden_graph, dataset, tmp_path):
+    cache = run(garden_graph, dataset, tmp_path / "cache")
+    stats = cache.stats
+    (cache.path / MANIFEST).write_text("{not json")
+    computed = []
+    with pytest.warns(UserWarning, match="W061"):
+        fixed = run(garden_graph, dataset, tmp_path / "cache", on_shard=computed.append)
+    assert computed == [] and fixed.stats == stats
