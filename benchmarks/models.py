@@ -10,13 +10,16 @@ nodes with 232 stored edges, 512 question-answer paths over 8 concept pairs (86%
 ``build_choice_graph`` (inverse edges, context node; the path view for KagNet), and node
 features come from a frozen ``(247877, 384)`` float16 table as the MiniLM name embeddings do.
 
-Each model runs in its own process (so ``peak_rss_mb`` is its own): ``--warmup`` untimed
+Each model runs in its own process (so ``peak_rss_mb`` is its own), with ``--threads`` torch
+threads (default 1: on a machine shared with other jobs, two spinning OpenMP threads per op
+make the many small graph ops erratic): ``--warmup`` untimed
 training steps, ``--steps`` timed AdamW steps (LM lr 2e-5, rest 1e-3), then ``--steps`` timed
 ``no_grad`` inference batches; also the same training steps in the ``frozen`` regime (cached LM
 states, backbone not run), which isolates the graph part. ``overhead_vs_lm`` is the extra
 training time per question relative to ``lm`` in finetune (target <= 0.25).
 
-    python benchmarks/models.py [--batch-size 8] [--steps 5] [--out benchmarks/results/models.json]
+    python benchmarks/models.py [--batch-size 8] [--steps 5] [--threads 1]
+                                [--out benchmarks/results/models.json]
 
 Prints one JSON object.
 """
@@ -112,13 +115,15 @@ def make_batches(backbone, *, batch_size: int, count: int, max_length: int, path
     return batches
 
 
-def part(name: str, batch_size: int, steps: int, warmup: int, max_length: int, data_dir: str) -> dict:
+def part(name: str, batch_size: int, steps: int, warmup: int, max_length: int, data_dir: str,
+         threads: int) -> dict:
     """One model in this process: finetune training, inference, frozen training."""
     import dataclasses
 
     import numpy as np
     import torch
 
+    torch.set_num_threads(threads)
     from kgqa.backbones import Backbone
     from kgqa.models import build_model
     from kgqa.retrieval.data import num_edge_types
@@ -190,22 +195,23 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: stable numbers on a shared machine)")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    settings = [args.batch_size, args.steps, args.warmup, args.max_length, args.data_dir]
+    settings = [args.batch_size, args.steps, args.warmup, args.max_length, args.data_dir,
+                args.threads]
     if args.part:
         print(json.dumps(part(args.part, *settings)))
         return
-    import torch
-
     results = {}
     for name in args.models.split(","):
         out = subprocess.run([sys.executable, __file__, "--part", name,
                               "--batch-size", str(args.batch_size), "--steps", str(args.steps),
                               "--warmup", str(args.warmup), "--max-length", str(args.max_length),
-                              "--data-dir", args.data_dir],
+                              "--data-dir", args.data_dir, "--threads", str(args.threads)],
                              capture_output=True, text=True, check=True)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     if "lm" in results:
@@ -218,7 +224,7 @@ def main() -> None:
         "regime": "finetune",
         "backbone": "minilm (all-MiniLM-L6-v2)",
         "device": "cpu",
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": args.threads,
         "settings": {"batch_size": args.batch_size, "choices": 5, "steps": args.steps,
                      "warmup": args.warmup, "max_length": args.max_length,
                      "optimizer": "AdamW (lm 2e-5, head 1e-3)"},

@@ -113,7 +113,7 @@ def csqa_pairs(kg) -> list[tuple[int, int]]:
     return pairs
 
 
-def bench_paths(graph: str, nx_pairs: int, cap: int = 100, hops: int = 3, identity_limit: int = 20000) -> dict:
+def bench_paths(graph: str, nx_pairs: int, cap: int = 100, hops: int = 3, identity_limit: int = 5000) -> dict:
     import networkx as nx
 
     from kgqa.kg.store import KnowledgeGraph

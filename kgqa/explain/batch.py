@@ -59,7 +59,7 @@ def select_examples(dataset, ids: Sequence[str] | None = None, limit: int | None
 
 
 def explain_dataset(dataset: str = "csqa", split: str = "dev", *, ids: Sequence[str] | None = None,
-                    limit: int | None = 20, out_dir: str | Path = "kgqa_explanations",
+                    limit: int | None = 20, out_dir: str | Path | None = None,
                     model: "str | Path | Answerer | None" = None, graph=None,
                     static: str | None = None, directory: str | Path | None = None,
                     batch_size: int = 16, **options) -> DatasetExplanations:
@@ -70,7 +70,8 @@ def explain_dataset(dataset: str = "csqa", split: str = "dev", *, ids: Sequence[
         split: the split (``dev``, ``ih_test``...).
         ids: question ids (default: the first ``limit`` questions).
         limit: how many questions without ``ids`` (``None`` = all).
-        out_dir: the folder to write (created; ``[E014]`` when not writable).
+        out_dir: the folder to write (created; ``[E014]`` when not writable); default
+            ``KGQA_HOME/explanations/<dataset>-<split>``.
         model, graph: as in :func:`kgqa.explain.answer.answer`.
         static: also write a static figure per question: ``png``, ``svg`` or ``None``.
         directory: the dataset's folder (default ``<data_dir>/<name>``).
@@ -82,8 +83,12 @@ def explain_dataset(dataset: str = "csqa", split: str = "dev", *, ids: Sequence[
     from kgqa.explain.files import check_writable_dir, slug, write_file
     from kgqa.explain.html import render_index, write_html
 
-    out = check_writable_dir(out_dir)
     data = load_dataset(dataset, split, directory=directory)
+    if out_dir is None:
+        from kgqa.paths import kgqa_home
+
+        out_dir = kgqa_home() / "explanations" / slug(f"{data.name}-{data.split}")
+    out = check_writable_dir(out_dir)
     examples = select_examples(data, ids, limit)
     answerer = get_answerer(model, graph)
     results = answerer.answer_many([ex.question for ex in examples], [list(ex.choices) for ex in examples],

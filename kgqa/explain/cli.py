@@ -43,6 +43,13 @@ def _notes(console):
         _show_note(console, message)
 
 
+def _home(name: str) -> Path:
+    """Default output folder: ``KGQA_HOME/<name>`` (outputs never land in the checkout)."""
+    from kgqa.paths import kgqa_home
+
+    return kgqa_home() / name
+
+
 def _fail(exc: Exception):
     from kgqa.cli import fail
 
@@ -107,8 +114,9 @@ def register(app: typer.Typer) -> None:
                         None, "--choices", "-c", help="Answer choices: --choices shovel hammer saw"),
                     model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
                     graph: Optional[str] = typer.Option(None, "--graph", "-g", help=GRAPH_HELP),
-                    out: Path = typer.Option(Path("kgqa_explanations"), "--out", "-o",
-                                             help="Folder for the HTML page(s) and figures."),
+                    out: Optional[Path] = typer.Option(
+                        None, "--out", "-o", help="Folder for the HTML page(s) and figures "
+                                                  "(default: KGQA_HOME/explanations)."),
                     static: str = typer.Option("png", help="Static figure: png, svg, pdf or none."),
                     dataset: Optional[str] = typer.Option(None, help="Explain dataset questions instead: "
                                                                      "csqa, obqa or a jsonl file."),
@@ -130,6 +138,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         options = {"top_paths": top_paths, "max_nodes": max_nodes}
+        out = out if out is not None else _home("explanations")
         try:
             with _notes(console):
                 if dataset:
@@ -178,7 +187,8 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
                  graph: Optional[str] = typer.Option(None, "--graph", "-g", help=GRAPH_HELP),
-                 out: Path = typer.Option(Path("kgqa_demo"), "--out", "-o", help="Folder for the pages."),
+                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the pages "
+                                                    "(default: KGQA_HOME/demo)."),
                  ) -> None:
         """The running example: the same question in two contexts, answered and explained side by side."""
         from rich.console import Console
@@ -189,6 +199,7 @@ def register(app: typer.Typer) -> None:
         from kgqa.explain.terminal import print_comparison
 
         console = Console()
+        out = out if out is not None else _home("demo")
         try:
             with _notes(console):
                 from kgqa.explain.files import check_writable_dir

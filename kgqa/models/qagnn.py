@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
 from kgqa.models.base import QABatch, QAModelOutput
 from kgqa.models.common import (ANSWER_CONCEPT, CONTEXT_NODE, QUESTION_CONCEPT, GraphInputs,
                                 GraphModelConfig, GraphQAModel)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch_geometric.nn import RGCNConv
 from torch_geometric.utils import scatter
 
 from kgqa.models.base import QABatch, QAModelOutput
@@ -14,7 +15,6 @@ from kgqa.models.registry import register_model
 from kgqa.nn.attention_pool import AttentionPool
 from kgqa.nn.mlp import MLP
 from kgqa.nn.node_type_score import NodeTypeScoreEncoder
-from kgqa.nn.rgcn_conv import BasisRGCNConv
 
 POOLINGS = ("attention", "mean")
 
@@ -43,9 +43,7 @@ class RGCNConfig(GraphModelConfig):
 class RGCN(GraphQAModel):
     r"""Relational GCN (`"Modeling Relational Data with Graph Convolutional Networks"
     <https://arxiv.org/abs/1703.06103>`_, Schlichtkrull et al., ESWC 2018) over the retrieved
-    subgraph, the GNN baseline of KagNet's and QA-GNN's comparisons. The layers are PyG's
-    ``RGCNConv`` (:class:`~kgqa.nn.BasisRGCNConv` evaluates its basis decomposition without the
-    per-relation loop; same parameters, same output).
+    subgraph, the GNN baseline of KagNet's and QA-GNN's comparisons.
 
     Node inputs are concept vectors plus type and relevance features
     (:class:`~kgqa.nn.NodeTypeScoreEncoder`), :math:`\mathbf{h}^{(0)}_v = \mathbf{x}_v +
@@ -87,7 +85,7 @@ class RGCN(GraphQAModel):
         dim = cfg.hidden_size
         self.node_features = NodeTypeScoreEncoder(cfg.num_node_types, dim)
         self.convs = nn.ModuleList(
-            BasisRGCNConv(dim, dim, cfg.num_relations, num_bases=cfg.num_bases or None)
+            RGCNConv(dim, dim, cfg.num_relations, num_bases=cfg.num_bases or None)
             for _ in range(cfg.num_layers))
         self.pool = AttentionPool(cfg.lm_hidden_size, dim, heads=cfg.pool_heads,
                                   dropout=0.0) if cfg.pooling == "attention" else None

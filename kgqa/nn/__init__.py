@@ -4,7 +4,6 @@
 - :class:`NodeTypeScoreEncoder`: QA-GNN's node-type and relevance-score features.
 - :class:`QAGNNConv`: QA-GNN's relation- and node-type-aware attention message passing.
 - :class:`PathEncoder`: KagNet's path LSTM and hierarchical path attention.
-- :class:`BasisRGCNConv`: PyG's ``RGCNConv`` with bases, without the per-relation loop.
 - :class:`AttentionPool`: multi-head node pooling with an LM query.
 - :class:`MLP`: the scorer head.
 """
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 _LAYERS = {
     "AttentionPool": "kgqa.nn.attention_pool",
-    "BasisRGCNConv": "kgqa.nn.rgcn_conv",
     "ConceptEmbedding": "kgqa.nn.concept_embedding",
     "MLP": "kgqa.nn.mlp",
     "NodeTypeScoreEncoder": "kgqa.nn.node_type_score",

@@ -170,20 +170,22 @@ class PathEncoder(nn.Module):
             w_ih = getattr(lstm, f"weight_ih_l0{suffix}")
             w_hh = getattr(lstm, f"weight_hh_l0{suffix}")
             bias = getattr(lstm, f"bias_ih_l0{suffix}") + getattr(lstm, f"bias_hh_l0{suffix}")
-            head_gates = x @ w_ih[:, :node_in].t()                                   # (N, 4H)
-            relation_gates = rel_vectors @ w_ih[:, node_in:node_in + rel_in].t() + bias  # (R+1, 4H)
-            tail_gates = x @ w_ih[:, node_in + rel_in:].t()                          # (N, 4H)
+            # one table of input-gate rows: heads, then relations (+ biases), then tails
+            table = torch.cat([x @ w_ih[:, :node_in].t(),
+                               rel_vectors @ w_ih[:, node_in:node_in + rel_in].t() + bias,
+                               x @ w_ih[:, node_in + rel_in:].t()])  # (2N + R + 1, 4H)
+            offsets = torch.tensor([0, x.size(0), x.size(0) + rel_vectors.size(0)],
+                                   device=x.device)
+            rows = torch.stack([heads, relations, tails], dim=-1) + offsets  # (P, S, 3)
             hidden = x.new_zeros((heads.size(0), lstm.hidden_size))
             cell = torch.zeros_like(hidden)
             for t in range(int(steps.max()) if steps.numel() else 0):
                 active = (t < steps).unsqueeze(-1)
                 # the reverse direction reads each path from its own last triple backwards
-                pos = (steps - 1 - t).clamp(min=0).unsqueeze(-1) if suffix else \
-                    torch.full_like(steps, t).unsqueeze(-1)
-                gates = (head_gates.index_select(0, heads.gather(1, pos).squeeze(1))
-                         + relation_gates.index_select(0, relations.gather(1, pos).squeeze(1))
-                         + tail_gates.index_select(0, tails.gather(1, pos).squeeze(1))
-                         + hidden @ w_hh.t())
+                pos = (steps - 1 - t).clamp(min=0) if suffix else torch.full_like(steps, t)
+                step_rows = rows.gather(1, pos.view(-1, 1, 1).expand(-1, 1, 3)).squeeze(1)
+                # gather-and-sum of the three rows in one op (its backward is an index_add)
+                gates = nn.functional.embedding_bag(step_rows, table, mode="sum") + hidden @ w_hh.t()
                 i, f, g, o = gates.chunk(4, dim=-1)
                 new_cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
                 new_hidden = torch.sigmoid(o) * torch.tanh(new_cell)

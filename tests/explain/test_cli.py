@@ -96,3 +96,11 @@ def test_demo_side_by_side(tmp_path, toy_checkpoints):
     assert page.is_file() and (tmp_path / "demo" / "demo_house.png").is_file()
     assert str(page.resolve()) in text.replace("\n", "")
     assert 'data-explanations="2"' in page.read_text()
+
+
+def test_default_output_folder_is_in_kgqa_home(tmp_path, monkeypatch, toy_checkpoints):
+    monkeypatch.setenv("KGQA_HOME", str(tmp_path / "home"))
+    result = invoke("explain", QUESTION, "-c", "shovel", "-c", "hammer", "--model", toy_checkpoints["rgcn"],
+                    "--static", "none")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "home" / "explanations").glob("*.html"))) == 1

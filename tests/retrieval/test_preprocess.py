@@ -140,7 +140,6 @@ def test_process_pool_gives_the_same_output(garden_graph, dataset, tmp_path):
     assert_same_output(serial, pooled)
 
 
-@pytest.mark.slow
 def test_ray_backend_gives_the_same_output(garden_graph, dataset, tmp_path):
     pytest.importorskip("ray")
     serial = run(garden_graph, dataset, tmp_path / "a")
@@ -162,7 +161,6 @@ preprocess(sys.argv[2], kg, "dev", cache_dir=sys.argv[3], workers=1, backend="se
 """
 
 
-@pytest.mark.slow
 def test_killed_process_resumes_to_the_same_output(garden_graph, dataset, tmp_path):
     reference = run(garden_graph, dataset, tmp_path / "a")
     env = {**os.environ, "PYTHONPATH": str(REPO)}

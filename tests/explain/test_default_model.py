@@ -1,0 +1,37 @@
+"""The shipped default model on the running example (skipped until the model is shipped)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kgqa.explain.loading import default_model_dir, has_default_model, recorded_graph
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not has_default_model(), reason="no default model shipped yet")]
+
+QUESTIONS = ["A man dug the ground to plant flowers. What tool did he use?",
+             "A man dug the ground to build a house. What tool did he use?"]
+CHOICES = ["shovel", "excavator", "hammer", "saw", "ladder"]
+
+
+def test_default_model_is_small_and_names_its_graph():
+    from kgqa.kg.store import KnowledgeGraph
+    from kgqa.training.checkpoint import Checkpoint
+
+    assert (default_model_dir() / "model.safetensors").stat().st_size < 5 * 2**20
+    ckpt = Checkpoint.load(default_model_dir())
+    assert recorded_graph(ckpt.meta)[1] == KnowledgeGraph.load("default").checksum
+
+
+def test_default_model_answers_and_explains_the_running_example():
+    from kgqa.explain.answer import answer
+
+    for question in QUESTIONS:
+        result = answer(question, CHOICES)
+        assert math.isclose(sum(result.probabilities), 1.0, rel_tol=1e-6)
+        exp = result.explanation
+        assert {"dig", "ground"} <= set(exp.question_concepts)
+        shovel = exp.per_choice[0]
+        assert shovel.answer_concepts == ["shovel"] and shovel.nodes and shovel.paths
