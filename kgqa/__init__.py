@@ -9,9 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "KnowledgeGraph", "link", "link_batch", "link_qa"]
+__all__ = ["__version__", "KnowledgeGraph", "link", "link_batch", "link_qa", "answer"]
 
-_API = {"link", "link_batch", "link_qa"}
+_API = {"link", "link_batch", "link_qa", "answer"}
 
 
 def __getattr__(name: str):

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from kgqa.explain.answer import AnswerResult
     from kgqa.kg.store import KnowledgeGraph
     from kgqa.linking.types import LinkResult, QALinks
 
@@ -79,3 +80,15 @@ def link_qa(question: str, choices: Sequence[str], graph: "str | KnowledgeGraph"
     from kgqa.linking.linker import load_linker
 
     return qa_links(load_linker(graph, **options), question, choices)
+
+
+def answer(question: str, choices: Sequence[str], *, model=None, graph=None, explain: bool = True,
+           **options) -> "AnswerResult":
+    """Answer a multiple-choice question and explain it (see :func:`kgqa.explain.answer.answer`).
+
+    ``model`` is a checkpoint directory or ``None`` for the shipped default model; ``graph=None``
+    uses the graph the model was trained on.
+    """
+    from kgqa.explain.answer import answer as _answer
+
+    return _answer(question, choices, model=model, graph=graph, explain=explain, **options)

@@ -142,13 +142,6 @@ def graphs_download(dest: Optional[Path] = typer.Option(None, help="Folder (defa
     console.print(f"downloaded {path}")
 
 
-@app.command("demo")
-def demo(graph: str = typer.Option("default", "--graph", "-g")) -> None:
-    """The main job on the embedded data: the running example through every stage built so far."""
-    graphs_info(graph, as_json=False)
-    graphs_neighbors("shovel", graph=graph, relation=None, direction="both", limit=12)
-
-
 def _register_later_stages() -> None:
     """Command groups of later pipeline stages register themselves here when present."""
     import importlib

@@ -341,6 +341,11 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidd
     elif resume:
         warn(Warnings.W002.format(problem=f"--resume: no checkpoint at {last_dir}; starting afresh"))
     extra = {"regime": cfg.regime, "backbone": cfg.backbone.name, "seed": seed}
+    graph_info = checksums.get("graph")
+    if isinstance(graph_info, dict) and graph_info.get("checksum"):
+        # lets `kgqa answer --model` refuse a checkpoint trained on another graph (E081)
+        extra.update(graph_name=graph_info.get("name"), graph_checksum=graph_info["checksum"],
+                     graph_view=graph_info.get("view"))
 
     def on_checkpoint(kind: str, st: TrainState) -> Path:
         target = last_dir if kind == "last" else best_dir
