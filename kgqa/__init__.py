@@ -9,9 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "KnowledgeGraph", "link", "link_batch", "link_qa", "answer"]
+__all__ = ["__version__", "KnowledgeGraph", "link", "link_batch", "link_qa", "answer", "embed", "Encoder"]
 
-_API = {"link", "link_batch", "link_qa", "answer"}
+_API = {"link", "link_batch", "link_qa", "answer", "embed"}
 
 
 def __getattr__(name: str):
@@ -19,6 +19,10 @@ def __getattr__(name: str):
         from kgqa.kg.store import KnowledgeGraph
 
         return KnowledgeGraph
+    if name == "Encoder":
+        from kgqa.embed import Encoder
+
+        return Encoder
     if name in _API:
         from kgqa import api
 

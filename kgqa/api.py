@@ -92,3 +92,10 @@ def answer(question: str, choices: Sequence[str], *, model=None, graph=None, exp
     from kgqa.explain.answer import answer as _answer
 
     return _answer(question, choices, model=model, graph=graph, explain=explain, **options)
+
+
+def embed(texts, model="minilm", graph="default", **options):
+    """KG-fused, LM-only or graph-only embeddings of texts (see :func:`kgqa.embed.embed`)."""
+    from kgqa.embed import embed as _embed
+
+    return _embed(texts, model=model, graph=graph, **options)

@@ -51,7 +51,8 @@ class GraphModelConfig:
         node_feature_dim: width of the ``"text"`` table (384 for MiniLM).
         num_nodes: rows of a ``"learned"`` table (the graph's node count) without hashing.
         num_buckets: hashed rows of a ``"learned"`` table (0: one row per node).
-        hidden_size: width of the graph part.
+        hidden_size: width of the graph part (QA-GNN uses 200 beside RoBERTa-large; 64 keeps
+            the CPU cost of the graph part small beside MiniLM, see ``benchmarks/models.py``).
         dropout: dropout in the graph part and before the scorer.
         lm_dropout: dropout on the LM statement vector.
     """
@@ -63,7 +64,7 @@ class GraphModelConfig:
     node_feature_dim: int = 384
     num_nodes: int = 0
     num_buckets: int = 0
-    hidden_size: int = 128
+    hidden_size: int = 64
     dropout: float = 0.2
     lm_dropout: float = 0.1
 

@@ -38,13 +38,13 @@ class KagNetConfig(GraphModelConfig):
     """
 
     gcn_layers: int = 2
-    gcn_dim: int = 64
-    relation_dim: int = 64
+    gcn_dim: int = 32
+    relation_dim: int = 32
     lstm_hidden: int = 64
     lstm_layers: int = 1
     bidirectional: bool = False
     pair_dim: int = 64
-    train_paths_per_pair: int = 32
+    train_paths_per_pair: int = 16
     scorer_hidden: int = 128
 
 
