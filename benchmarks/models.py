@@ -8,7 +8,8 @@ kgqa's real retrieval on the default graph (measured on 150 CSQA dev choices wit
 nodes with 232 stored edges, 512 question-answer paths over 8 concept pairs (86% of 3 hops,
 14% of 2) running through 78 more nodes; they are assembled by retrieval's own
 ``build_choice_graph`` (inverse edges, context node; the path view for KagNet), and node
-features come from a frozen ``(247877, 384)`` float16 table as the MiniLM name embeddings do.
+features come from a frozen, memory-mapped ``(247877, 384)`` float16 table as the MiniLM
+name embeddings do.
 
 Each model runs in its own process (so ``peak_rss_mb`` is its own), with ``--threads`` torch
 threads (default 1: on a machine shared with other jobs, two spinning OpenMP threads per op
@@ -30,6 +31,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,6 +90,22 @@ def synthetic_choice_graph(rng, *, paths: bool):
         path_lengths=np.array(lengths), paths=paths, context_node=True)
 
 
+def random_node_table(path: Path, width: int = 384, chunk: int = 16384):
+    """A random ``(NUM_CONCEPTS, width)`` float16 ``.npy`` written to ``path`` (by plain file
+    writes, so none of it counts in this process's RSS) and memory-mapped."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+              "shape": (NUM_CONCEPTS, width)}
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for start in range(0, NUM_CONCEPTS, chunk):
+            rows = min(chunk, NUM_CONCEPTS - start)
+            fh.write(rng.standard_normal((rows, width), dtype=np.float32).astype(np.float16).tobytes())
+    return np.load(path, mmap_mode="r")
+
+
 def make_batches(backbone, *, batch_size: int, count: int, max_length: int, paths: bool, data_dir: Path):
     import numpy as np
     import torch
@@ -118,12 +136,19 @@ def make_batches(backbone, *, batch_size: int, count: int, max_length: int, path
 def part(name: str, batch_size: int, steps: int, warmup: int, max_length: int, data_dir: str,
          threads: int) -> dict:
     """One model in this process: finetune training, inference, frozen training."""
-    import dataclasses
-
-    import numpy as np
     import torch
 
     torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory(prefix="kgqa_bench_") as scratch:
+        return _measure(name, batch_size, steps, warmup, max_length, Path(data_dir), Path(scratch))
+
+
+def _measure(name: str, batch_size: int, steps: int, warmup: int, max_length: int,
+             data_dir: Path, scratch: Path) -> dict:
+    import dataclasses
+
+    import torch
+
     from kgqa.backbones import Backbone
     from kgqa.models import build_model
     from kgqa.retrieval.data import num_edge_types
@@ -132,12 +157,11 @@ def part(name: str, batch_size: int, steps: int, warmup: int, max_length: int, d
     backbone = Backbone.from_pretrained("minilm")
     config = None if name == "lm" else {"num_relations": num_edge_types(NUM_RELATIONS)}
     table = None
-    if name != "lm":
-        table = np.random.default_rng(1).standard_normal((NUM_CONCEPTS, 384), dtype=np.float32)
-        table = table.astype(np.float16)
+    if name != "lm":  # a memory-mapped float16 .npy, as retrieval's node-name embeddings
+        table = random_node_table(scratch / "nodes.npy")
     model = build_model(name, config, backbone=backbone, node_features=table)
     batches = make_batches(backbone, batch_size=batch_size, count=warmup + steps,
-                           max_length=max_length, paths=name == "kagnet", data_dir=Path(data_dir))
+                           max_length=max_length, paths=name == "kagnet", data_dir=data_dir)
     groups = model.parameter_groups()
     optimizer = torch.optim.AdamW([{"params": groups["backbone"], "lr": 2e-5},
                                    {"params": groups["head"], "lr": 1e-3}])
@@ -173,6 +197,7 @@ def part(name: str, batch_size: int, steps: int, warmup: int, max_length: int, d
     graphs = batches[-1].graphs
     return {
         "model": name,
+        "config": model.config_dict(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "head_parameters": sum(p.numel() for p in groups["head"]),
         "train_questions_per_s": questions / train_s,
@@ -197,10 +222,15 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: stable numbers on a shared machine)")
-    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding csqa/ (default: KGQA_DATA_DIR or the shared data)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.data_dir is None:
+        from kgqa.paths import data_dir
+
+        args.data_dir = str(data_dir())
     settings = [args.batch_size, args.steps, args.warmup, args.max_length, args.data_dir,
                 args.threads]
     if args.part:
@@ -214,6 +244,10 @@ def main() -> None:
                               "--data-dir", args.data_dir, "--threads", str(args.threads)],
                              capture_output=True, text=True, check=True)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    import torch  # noqa: F401  (loaded so machine_info records the versions the parts used)
+    import torch_geometric  # noqa: F401
+    import transformers  # noqa: F401
+
     if "lm" in results:
         lm = results["lm"]
         for res in results.values():

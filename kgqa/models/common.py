@@ -7,11 +7,13 @@ last hidden state is the statement vector) and ``frozen`` (the batch carries ``l
 :class:`GraphQAModel` adds the per-choice graph: concept vectors looked up by global node id
 (:class:`~kgqa.nn.ConceptEmbedding`) and checks of the graph fields.
 
-The per-choice graph (one PyG ``Data`` per choice, batched question-major by
-``Batch.from_data_list``) carries ``node_ids`` (global concept ids), ``node_type`` (0 question
-concept, 1 answer concept, 2 other, 3 LM context node), ``node_score`` (relevance),
-``edge_index``, ``edge_type`` and, for KagNet, ``path_nodes`` (batch-level node indices),
-``path_relations`` and ``path_lengths``.
+The per-choice graph (retrieval's :class:`~kgqa.retrieval.data.ChoiceGraph`, one PyG ``Data``
+per choice, batched question-major by ``Batch.from_data_list``) carries ``node_ids`` (global
+concept ids; ``-1`` for a context node), ``node_type`` (0 question concept, 1 answer concept,
+2 other, 3 LM context node), ``node_score`` (relevance), ``edge_index``, ``edge_type`` and, for
+KagNet, ``path_nodes`` (batch-level node indices), ``path_relations``, ``path_lengths`` and
+``path_graph``. A choice without linked concepts is a graph with no node (or only a context
+node); every model then scores it from the LM part.
 """
 
 from __future__ import annotations

@@ -92,6 +92,9 @@ class KagNet(GraphQAModel):
     """
 
     config_class = KagNetConfig
+    #: the retrieval view it reads (kgqa.retrieval.data.build_choice_graph): paths and the
+    #: schema graph they run through
+    graph_view = {"paths": True, "add_inverse": True, "context_node": False}
 
     def __init__(self, config: KagNetConfig | dict | None = None,
                  backbone: nn.Module | None = None, *, node_features=None):

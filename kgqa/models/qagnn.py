@@ -146,6 +146,9 @@ class QAGNN(GraphQAModel):
     """
 
     config_class = QAGNNConfig
+    #: the retrieval view it reads (kgqa.retrieval.data.build_choice_graph); the model joins
+    #: its own context node (or uses retrieval's, when there)
+    graph_view = {"paths": False, "add_inverse": True, "context_node": False}
 
     def __init__(self, config: QAGNNConfig | dict | None = None,
                  backbone: nn.Module | None = None, *, node_features=None):

@@ -74,6 +74,8 @@ class RGCN(GraphQAModel):
     """
 
     config_class = RGCNConfig
+    #: the retrieval view it reads (kgqa.retrieval.data.build_choice_graph)
+    graph_view = {"paths": False, "add_inverse": True, "context_node": False}
 
     def __init__(self, config: RGCNConfig | dict | None = None, backbone: nn.Module | None = None,
                  *, node_features=None):

@@ -19,3 +19,13 @@ def tiny_backbone(tiny_bert_dir):
 
     torch.manual_seed(0)
     return Backbone.from_pretrained(str(tiny_bert_dir))
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny graphs gain nothing from a second thread, and on a busy machine every small
+    parallel op waits for it (RGCN's per-relation scatters ran 100x slower): use one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

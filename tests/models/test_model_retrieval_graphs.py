@@ -17,15 +17,11 @@ R = 3  # relations of the toy graph
 
 def _choice(seed: int, *, paths: bool, context_node: bool, empty: bool = False):
     if empty:
-        graph = build_choice_graph(node_ids=[], node_type=[], node_score=[], num_subgraph_nodes=0,
-                                   edge_index=np.zeros((2, 0)), edge_type=[], edge_weight=[],
-                                   num_relations=R, paths=False, context_node=context_node)
-        if paths:  # build_choice_graph cannot reshape zero paths yet: the same fields by hand
-            graph.path_nodes = torch.zeros(0, 3, dtype=torch.long)
-            graph.path_relations = torch.zeros(0, 2, dtype=torch.long)
-            graph.path_lengths = torch.zeros(0, dtype=torch.long)
-            graph.path_graph = torch.zeros(0, dtype=torch.long)
-        return graph
+        return build_choice_graph(node_ids=[], node_type=[], node_score=[], num_subgraph_nodes=0,
+                                  edge_index=np.zeros((2, 0)), edge_type=[], edge_weight=[],
+                                  num_relations=R, path_nodes=np.zeros((0, 3)),
+                                  path_relations=np.zeros((0, 2)), path_lengths=[], paths=paths,
+                                  context_node=context_node)
     rng = np.random.default_rng(seed)
     # nodes: 0 question, 1 answer, 2 bridging (subgraph), 3 only on a path
     return build_choice_graph(
