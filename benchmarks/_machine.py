@@ -54,3 +54,26 @@ def machine_info() -> dict:
 
     info["kgqa_version"] = kgqa.__version__
     return info
+
+
+def emit(result: dict, out: str | Path | None) -> dict:
+    """Print ``result`` as one indented JSON object and, when ``out`` is given, save it there.
+
+    The file is written atomically (:func:`kgqa.utils.io.atomic_write_json`, same text plus a
+    newline), so an interrupted run never leaves a half-written ``benchmarks/results/*.json``.
+
+    Args:
+        result: the benchmark's JSON-serialisable report.
+        out: where to save it; ``None`` or ``""`` only prints.
+
+    Returns:
+        ``result`` unchanged, so a ``main`` can ``return emit(result, args.out)``.
+    """
+    import json
+
+    print(json.dumps(result, indent=2))
+    if out:
+        from kgqa.utils.io import atomic_write_json
+
+        atomic_write_json(out, result)
+    return result

@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "answer.json")
     args = parser.parse_args()
 
-    from _machine import machine_info, peak_rss_mb
+    from _machine import emit, machine_info, peak_rss_mb
 
     from kgqa.explain.loading import has_default_model
 
@@ -205,12 +205,7 @@ def main() -> None:
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "machine": machine_info(),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        from kgqa.utils.io import atomic_write_bytes
-
-        atomic_write_bytes(args.out, (text + "\n").encode())
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

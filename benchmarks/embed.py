@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info, peak_rss_mb  # noqa: E402
+from _machine import emit, machine_info, peak_rss_mb  # noqa: E402
 
 
 def _forward_seconds(fn, batches) -> float:
@@ -109,11 +109,7 @@ def main() -> dict:
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "machine": machine_info(),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
-    return result
+    return emit(result, args.out)
 
 
 def _csqa_path() -> Path:

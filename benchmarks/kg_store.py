@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info, peak_rss_mb  # noqa: E402
+from _machine import emit, machine_info, peak_rss_mb  # noqa: E402
 
 
 def part_build(graph_dir: str) -> dict:
@@ -170,11 +170,7 @@ def main() -> None:
         "command": "python benchmarks/kg_store.py --queries %d" % args.queries,
         "machine": machine_info(),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info, peak_rss_mb  # noqa: E402
+from _machine import emit, machine_info, peak_rss_mb  # noqa: E402
 
 
 def main() -> dict:
@@ -70,11 +69,7 @@ def main() -> dict:
             "losses": training["losses"], "path": str(emb.path)}
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     result["machine"] = machine_info()
-    text = json.dumps(result, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
-    return result
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info, peak_rss_mb  # noqa: E402
+from _machine import emit, machine_info, peak_rss_mb  # noqa: E402
 
 CSQA_FILES = ("train_rand_split.jsonl", "dev_rand_split.jsonl", "test_rand_split_no_answers.jsonl")
 
@@ -372,11 +372,7 @@ def main() -> None:
     result["command"] = "python benchmarks/linking.py" + (f" --baseline-questions {args.baseline_questions}"
                                                           if args.baseline_questions != 50 else "")
     result["machine"] = machine_info()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Run: ``KGQA_HOME=... python benchmarks/retrieval.py [--nx-pairs 40] [--workers 2
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import resource
 import sys
@@ -35,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _machine import machine_info  # noqa: E402
+from _machine import emit, machine_info  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -233,10 +232,7 @@ def main() -> None:
         result["relevance_ranking_estimated_s"] = round(over_cap / result["relevance_queries_per_s"], 1)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(result, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

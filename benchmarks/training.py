@@ -20,7 +20,6 @@ Prints one JSON object. Numbers from a busy machine are noisy: ``load_average`` 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info, peak_rss_mb  # noqa: E402
+from _machine import emit, machine_info, peak_rss_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_QUESTIONS, DEV_QUESTIONS, ALL_QUESTIONS = 8500, 1221, 12102
@@ -174,11 +173,7 @@ def main() -> None:
     result["load_average"] = {"start": [round(x, 2) for x in load_start],
                               "end": [round(x, 2) for x in os.getloadavg()]}
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

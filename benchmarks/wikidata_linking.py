@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info, peak_rss_mb  # noqa: E402
+from _machine import emit, machine_info, peak_rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -191,7 +191,6 @@ def main() -> None:
     from kgqa.linking.alias_table import AliasTable, read_ernie_sentences
     from kgqa.linking.wikidata import ERNIE_SAMPLE, WikidataLinker
     from kgqa.paths import data_dir
-    from kgqa.utils.io import atomic_write_json
 
     ernie = data_dir() / ERNIE_SAMPLE
     total_start = time.perf_counter()
@@ -241,8 +240,7 @@ def main() -> None:
     report["total_s"] = round(time.perf_counter() - total_start, 1)
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     report["machine"] = machine_info()
-    atomic_write_json(args.out, report)
-    print(json.dumps(report, indent=2))
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kgqa.errors import Errors, KGQAError, Warnings, warn
+from kgqa.linking.lazy import LazyLinkerMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
@@ -78,7 +79,7 @@ def _check_choice(kind: str, name: str, known: Sequence[str]) -> None:
         raise KGQAError(Errors.E013.format(kind=kind, name=name, known=", ".join(known)))
 
 
-class Encoder:
+class Encoder(LazyLinkerMixin):
     """Keeps the models loaded for repeated :meth:`encode` calls.
 
     Args:
@@ -135,14 +136,6 @@ class Encoder:
             self._embeddings = load_embeddings(self.kg, self.kge_model, path=path)
         self._embeddings.check_graph(self.kg)
         return self._embeddings
-
-    @property
-    def linker(self):
-        if self._linker is None:
-            from kgqa.linking.linker import load_linker
-
-            self._linker = load_linker(self.kg)
-        return self._linker
 
     @property
     def fused(self):

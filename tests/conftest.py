@@ -13,9 +13,15 @@ from kgqa.kg.importers.base import Triple
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_data_dir() -> Path | None:
+def shared_data_path() -> Path:
+    """Where the shared data folder should be: ``$KGQA_DATA_DIR``, else ``../shared/data`` beside
+    the checkout. It may not exist; tests skip by checking the file they need."""
     env = os.environ.get("KGQA_DATA_DIR")
-    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def shared_data_dir() -> Path | None:
+    path = shared_data_path()
     return path if path.is_dir() else None
 
 

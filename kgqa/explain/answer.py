@@ -30,6 +30,7 @@ import torch
 
 from kgqa.errors import Errors, KGQAError
 from kgqa.explain.types import Explanation
+from kgqa.linking.lazy import LazyLinkerMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
@@ -147,7 +148,7 @@ def _torch_threads(count: int | None):
 
 
 # ---------------------------------------------------------------------- the answerer
-class Answerer:
+class Answerer(LazyLinkerMixin):
     """A loaded model that answers and explains new questions.
 
     Build one with :func:`kgqa.explain.loading.load_answerer` (a checkpoint directory or the
@@ -210,14 +211,6 @@ class Answerer:
                 "encoded them in training")))
 
     # ------------------------------------------------------------------ parts, built on first use
-    @property
-    def linker(self):
-        if self._linker is None:
-            from kgqa.linking.linker import load_linker
-
-            self._linker = load_linker(self.kg)
-        return self._linker
-
     @property
     def retriever(self):
         if self._retriever is None:

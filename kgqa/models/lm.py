@@ -17,11 +17,15 @@ class LMConfig:
 
     Attributes:
         lm_hidden_size: width :math:`H` of the pooled LM vector (set from the backbone).
-        dropout: dropout on the pooled vector before the linear scorer.
+        dropout: dropout on the pooled vector before the scorer.
+        scorer_hidden: ``0`` for a linear scorer (``BertForMultipleChoice``); ``> 0`` for a
+            2-layer MLP scorer of that width (the graph models' scorer size, for a fair frozen
+            baseline: a linear head on fixed states is weaker than any MLP head).
     """
 
     lm_hidden_size: int = 384
     dropout: float = 0.1
+    scorer_hidden: int = 0
 
 
 @register_model("lm")
@@ -53,7 +57,13 @@ class LMOnly(QAModel):
                  *, node_features=None):  # node_features: unused, accepted like the graph models
         super().__init__(config, backbone)
         self.dropout = nn.Dropout(self.config.dropout)
-        self.scorer = nn.Linear(self.config.lm_hidden_size, 1)
+        if self.config.scorer_hidden > 0:
+            from kgqa.nn.mlp import MLP
+
+            self.scorer = MLP(self.config.lm_hidden_size, self.config.scorer_hidden, 1,
+                              dropout=self.config.dropout)
+        else:
+            self.scorer = nn.Linear(self.config.lm_hidden_size, 1)
 
     def forward(self, batch: QABatch) -> QAModelOutput:
         statements = self.statement_vectors(batch)

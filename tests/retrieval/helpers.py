@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from kgqa.linking.types import LinkResult, Mention, QALinks
+from tests.conftest import TOY_TRIPLES
 
 #: The running example (tests/conftest.py's TOY_TRIPLES) plus two edges into ``garden``, so that
 #: ``garden``-``flower`` is a multi-edge (AtLocation one way, HasA the other) and there are
@@ -14,15 +15,7 @@ from kgqa.linking.types import LinkResult, Mention, QALinks
 #: nail 5, plant 6, shovel 7, tool 8. Relations: AtLocation 0, HasA 1, HasSubevent 2, IsA 3,
 #: RelatedTo 4, UsedFor 5 (R = 6; inverse ids 6-11).
 TRIPLES = [
-    ("shovel", "UsedFor", "dig", 2.0),
-    ("shovel", "AtLocation", "garden", 1.0),
-    ("flower", "AtLocation", "garden", 3.0),
-    ("plant", "RelatedTo", "flower", 1.0),
-    ("dig", "HasSubevent", "ground", 1.0),
-    ("hammer", "UsedFor", "nail", 2.0),
-    ("hammer", "IsA", "tool", 1.0),
-    ("shovel", "IsA", "tool", 1.0),
-    ("garden", "HasA", "flower", 1.0),
+    *TOY_TRIPLES,
     ("dig", "AtLocation", "garden", 1.0),
     ("plant", "AtLocation", "garden", 2.0),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,14 +54,21 @@ def test_unknown_key_names_file_line_and_key(tmp_path):
         load_config(path)
 
 
-def test_bad_value_names_the_key(tmp_path):
-    path = _write(tmp_path, GOOD.replace("max_length: 64", "max_length: 2"))
-    with pytest.raises(KGQAError, match=rf"{path}:7: \(backbone.max_length\): Input should be "
-                                        r"greater than or equal to 8"):
-        load_config(path)
-    path = _write(tmp_path, GOOD.replace("regime: frozen", "regime: frozn"))
-    with pytest.raises(KGQAError, match=r":2: \(regime\): Input should be 'finetune', 'frozen' or "
-                                        r"'zeroshot'"):
+#: (text replaced in GOOD, its replacement, the error after "<path>:") - each names line and key.
+BAD_VALUES = [
+    ("max_length: 64", "max_length: 2",
+     r"7: \(backbone.max_length\): Input should be greater than or equal to 8"),
+    ("regime: frozen", "regime: frozn", r"2: \(regime\): Input should be 'finetune', 'frozen' or 'zeroshot'"),
+    ("name: lm", "name: lmm", r"9: \(model.name\): unknown model 'lmm'"),
+    ("{dropout: 0.2}", "{dropout: 0.2, hiden: 3}",
+     r"10: \(model.kwargs.hiden\): 'hiden' is not a setting of model 'lm'"),
+]
+
+
+@pytest.mark.parametrize("old, new, problem", BAD_VALUES)
+def test_bad_value_names_the_line_and_key(tmp_path, old, new, problem):
+    path = _write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(KGQAError, match=re.escape(f"{path}:") + problem):
         load_config(path)
 
 
@@ -69,16 +77,6 @@ def test_several_errors_are_all_reported(tmp_path):
     with pytest.raises(KGQAError) as info:
         load_config(path)
     assert "(training.epochs)" in str(info.value) and "(training.lr)" in str(info.value)
-
-
-def test_unknown_model_and_model_kwargs(tmp_path):
-    path = _write(tmp_path, GOOD.replace("name: lm", "name: lmm"))
-    with pytest.raises(KGQAError, match=r":9: \(model.name\): unknown model 'lmm'"):
-        load_config(path)
-    path = _write(tmp_path, GOOD.replace("{dropout: 0.2}", "{dropout: 0.2, hiden: 3}"))
-    with pytest.raises(KGQAError, match=r":10: \(model.kwargs.hiden\): 'hiden' is not a setting "
-                                        r"of model 'lm'"):
-        load_config(path)
 
 
 def test_consistency_and_shape_errors(tmp_path):

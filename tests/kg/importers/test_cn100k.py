@@ -1,30 +1,19 @@
-import os
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from kgqa.errors import BadInputError
 from kgqa.kg.importers.base import BadLines, Triple
 from kgqa.kg.importers.cn100k import CN100K_RELATIONS, read_cn100k
+from tests.conftest import shared_data_path
+from tests.kg.importers.helpers import assert_bad_line, write_lines
 
 
-def _data_dir() -> Path:
-    env = os.environ.get("KGQA_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-CN100K_DIR = _data_dir() / "conceptnet" / "cn100k"
-
-
-def write(path, lines):
-    path.write_bytes(b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n"
-                              for line in lines))
-    return path
+CN100K_DIR = shared_data_path() / "conceptnet" / "cn100k"
 
 
 def test_reads_unlabelled_train_split(tmp_path):
-    path = write(tmp_path / "train.txt", [
+    path = write_lines(tmp_path / "train.txt", [
         "ReceivesAction\thockey\tplay on ice",
         "",
         "usedfor\tShovel\tdig  hole ",
@@ -39,7 +28,7 @@ def test_reads_unlabelled_train_split(tmp_path):
 
 @pytest.fixture
 def dev(tmp_path):
-    return write(tmp_path / "dev1.txt", [
+    return write_lines(tmp_path / "dev1.txt", [
         "IsA\ttool\tobject\t1",
         "IsA\ttool\tbanana\t0",
         "AtLocation\tferret\tpet store\t1",
@@ -80,11 +69,8 @@ BAD_CASES = [
 
 @pytest.mark.parametrize("bad, problem", BAD_CASES)
 def test_bad_line_raises_with_file_and_line(tmp_path, bad, problem):
-    path = write(tmp_path / "train.txt", ["IsA\tdog\tpet", bad, "IsA\tdog\tpet"])
-    with pytest.raises(BadInputError) as info:
-        list(read_cn100k(path))
-    assert f"{path}:2: " in str(info.value)
-    assert problem in str(info.value)
+    path = write_lines(tmp_path / "train.txt", ["IsA\tdog\tpet", bad, "IsA\tdog\tpet"])
+    assert_bad_line(read_cn100k, path, problem)
 
 
 @pytest.mark.parametrize("bad, problem", [
@@ -92,14 +78,14 @@ def test_bad_line_raises_with_file_and_line(tmp_path, bad, problem):
     ("IsA\tdog\tpet", "expected 4 tab-separated columns, found 3"),
 ])
 def test_bad_labelled_line(tmp_path, bad, problem):
-    path = write(tmp_path / "dev1.txt", ["IsA\tdog\tpet\t1", bad])
+    path = write_lines(tmp_path / "dev1.txt", ["IsA\tdog\tpet\t1", bad])
     with pytest.raises(BadInputError) as info:
         list(read_cn100k(path))
     assert f"{path}:2: {problem}" in str(info.value)
 
 
 def test_first_line_of_unknown_shape_is_bad_and_the_next_decides(tmp_path):
-    path = write(tmp_path / "dev1.txt", ["IsA\tdog", "IsA\tdog\tpet\t1", "IsA\tcat\tpet"])
+    path = write_lines(tmp_path / "dev1.txt", ["IsA\tdog", "IsA\tdog\tpet\t1", "IsA\tcat\tpet"])
     bad_lines = BadLines(skip_bad=True)
     assert list(read_cn100k(path, bad_lines=bad_lines)) == [Triple("dog", "IsA", "pet")]
     assert [bad_lines.first.line, bad_lines.count] == [1, 2]
@@ -107,7 +93,7 @@ def test_first_line_of_unknown_shape_is_bad_and_the_next_decides(tmp_path):
 
 
 def test_skip_bad_counts_every_bad_line(tmp_path):
-    path = write(tmp_path / "train.txt", ["IsA\tdog\tpet"] + [bad for bad, _ in BAD_CASES])
+    path = write_lines(tmp_path / "train.txt", ["IsA\tdog\tpet"] + [bad for bad, _ in BAD_CASES])
     bad_lines = BadLines(skip_bad=True)
     assert list(read_cn100k(path, bad_lines=bad_lines)) == [Triple("dog", "IsA", "pet")]
     assert bad_lines.count == len(BAD_CASES)

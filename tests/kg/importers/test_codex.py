@@ -1,6 +1,4 @@
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -12,14 +10,10 @@ from kgqa.kg.importers.codex import (
     read_codex_relation_labels,
 )
 from kgqa.kg.importers.wikidata_dump import EntityInfo
+from tests.conftest import shared_data_path
 
 
-def _data_dir() -> Path:
-    env = os.environ.get("KGQA_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-DATA = _data_dir()
+DATA = shared_data_path()
 
 
 @pytest.fixture

@@ -1,22 +1,16 @@
-import gzip
 import math
-import os
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from kgqa.errors import BadInputError, KGQAError
+from kgqa.errors import KGQAError
 from kgqa.kg.importers.base import BadLines, Triple
 from kgqa.kg.importers.conceptnet4 import CN4_RELATIONS, read_conceptnet4
+from tests.conftest import shared_data_path
+from tests.kg.importers.helpers import assert_bad_line, write_gz
 
 
-def _data_dir() -> Path:
-    env = os.environ.get("KGQA_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-CN4_FILE = _data_dir() / "conceptnet" / "conceptnet4_en" / "conceptnet4_en.tsv.gz"
+CN4_FILE = shared_data_path() / "conceptnet" / "conceptnet4_en" / "conceptnet4_en.tsv.gz"
 
 LINES = [
     "ice cream\tAtLocation\tfreezer\t12\t5",
@@ -26,13 +20,6 @@ LINES = [
     "café\tIsA\tplace\t148\t4",
 ]
 GOOD = "dog\tIsA\tpet\t2\t5"
-
-
-def write_gz(path, lines):
-    data = b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in lines)
-    with gzip.open(path, "wb") as fh:
-        fh.write(data)
-    return path
 
 
 def test_reads_triples_with_normalised_names_and_score_weights(tmp_path):
@@ -80,10 +67,7 @@ BAD_CASES = [
 @pytest.mark.parametrize("bad, problem", BAD_CASES)
 def test_bad_line_raises_with_file_and_line(tmp_path, bad, problem):
     path = write_gz(tmp_path / "cn4.tsv.gz", [GOOD, bad, GOOD])
-    with pytest.raises(BadInputError) as info:
-        list(read_conceptnet4(path))
-    assert f"{path}:2: " in str(info.value)
-    assert problem in str(info.value)
+    assert_bad_line(read_conceptnet4, path, problem)
 
 
 def test_skip_bad_counts_every_bad_line(tmp_path):

@@ -1,9 +1,8 @@
-import gzip
 import hashlib
 
 import pytest
 
-from kgqa.errors import BadInputError, KGQAError
+from kgqa.errors import KGQAError
 from kgqa.kg.importers.base import BadLines, Triple
 from kgqa.kg.importers.conceptnet5 import (
     CONCEPTNET5_URL,
@@ -11,6 +10,7 @@ from kgqa.kg.importers.conceptnet5 import (
     download_conceptnet5,
     read_conceptnet5_csv,
 )
+from tests.kg.importers.helpers import assert_bad_line, write_gz
 
 GOOD_LINES = [
     '/a/[/r/UsedFor/,/c/en/shovel/n/,/c/en/dig/]\t/r/UsedFor\t/c/en/shovel/n\t/c/en/dig\t'
@@ -28,13 +28,6 @@ GOOD_LINES = [
     '{"dataset": "/d/conceptnet/4/en"}',
 ]
 GOOD = '/a/[/r/IsA/,/c/en/dog/,/c/en/pet/]\t/r/IsA\t/c/en/dog\t/c/en/pet\t{"weight": 3.0}'
-
-
-def write_gz(path, lines):
-    data = b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in lines)
-    with gzip.open(path, "wb") as fh:
-        fh.write(data)
-    return path
 
 
 def test_reads_english_edges_with_names_relations_and_weights(tmp_path):
@@ -86,11 +79,7 @@ BAD_CASES = [
 @pytest.mark.parametrize("bad, problem", BAD_CASES)
 def test_bad_line_raises_with_file_and_line(tmp_path, bad, problem):
     path = write_gz(tmp_path / "assertions.csv.gz", [GOOD, bad, GOOD])
-    with pytest.raises(BadInputError) as info:
-        list(read_conceptnet5_csv(path))
-    assert f"{path}:2: " in str(info.value)
-    assert problem in str(info.value)
-    assert info.value.line == 2
+    assert assert_bad_line(read_conceptnet5_csv, path, problem).line == 2
 
 
 @pytest.mark.parametrize("bad, problem", BAD_CASES)

@@ -1,8 +1,6 @@
 import gzip
 import json
-import os
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +13,10 @@ from kgqa.kg.importers.ernie_mentions import (
     read_ernie_mentions,
     read_ernie_sentences,
 )
+from tests.conftest import shared_data_path
 
 
-def _data_dir() -> Path:
-    env = os.environ.get("KGQA_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-ERNIE_SAMPLE = _data_dir() / "samples" / "ernie" / "wiki_sample_decoded.jsonl.gz"
+ERNIE_SAMPLE = shared_data_path() / "samples" / "ernie" / "wiki_sample_decoded.jsonl.gz"
 
 # Spans marked the way ERNIE does: the QID sits on the first word piece of each word only.
 ARTICLE_1 = {"doc": 7, "sentences": [
