@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kgqa.errors import Errors, KGQAError
+from kgqa.linking.lazy import LazyLinkerMixin
 
 BACKENDS = ("serial", "process", "ray")
 
@@ -43,7 +44,7 @@ class WorkerSetup:
     extra_metadata: dict = field(default_factory=dict)
 
 
-class ShardWorker:
+class ShardWorker(LazyLinkerMixin):
     """Computes and writes shards (one per call)."""
 
     def __init__(self, setup: WorkerSetup):
@@ -59,14 +60,6 @@ class ShardWorker:
         self.retriever = Retriever(self.kg, config, scorer=scorer)
         self.retriever.scorer_info = info
         self._linker = setup.linker
-
-    @property
-    def linker(self):
-        if self._linker is None:
-            from kgqa.linking.linker import load_linker
-
-            self._linker = load_linker(self.kg)
-        return self._linker
 
     def __call__(self, task: ShardTask) -> dict:
         from pathlib import Path
