@@ -1,15 +1,15 @@
-"""The shipped default model on the running example (skipped until the model is shipped)."""
+"""The shipped default model (kgqa/explain/default_model/) on the running example."""
 
 from __future__ import annotations
 
 import math
 
-import pytest
 
 from kgqa.explain.loading import default_model_dir, has_default_model, recorded_graph
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not has_default_model(), reason="no default model shipped yet")]
+
+def test_default_model_is_shipped():
+    assert has_default_model(), "kgqa/explain/default_model/ must hold the trained head"
 
 QUESTIONS = ["A man dug the ground to plant flowers. What tool did he use?",
              "A man dug the ground to build a house. What tool did he use?"]
