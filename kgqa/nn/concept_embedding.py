@@ -116,7 +116,7 @@ class ConceptEmbedding(nn.Module):
             raise KGQAError(Errors.E015.format(problem=(
                 f"node-feature table not found: {path}. Build the node-relevance cache of the "
                 "graph first (retrieval), or use node_embedding='learned'")))
-        return np.load(path, mmap_mode="r")
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
     @property
     def num_table_rows(self) -> int | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-
 from kgqa.explain.loading import default_model_dir, has_default_model, recorded_graph
 
 
