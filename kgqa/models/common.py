@@ -119,10 +119,15 @@ class QAModel(nn.Module):
         return dataclasses.asdict(self.config)
 
     # ------------------------------------------------------------------ parameters
+    def lm_module(self) -> nn.Module | None:
+        """The module whose parameters form the ``backbone`` learning-rate group."""
+        return self.backbone
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters split into ``backbone`` and ``head`` (the rest), so the runner can
         give the LM a smaller learning rate (as QA-GNN does)."""
-        backbone = {id(p) for p in self.backbone.parameters()} if self.backbone is not None else set()
+        lm = self.lm_module()
+        backbone = {id(p) for p in lm.parameters()} if lm is not None else set()
         groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []}
         for param in self.parameters():
             if param.requires_grad:

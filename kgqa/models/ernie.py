@@ -522,14 +522,10 @@ class ErnieForMultipleChoice(QAModel):
         (the collator's ``encode_choices``; put ``entity_ids`` in ``batch.extras``)."""
         return self.input_builder().encode_choices(questions, choices, max_length=max_length or self.config.max_length)
 
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """``backbone``: the T-encoder's trainable parameters; ``head``: aggregators and scorer."""
-        lm = {id(p) for p in self.encoder.backbone.parameters()}
-        groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []}
-        for param in self.parameters():
-            if param.requires_grad:
-                groups["backbone" if id(param) in lm else "head"].append(param)
-        return groups
+    def lm_module(self) -> nn.Module:
+        """The T-encoder: its trainable parameters form the ``backbone`` group; the aggregators
+        and the scorer are the ``head``."""
+        return self.encoder.backbone
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch: QABatch) -> QAModelOutput:
