@@ -48,6 +48,8 @@ WEIGHTS_FILE = "model.safetensors"
 BACKBONE_DIR = "backbone"
 ENTITY_FILE = "entity_embeddings.npy"
 
+#: the aggregator modules a backbone layer is copied into (its token path)
+TOKEN_PATH = ("token_attention", "token_in", "token_out", "token_norm")
 #: aggregator parameter -> backbone-layer module, per layer layout (first that fits wins)
 _LAYER_LAYOUTS: dict[str, dict[str, str]] = {
     "bert": {  # BERT, RoBERTa, ELECTRA, MiniLM
@@ -465,6 +467,8 @@ class ErnieForMultipleChoice(QAModel):
     """
 
     config_class = ErnieConfig
+    #: reads token ids (and links them): the runner refuses the ``frozen`` regime for it
+    requires_token_inputs = True
 
     def __init__(self, config: ErnieConfig | dict | None = None, backbone: "Backbone | None" = None, *,
                  entity_embeddings: "EntityEmbeddings | np.ndarray | None" = None, linker=None,
@@ -523,9 +527,14 @@ class ErnieForMultipleChoice(QAModel):
         return self.input_builder().encode_choices(questions, choices, max_length=max_length or self.config.max_length)
 
     def lm_module(self) -> nn.Module:
-        """The T-encoder: its trainable parameters form the ``backbone`` group; the aggregators
-        and the scorer are the ``head``."""
-        return self.encoder.backbone
+        """The pretrained parts, which take the runner's ``lm_lr``: the T-encoder and, when they
+        were copied from the backbone (``init_from_backbone``), the aggregators' token paths.
+        The entity paths, the fusion and the scorer are the ``head``."""
+        parts: list[nn.Module] = [self.encoder.backbone]
+        if self.config.init_from_backbone:
+            parts += [_get(aggregator, name) for aggregator in self.encoder.aggregators
+                      for name in TOKEN_PATH]
+        return nn.ModuleList(p for p in parts if p is not None)
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch: QABatch) -> QAModelOutput:

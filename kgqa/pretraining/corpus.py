@@ -11,34 +11,28 @@ from pathlib import Path
 from kgqa.errors import Errors, KGQAError
 
 
-def csqa_texts(data_dir: str | Path | None = None, *, split: str = "train", limit: int | None = None) -> list[str]:
+def csqa_texts(data_dir: str | Path | None = None, *, split: str = "ih_train", limit: int | None = None) -> list[str]:
     """``question + " " + right answer`` of a CommonsenseQA split, in file order.
+
+    The default is the in-house training split: the in-house test questions are part of the
+    official train file, so pretraining on ``"train"`` would show the model the answers of the
+    questions a fine-tuned model is later tested on.
 
     Args:
         data_dir: the shared data folder (holding ``csqa/``); default :func:`kgqa.paths.data_dir`.
-        split: ``"train"`` or ``"dev"``.
+        split: a split of :func:`kgqa.data.load_dataset` with answers (``"ih_train"``,
+            ``"train"``, ``"dev"``...).
         limit: keep the first ``limit`` questions.
 
     Raises:
-        KGQAError: the split file is missing (``[E016]``).
+        KGQAError: the split file is missing (``[E016]``), or the split has no answers.
     """
-    import json
+    from kgqa.data import load_dataset
 
-    from kgqa.paths import data_dir as default_data_dir
-
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    path = root / "csqa" / f"{split}_rand_split.jsonl"
-    if not path.exists():
-        raise KGQAError(Errors.E016.format(path=path, hint="pretraining reads the CommonsenseQA jsonl files"))
-    texts = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            question = item["question"]
-            answer = next((c["text"] for c in question["choices"] if c["label"] == item.get("answerKey")), "")
-            texts.append(f"{question['stem'].strip()} {answer}".strip())
-            if limit is not None and len(texts) >= limit:
-                break
-    return texts
+    directory = Path(data_dir) / "csqa" if data_dir is not None else None
+    dataset = load_dataset("csqa", split, directory=directory)
+    if not dataset.has_labels:
+        raise KGQAError(Errors.E055.format(location=f"corpus split {split!r}", problem=(
+            "it has no answers; pretraining texts are question + right answer")))
+    examples = dataset.examples if limit is None else dataset.examples[:limit]
+    return [f"{ex.question.strip()} {ex.choices[ex.label]}".strip() for ex in examples]

@@ -39,6 +39,8 @@ class PretrainConfig:
             (:class:`~kgqa.models.ernie.ErnieConfig`).
         freeze_t_encoder: freeze the T-encoder (only aggregators and heads learn).
         corpus: ``"csqa"`` (training questions + answers).
+        corpus_split: which CommonsenseQA split (default ``ih_train``: never the in-house test
+            questions, which a fine-tuned model is scored on).
         num_texts: corpus texts used (``0`` = all).
         eval_texts: held-out texts (the last ones of the corpus) scored before and after.
         max_length: tokens per text.
@@ -61,6 +63,7 @@ class PretrainConfig:
     output_activation: str = "none"
     freeze_t_encoder: bool = True
     corpus: str = "csqa"
+    corpus_split: str = "ih_train"
     num_texts: int = 0
     eval_texts: int = 256
     max_length: int = 64
@@ -225,7 +228,7 @@ def pretrain(config: PretrainConfig, *, data_dir: str | Path | None = None, back
     if texts is None:
         from kgqa.pretraining.corpus import csqa_texts
 
-        texts = csqa_texts(data_dir, limit=config.num_texts or None)
+        texts = csqa_texts(data_dir, split=config.corpus_split, limit=config.num_texts or None)
     start = time.perf_counter()
     builder = ErnieInputBuilder(backbone.tokenizer, linker, max_length=config.max_length)
     encoded = builder.encode(texts)

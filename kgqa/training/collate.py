@@ -4,7 +4,8 @@
 question of a batch has the same number of choices, a training split has every label, a label
 is a valid choice index, each question has one graph per choice. A choice whose subgraph is empty
 (no concept linked, nothing retrieved) is kept as a zero-node graph and flagged in
-``batch.extras["empty_graph"]`` (``(B, C)`` bool) so models and logs can see it.
+``batch.extras["empty_graph"]`` (``(B, C)`` bool) so models and logs can see it. Token encoders
+that also align entities (ERNIE's) put ``entity_ids`` (``(B, C, L)``) in ``batch.extras``.
 
 :class:`SplitLoader` yields the batches of a split in a deterministic order: the permutation of
 epoch ``e`` depends only on ``(seed, e)``, so a resumed run can regenerate it and skip the batches
@@ -104,6 +105,8 @@ class QACollator:
             batch.attention_mask = enc["attention_mask"].view(shape)
             if "token_type_ids" in enc:
                 batch.token_type_ids = enc["token_type_ids"].view(shape)
+            if "entity_ids" in enc:  # knowledge-fused models (ernie): node id per token, -1 = none
+                batch.extras["entity_ids"] = enc["entity_ids"].view(shape)
         if self.graphs is not None:
             batch.graphs, batch.extras["empty_graph"] = self._graphs(indices, examples, num_choices)
         return batch

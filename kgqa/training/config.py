@@ -278,6 +278,11 @@ def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", ya
                   f"unknown model '{config.model.name}'; choose one of "
                   f"{', '.join(sorted([*MODEL_MODULES, ZEROSHOT_MODEL]))}")
     cls = get_model_class(config.model.name)
+    if getattr(cls, "requires_token_inputs", False) and config.regime == "frozen":
+        _raise_at(source, yaml_root, ("regime",),
+                  f"model '{config.model.name}' reads token ids (it fuses entities into the encoder), "
+                  "so it cannot use cached frozen states; use regime: finetune (its "
+                  "freeze_t_encoder setting keeps the lower layers fixed)")
     config_class = getattr(cls, "config_class", None)
     if config_class is None or not dataclasses.is_dataclass(config_class):
         return

@@ -36,7 +36,6 @@ from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConf
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
 from kgqa.training.results import RunResult
 
-GRAPH_FREE_MODELS = ("lm", ZEROSHOT_MODEL)
 #: Roles of the splits; metrics are reported under the split names.
 ROLES = ("train", "dev", "test")
 
@@ -121,6 +120,19 @@ def make_accelerator(mixed_precision: str = "auto"):
         else:
             mixed_precision = "no"
     return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
+
+
+def uses_subgraphs(name: str, model=None) -> bool:
+    """Whether a model reads retrieved per-choice subgraphs (it has ``graph_inputs``); ``lm``,
+    ``ernie`` (entities come from linking inside its ``encode_choices``) and ``zeroshot`` do not."""
+    if isinstance(model, torch.nn.Module):
+        return hasattr(model, "graph_inputs")
+    if name == ZEROSHOT_MODEL:
+        return False
+    from kgqa.models.registry import get_model_class
+
+    cls = model if isinstance(model, type) else get_model_class(name)
+    return hasattr(cls, "graph_inputs")
 
 
 # ---------------------------------------------------------------------- data
@@ -263,8 +275,7 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     timings: dict[str, float] = {}
     # ---- graphs
     split_graphs, derived = None, {}
-    needs_graphs = cfg.model.name not in GRAPH_FREE_MODELS and not (
-        isinstance(model, torch.nn.Module) and not hasattr(model, "graph_inputs"))
+    needs_graphs = uses_subgraphs(cfg.model.name, model)
     if graphs is not None:
         split_graphs = dict(graphs)
     elif needs_graphs:
@@ -295,6 +306,8 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
             gradient_checkpointing=cfg.backbone.gradient_checkpointing)
         lm_hidden = loaded_backbone.hidden_size
     # ---- model, loaders, optimizer (feature caching above used every core; training may not)
+    if cfg.graph is not None:
+        derived = {"graph": cfg.graph.name, **derived}
     with torch_threads(cfg.training.torch_threads):
         return _train_and_evaluate(
             cfg, seed=seed, model=model, backbone=loaded_backbone, lm_hidden=lm_hidden,
@@ -321,7 +334,10 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidd
                         overwrite, progress, roles, checksums, timings, wall_start) -> RunResult:
     net = build_model(cfg, model=model, backbone=backbone, lm_hidden_size=lm_hidden,
                       node_features=node_features, derived=derived)
-    loaders = _make_loaders(cfg, splits, lm_states=lm_states, backbone=backbone,
+    entities = _entity_checksums(net)
+    if entities:
+        checksums["entities"] = entities
+    loaders = _make_loaders(cfg, splits, lm_states=lm_states, encode_choices=token_encoder(net, backbone),
                             graphs=split_graphs, seed=seed, accelerator=accelerator)
     from kgqa.training.loop import build_optimizer, build_scheduler, estimate, plan_steps, train
 
@@ -438,15 +454,34 @@ def _device_name(accelerator) -> str:
     return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads){processes}"
 
 
-def _make_loaders(cfg: ExperimentConfig, splits, *, lm_states, backbone, graphs, seed, accelerator):
+def token_encoder(model, backbone=None):
+    """The collator's ``encode_choices``: the model's own when it has one (``ernie`` links and
+    aligns entities there), else the backbone's; ``None`` in the frozen regime."""
+    own = getattr(model, "encode_choices", None)
+    if own is not None:
+        return own
+    return backbone.encode_choices if backbone is not None else None
+
+
+def _entity_checksums(model) -> dict[str, Any]:
+    """The entity table a knowledge-fused model was built with (recorded in results.json)."""
+    config = getattr(model, "config", None)
+    checksum = getattr(config, "entity_checksum", "")
+    if not checksum:
+        return {}
+    return {"graph": getattr(config, "graph", None), "graph_checksum": getattr(config, "graph_checksum", ""),
+            "kge_model": getattr(config, "kge_model", None), "entity_checksum": checksum,
+            "num_entities": getattr(config, "num_entities", None)}
+
+
+def _make_loaders(cfg: ExperimentConfig, splits, *, lm_states, encode_choices, graphs, seed, accelerator):
     from kgqa.training.collate import QACollator, SplitLoader
 
     loaders = {}
     for role, split in splits.items():
         collate = QACollator(
             examples=split.examples, split=split.split, require_labels=True,
-            lm_states=lm_states.get(role),
-            encode_choices=backbone.encode_choices if backbone is not None else None,
+            lm_states=lm_states.get(role), encode_choices=encode_choices,
             max_length=cfg.backbone.max_length,
             graphs=None if graphs is None else graphs.get(role))
         train = role == "train"
@@ -522,7 +557,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, split: str, dataset=None, gra
                         source=ds.source)
     accelerator = make_accelerator(cfg.training.mixed_precision)
     split_graphs = graphs
-    if split_graphs is None and cfg.model.name not in GRAPH_FREE_MODELS:
+    if split_graphs is None and uses_subgraphs(ckpt.model_name):
         loaded = load_split_graphs(cfg, {"eval": data}, graph=graph)
         split_graphs = loaded["graphs"]["eval"]
         node_features = node_features if node_features is not None else loaded.get("node_features")
@@ -547,7 +582,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, split: str, dataset=None, gra
     model = accelerator.prepare(model)
     collate = QACollator(examples=data.examples, split=split, require_labels=data.has_labels,
                          lm_states=states,
-                         encode_choices=backbone.encode_choices if backbone is not None else None,
+                         encode_choices=token_encoder(accelerator.unwrap_model(model), backbone),
                          max_length=cfg.backbone.max_length, graphs=split_graphs)
     loader = SplitLoader(collate, len(data), batch_size=batch_size or cfg.training.eval_batch_size)
     result = estimate(accelerator.unwrap_model(model), loader, accelerator)

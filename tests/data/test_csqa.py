@@ -164,3 +164,14 @@ def test_shared_csqa_content(data_dir):
     ih_test = load_csqa("ih_test", directory=data_dir / "csqa")
     assert set(ih_train.ids).isdisjoint(ih_test.ids)
     assert sorted(ih_train.ids + ih_test.ids) == sorted(train.ids)
+
+
+def test_pretraining_corpus_keeps_to_inhouse_train(mini_csqa):
+    from kgqa.pretraining.corpus import csqa_texts
+
+    # the in-house test questions (t1, t3) are in the official train file: never by default
+    assert csqa_texts(mini_csqa.parent) == ["What digs? shovel", "What flies? bird"]
+    assert csqa_texts(mini_csqa.parent, split="train", limit=3) == [
+        "Where is ice cream kept? freezer", "What digs? shovel", "What reads? person"]
+    with pytest.raises(KGQAError, match="E055.*no answers"):
+        csqa_texts(mini_csqa.parent, split="test")
