@@ -19,7 +19,7 @@ def preprocess_command(
         subgraph_hops: int = typer.Option(2, help="Bridging nodes v with d(Q,v) + d(v,A) <= this."),
         max_hops: int = typer.Option(3, help="Longest KagNet path, in hops."),
         max_paths: int = typer.Option(100, help="Paths kept per concept pair, shortest first (0 = all)."),
-        path_scorer: str = typer.Option("auto", help="auto, none or a TransE embedding directory."),
+        path_scorer: str = typer.Option("none", help="none (keep all paths), auto (newest TransE of the graph) or an embedding directory."),
         node_embeddings: str = typer.Option("all", help="Relevance ranker: embed all node names once (all) or on demand (lazy)."),
         score_all_nodes: bool = typer.Option(False, help="Run the ranker on every choice, not only over the cap."),
         shard_size: int = typer.Option(500, help="Questions per cache shard."),

@@ -32,8 +32,10 @@ class RetrievalConfig:
             (only the nodes that get ranked); it changes the time, not the output.
         score_all_nodes: run the ranker on every choice (else only where the cap forces it, and
             ``node_score`` is NaN elsewhere).
-        path_scorer: ``auto`` (prune with the graph's TransE embeddings if trained, else keep
-            every path and say so), ``none`` (never prune) or the path of an embedding directory.
+        path_scorer: ``none`` (keep every path found, the default), ``auto`` (prune with the
+            graph's newest TransE embeddings if trained, else keep every path and say so) or the
+            path of an embedding directory. Pruning is opt-in so that retrieval output (and the
+            models trained on it) does not change when someone trains embeddings for the graph.
         prune_threshold: KagNet's threshold: paths whose mean hop plausibility is below it are
             dropped.
         shard_size: questions per cache shard (the unit of parallel work and of resuming).
@@ -48,7 +50,7 @@ class RetrievalConfig:
     encoder: str = "minilm"
     node_embeddings: str = "all"
     score_all_nodes: bool = False
-    path_scorer: str = "auto"
+    path_scorer: str = "none"
     prune_threshold: float = 0.15
     shard_size: int = 500
 
