@@ -26,7 +26,8 @@ def git_commit() -> str | None:
 
 
 def machine_info() -> dict:
-    """Cores, RAM, CPU model, Python and key package versions, git commit, UTC time."""
+    """Cores, RAM, CPU model, Python and key package versions, git commit, UTC time, and the load
+    average when the result was written (other jobs on the cores slow every timing down)."""
     info = {
         "cores": os.cpu_count(),
         "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
@@ -35,6 +36,7 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "git_commit": git_commit(),
         "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
     try:
         with open("/proc/cpuinfo") as fh:
