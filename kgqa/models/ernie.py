@@ -94,7 +94,8 @@ class ErnieConfig:
         graph: graph the entities come from (name or directory).
         kge_model: KGE model of the entity table (``"transe"``).
         embeddings: embedding directory (``None``: the newest ``kge_model`` of ``graph``).
-        pretrained: a directory saved by ``save_pretrained`` (e.g. after ``kgqa pretrain``) to
+        pretrained: a directory saved by ``save_pretrained``, or the name of one under
+            ``KGQA_HOME/pretrained/`` (``kgqa pretrain`` saves there), to
             start from instead of the backbone's weights.
         entity_checksum: sha256 of the entity table the model was built with (filled in).
         graph_checksum: checksum of ``graph`` (filled in).
@@ -182,6 +183,25 @@ def copy_backbone_layer(aggregator: KnowledgeFusionLayer, layer: nn.Module) -> s
                     targets[dst].bias.copy_(src.bias)
         return name
     return None
+
+
+def resolve_pretrained(name_or_directory: str | Path) -> Path:
+    """A saved ERNIE directory: the path itself, or a name under ``KGQA_HOME/pretrained/`` (where
+    ``kgqa pretrain`` saves), so experiment configs need no machine-specific paths.
+
+    Raises:
+        KGQAError: ``[E053]`` naming both places tried when neither is a directory.
+    """
+    path = Path(name_or_directory).expanduser()
+    if path.is_dir():
+        return path
+    from kgqa.paths import kgqa_home
+
+    named = kgqa_home() / "pretrained" / str(name_or_directory)
+    if path.name == str(name_or_directory) and named.is_dir():
+        return named
+    raise _config_error(f"no saved ERNIE model '{name_or_directory}' (tried {path} and {named}); "
+                        "run `kgqa pretrain CONFIG` or give the directory of a save_pretrained() save")
 
 
 def _entity_table(embeddings) -> tuple[Tensor, str, str, str]:
@@ -384,7 +404,8 @@ class KnowledgeFusedEncoder(nn.Module):
         """Load a directory written by :meth:`save_pretrained`.
 
         Args:
-            directory: the directory.
+            directory: the directory, or a name under ``KGQA_HOME/pretrained/``
+                (:func:`resolve_pretrained`).
             entity_embeddings: the entity table to use; by default the directory's copy, else the
                 embeddings recorded in the config. Its sha256 must be the recorded one.
             **overrides: :class:`ErnieConfig` fields to change (e.g. ``freeze_t_encoder``).
@@ -401,7 +422,7 @@ class KnowledgeFusedEncoder(nn.Module):
 
         from kgqa.backbones.backbone import Backbone, _quiet_transformers
 
-        directory = Path(directory)
+        directory = resolve_pretrained(directory)
         try:
             saved = json.loads((directory / CONFIG_FILE).read_text())
             state = load_file(str(directory / WEIGHTS_FILE))

@@ -172,7 +172,10 @@ def test_multiple_choice_forward_and_frozen_t_encoder(tiny_dirs, toy, table):
     # the last aggregator's entity term only changes entity tokens, which the first-token score never reads
     assert model.encoder.aggregators[1].entity_in.weight.grad.abs().sum() == 0
     groups = model.parameter_groups()
-    assert groups["backbone"] == [] and len(groups["head"]) > 0
+    # frozen T-encoder: the lm-rate group is only the aggregators' token paths (copied layers)
+    token_paths = {id(p) for a in model.encoder.aggregators for name in ("token_attention", "token_in",
+                   "token_out", "token_norm") for p in getattr(a, name).parameters()}
+    assert {id(p) for p in groups["backbone"]} == token_paths and len(groups["head"]) > 0
     del batch.extras["entity_ids"]
     with pytest.raises(KGQAError, match=r"E040.*entity_ids"):
         model(batch)
@@ -196,6 +199,16 @@ def test_save_load_round_trip(tiny_dirs, toy, table, tmp_path):
     other = EntityEmbeddings.from_arrays(toy, np.ones((toy.num_nodes, 8), np.float32))
     with pytest.raises(KGQAError, match=r"\[E052\].*differs"):
         ErnieForMultipleChoice.from_pretrained(tmp_path / "ernie", entity_embeddings=other)
+
+
+def test_pretrained_by_name_under_kgqa_home(tiny_dirs, toy, table, tmp_path, monkeypatch):
+    monkeypatch.setenv("KGQA_HOME", str(tmp_path / "home"))
+    model = ErnieForMultipleChoice(_config(), Backbone.from_pretrained(tiny_dirs["bert"]), entity_embeddings=table)
+    model.save_pretrained(tmp_path / "home" / "pretrained" / "tiny-ernie")
+    loaded = ErnieForMultipleChoice({"pretrained": "tiny-ernie"}, entity_embeddings=table)
+    assert loaded.encoder.backbone.num_layers == model.encoder.backbone.num_layers
+    with pytest.raises(KGQAError, match=r"\[E053\].*no saved ERNIE model 'missing'.*kgqa pretrain"):
+        ErnieForMultipleChoice({"pretrained": "missing"}, entity_embeddings=table)
 
 
 def test_dea_corruption_rates():
