@@ -433,9 +433,7 @@ class KnowledgeFusedEncoder(nn.Module):
             if (directory / ENTITY_FILE).exists():
                 entity_embeddings = np.load(directory / ENTITY_FILE, allow_pickle=False)
             else:
-                from kgqa.kge.artifacts import load_embeddings
-
-                entity_embeddings = load_embeddings(config.graph, config.kge_model, path=config.embeddings)
+                entity_embeddings = _load_entity_embeddings(config)
         with _quiet_transformers():
             hf_config = AutoConfig.from_pretrained(directory / BACKBONE_DIR)
             tokenizer = AutoTokenizer.from_pretrained(directory / BACKBONE_DIR)
@@ -457,10 +455,31 @@ class KnowledgeFusedEncoder(nn.Module):
 
 
 def _load_entity_embeddings(config: ErnieConfig):
-    from kgqa.kge.artifacts import load_embeddings
+    """The entity table of ``config``: its ``embeddings`` directory when present; for a saved model
+    (``entity_checksum`` set) whose recorded directory is not on this machine, the table of
+    ``graph`` with that sha256; else the newest ``kge_model`` table of ``graph``.
 
-    return load_embeddings(config.graph, config.kge_model, dim=None if config.embeddings else config.entity_dim,
-                           path=config.embeddings)
+    Raises:
+        KGQAError: ``[E052]`` when a saved model's table is nowhere to be found.
+    """
+    from kgqa.kge.artifacts import embeddings_root, find_embeddings, load_embeddings, read_embeddings
+
+    if config.embeddings and Path(config.embeddings).is_dir():
+        return load_embeddings(config.graph, config.kge_model, path=config.embeddings)
+    if config.entity_checksum:
+        from kgqa.kg.store import KnowledgeGraph
+
+        kg = KnowledgeGraph.load(config.graph)
+        for path in find_embeddings(kg, config.kge_model, config.entity_dim):
+            table = read_embeddings(path)
+            if table.checksum == config.entity_checksum:
+                table.check_graph(kg)
+                return table
+        raise KGQAError(Errors.E052.format(path=config.embeddings or embeddings_root(kg), problem=(
+            f"this model was trained with a {config.kge_model} table of graph '{config.graph}' with sha256 "
+            f"{config.entity_checksum[:16]}..., and no table under {embeddings_root(kg)} has it; "
+            "set the model's `embeddings` to that table's directory")))
+    return load_embeddings(config.graph, config.kge_model, dim=config.entity_dim, path=config.embeddings)
 
 
 @register_model("ernie")

@@ -96,3 +96,28 @@ def test_ernie_refuses_the_frozen_regime(tmp_path, ernie_setup, tiny_backbone_di
 def test_which_models_read_subgraphs():
     assert [uses_subgraphs(n) for n in ("lm", "ernie", "zeroshot", "rgcn", "qagnn", "kagnet")] == [
         False, False, False, True, True, True]
+
+
+def test_saved_ernie_finds_its_table_by_checksum_on_another_machine(tmp_path, ernie_setup, tiny_backbone_dir):
+    """A checkpoint records the absolute path of its entity table; where that path does not
+    exist, the graph's table with the recorded sha256 is used, never merely the newest one."""
+    from kgqa.backbones import Backbone
+    from kgqa.kg.store import KnowledgeGraph
+    from kgqa.kge.artifacts import embeddings_root
+    from kgqa.models.ernie import ErnieForMultipleChoice
+
+    config, table = ernie_setup
+    graph_dir = config["graph"]["name"]
+    kg = KnowledgeGraph.load(graph_dir)
+    model = ErnieForMultipleChoice({**ERNIE_KWARGS, "lm_hidden_size": 32, "graph": graph_dir},
+                                   Backbone.from_pretrained(str(tiny_backbone_dir)), entity_embeddings=table)
+    saved = {**model.config_dict(), "embeddings": str(tmp_path / "elsewhere" / "transe-8-gone")}
+    with pytest.raises(KGQAError, match=r"E052.*sha256.*no table under"):
+        ErnieForMultipleChoice(saved, Backbone.from_pretrained(str(tiny_backbone_dir)))
+    table.save(embeddings_root(kg) / "transe-8-right")
+    rng = np.random.default_rng(1)
+    newer = EntityEmbeddings.from_arrays(kg, rng.normal(size=(kg.num_nodes, 8)).astype(np.float32))
+    newer.save(embeddings_root(kg) / "transe-8-newer")
+    rebuilt = ErnieForMultipleChoice(saved, Backbone.from_pretrained(str(tiny_backbone_dir)))
+    assert rebuilt.config.entity_checksum == table.checksum != newer.checksum
+    assert torch.equal(rebuilt.encoder.entity_table, torch.from_numpy(np.asarray(table.entity)))
