@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ import torch
 from kgqa.errors import Errors, KGQAError
 from kgqa.explain.types import Explanation
 from kgqa.linking.lazy import LazyLinkerMixin
+from kgqa.utils.threads import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
@@ -131,20 +131,6 @@ def check_question(question: str, choices: Sequence[str]) -> tuple[str, list[str
                 f"'{choice}' (choice {i + 1}); give each answer once")))
         seen[key] = i
     return _normalise(question), cleaned
-
-
-@contextmanager
-def _torch_threads(count: int | None):
-    """Run with ``count`` torch threads, then restore the previous setting."""
-    if count is None or count == torch.get_num_threads():
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # ---------------------------------------------------------------------- the answerer
@@ -271,7 +257,7 @@ class Answerer(LazyLinkerMixin):
         groups: dict[int, list[int]] = {}
         for i, (_, c) in enumerate(checked):
             groups.setdefault(len(c), []).append(i)
-        with torch.inference_mode(), _torch_threads(self.num_threads):
+        with torch.inference_mode(), torch_threads(self.num_threads):
             self._answer_groups(checked, groups, results, ids=ids, labels=labels, explain=explain,
                                 batch_size=batch_size, options=options)
         return results  # type: ignore[return-value]

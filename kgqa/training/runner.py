@@ -22,7 +22,6 @@ import os
 import shutil
 import time
 from collections.abc import Mapping
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConf
                                   check_model_kwargs, load_config, parse_config)
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
 from kgqa.training.results import RunResult
+from kgqa.utils.threads import torch_threads
 
 #: Roles of the splits; metrics are reported under the split names.
 ROLES = ("train", "dev", "test")
@@ -315,18 +315,6 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
             split_graphs=split_graphs, accelerator=accelerator, run_dir=run_dir, resume=resume,
             overwrite=overwrite, progress=progress, roles=roles, checksums=checksums,
             timings=timings, wall_start=wall_start)
-
-
-@contextmanager
-def torch_threads(count: int | None):
-    """Run a block with ``count`` torch CPU threads (``None``: leave them as they are)."""
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidden, node_features,

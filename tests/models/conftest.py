@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kgqa.utils.threads import torch_threads
+
 
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory):
@@ -25,7 +27,5 @@ def tiny_backbone(tiny_bert_dir):
 def _one_torch_thread():
     """Tiny graphs gain nothing from a second thread, and on a busy machine every small
     parallel op waits for it (RGCN's per-relation scatters ran 100x slower): use one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield

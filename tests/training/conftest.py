@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
+from kgqa.utils.threads import torch_threads
 from tests.training.toys import write_csqa_fixture
 
 
@@ -33,7 +33,5 @@ def accelerator():
 def _one_thread():
     """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine OpenMP
     barriers make a 45-row scatter take 0.1 s; run these tests on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
