@@ -11,9 +11,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(*, children: bool = False) -> float:
+    """Peak resident set size of this process so far, in MiB; with ``children``, the larger of
+    that and the peak of any finished child process (worker pools)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if children:
+        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return peak / 1024
 
 
 def git_commit() -> str | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -34,13 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _machine import emit, machine_info  # noqa: E402
-
-
-def peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+from _machine import emit, machine_info, peak_rss_mb  # noqa: E402
 
 
 def bench_csqa(workers: int, ranker: str) -> dict:
@@ -230,7 +223,7 @@ def main() -> None:
         over_cap = sum(st["choices_over_node_cap"] for st in result["csqa_stats"].values())
         result["csqa_choices_over_node_cap"] = over_cap
         result["relevance_ranking_estimated_s"] = round(over_cap / result["relevance_queries_per_s"], 1)
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["peak_rss_mb"] = round(peak_rss_mb(children=True), 1)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     emit(result, args.out)
 

@@ -48,8 +48,6 @@ WEIGHTS_FILE = "model.safetensors"
 BACKBONE_DIR = "backbone"
 ENTITY_FILE = "entity_embeddings.npy"
 
-#: the aggregator modules a backbone layer is copied into (its token path)
-TOKEN_PATH = ("token_attention", "token_in", "token_out", "token_norm")
 #: aggregator parameter -> backbone-layer module, per layer layout (first that fits wins)
 _LAYER_LAYOUTS: dict[str, dict[str, str]] = {
     "bert": {  # BERT, RoBERTa, ELECTRA, MiniLM
@@ -68,6 +66,9 @@ _LAYER_LAYOUTS: dict[str, dict[str, str]] = {
         "token_attention.layer_norm": "sa_layer_norm", "token_in": "ffn.lin1", "token_out": "ffn.lin2",
         "token_norm": "output_layer_norm"},
 }
+
+#: the aggregator modules a backbone layer is copied into (its token path), from the layouts
+TOKEN_PATH = tuple(dict.fromkeys(dst.split(".")[0] for layout in _LAYER_LAYOUTS.values() for dst in layout))
 
 
 @dataclass
