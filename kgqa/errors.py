@@ -77,6 +77,8 @@ class Errors(metaclass=_CodedMessages):
     E061 = ("Retrieval cache '{path}' is unusable: {problem}. Run `kgqa preprocess` again (it "
             "rebuilds what is missing or damaged) or delete the directory.")
     E062 = "Retrieval backend '{backend}' is unavailable: {problem}"
+    # training engine (regimes, caches, schedules); numbered from E190
+    E190 = "Partial freezing: {problem}"
     # answering and explaining (kgqa.explain); numbered from E080
     E080 = "Question and choices: {problem}"
     E081 = ("Model '{path}' was trained on graph '{trained}' (checksum {expected}), but graph "
@@ -93,6 +95,11 @@ class Warnings(metaclass=_CodedMessages):
     W060 = ("No TransE embeddings for graph '{graph}': KagNet paths are kept unpruned. Train them "
             "with `kgqa graphs embed {graph}` to prune paths by plausibility.")
     W061 = "Retrieval cache shard '{path}' is damaged or mismatched ({problem}); rebuilding it."
+    # training engine (frozen / partial caches, schedules)
+    W190 = "Frozen-state cache entry '{path}' is damaged or mismatched ({problem}); recomputing it."
+    W191 = ("Lower-layer state cache entry '{path}' is damaged or mismatched ({problem}); "
+            "recomputing it.")
+    W192 = "{problem}"
 
 
 class KGQAError(ValueError):

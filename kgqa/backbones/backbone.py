@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from transformers import BatchEncoding, PreTrainedModel
 
 FreezeSpec = Union[Literal["none", "all"], int]
+Pooling = Literal["first", "mean"]
+POOLINGS = ("first", "mean")
 
 #: Attribute paths of the per-layer ``ModuleList`` in common encoders (first match wins).
 LAYER_STACK_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers", "layer")
@@ -35,7 +37,8 @@ class BackboneOutput:
     """Output of :meth:`Backbone.forward`.
 
     Attributes:
-        pooled: hidden state of the first token (``[CLS]`` / ``<s>``) of the last layer, ``(N, H)``.
+        pooled: the pooled last layer, ``(N, H)``: the first token's state (``[CLS]`` / ``<s>``)
+            or the mean over non-padding tokens, as the backbone's ``pooling`` says.
         hidden_states: last-layer hidden states, ``(N, L, H)``.
     """
 
@@ -100,10 +103,14 @@ class Backbone(nn.Module):
           ``(N, L, H)``.
     """
 
-    def __init__(self, model: PreTrainedModel, tokenizer, *, name: str = ""):
+    def __init__(self, model: PreTrainedModel, tokenizer, *, name: str = "", pooling: Pooling = "first"):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise KGQAError(Errors.E018.format(name=name, problem=(
+                f"pooling={pooling!r}: use 'first' (first token) or 'mean' (sentence encoders)")))
         self.model = model
         self.tokenizer = tokenizer
+        self.pooling = pooling
         self.name = name or getattr(model.config, "name_or_path", "") or model.config.model_type
         self.freeze_spec: FreezeSpec = "none"
         self.resolved: ResolvedName | None = None
@@ -117,7 +124,8 @@ class Backbone(nn.Module):
     def from_pretrained(cls, name: str, *, freeze: FreezeSpec = "none",
                         gradient_checkpointing: bool = False,
                         local_files_only: bool | None = None,
-                        cache_dir: str | os.PathLike | None = None) -> Backbone:
+                        cache_dir: str | os.PathLike | None = None,
+                        pooling: Pooling = "first") -> Backbone:
         """Load an encoder and its tokenizer by short name, local directory or hub id.
 
         Args:
@@ -128,6 +136,9 @@ class Backbone(nn.Module):
             gradient_checkpointing: recompute activations in the backward pass (saves memory).
             local_files_only: never contact the hub; ``None`` follows ``HF_HUB_OFFLINE``.
             cache_dir: the hub cache to use (default: the Hugging Face cache, ``HF_HUB_CACHE``).
+            pooling: ``"first"`` (the first token's state, as ``BertForMultipleChoice``) or
+                ``"mean"`` (mean over tokens, as sentence encoders such as MiniLM and MPNet
+                were trained).
 
         Raises:
             KGQAError: ``[E017]`` listing what was tried when nothing loads; ``[E018]`` for an
@@ -171,7 +182,7 @@ class Backbone(nn.Module):
             warn(Warnings.W002.format(problem=(
                 f"backbone '{name}': {len(missing)} weights were not in the checkpoint and are "
                 f"randomly initialised (first: {sorted(missing)[:3]})")))
-        backbone = cls(model, tokenizer, name=name)
+        backbone = cls(model, tokenizer, name=name, pooling=pooling)
         backbone.resolved = resolved
         backbone.freeze(freeze)
         if gradient_checkpointing:
@@ -383,11 +394,20 @@ class Backbone(nn.Module):
         if token_type_ids is not None and self.uses_token_type_ids:
             inputs["token_type_ids"] = token_type_ids
         hidden = self.model(**inputs).last_hidden_state
-        return BackboneOutput(pooled=hidden[:, 0], hidden_states=hidden)
+        return BackboneOutput(pooled=pool(hidden, attention_mask, self.pooling), hidden_states=hidden)
 
     def extra_repr(self) -> str:
         return (f"name={self.name!r}, hidden_size={self.hidden_size}, "
-                f"num_layers={self.num_layers}, freeze={self.freeze_spec!r}")
+                f"num_layers={self.num_layers}, freeze={self.freeze_spec!r}, pooling={self.pooling!r}")
+
+
+def pool(hidden: Tensor, attention_mask: Tensor | None, pooling: Pooling) -> Tensor:
+    """``(N, L, H)`` token states -> ``(N, H)``: the first token, or the mean of the tokens the
+    mask keeps (as sentence-transformers' mean pooling)."""
+    if pooling == "first" or attention_mask is None:
+        return hidden[:, 0] if pooling == "first" else hidden.mean(dim=1)
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
 def _not_loaded(resolved: ResolvedName, offline: bool, exc: BaseException) -> KGQAError:

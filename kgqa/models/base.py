@@ -27,6 +27,11 @@ class QABatch:
         input_ids, attention_mask, token_type_ids: (B, C, L) tokenised "question [SEP] choice"
             pairs (``finetune`` regime); ``None`` when ``lm_states`` are given.
         lm_states: (B, C, H) float, cached pooled states of a frozen backbone (``frozen`` regime).
+        question_vectors: (B, H) unit sentence embeddings of the questions alone, and
+        choice_vectors: (B, C, H) of the choices alone (the frozen cache's; read by the
+            zero-shot prior, :class:`~kgqa.nn.ZeroShotPrior`).
+        lower_states: (B, C, L, H) cached hidden states below the trained top layers
+            (``partial`` regime), with ``attention_mask`` (B, C, L).
         graphs: a ``torch_geometric.data.Batch`` of ``B * C`` per-choice graphs in
             question-major order (graph ``b * C + c`` belongs to question ``b``, choice ``c``).
         extras: model-specific tensors (e.g. ERNIE's token-entity alignment).
@@ -39,6 +44,9 @@ class QABatch:
     attention_mask: torch.Tensor | None = None
     token_type_ids: torch.Tensor | None = None
     lm_states: torch.Tensor | None = None
+    question_vectors: torch.Tensor | None = None
+    choice_vectors: torch.Tensor | None = None
+    lower_states: torch.Tensor | None = None
     graphs: Batch | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -37,8 +37,32 @@ def model_error(model: str, problem: str) -> KGQAError:
     return KGQAError(Errors.E040.format(model=model, problem=problem))
 
 
+PRIORS = ("none", "cosine")
+
+
 @dataclass
-class GraphModelConfig:
+class PriorConfig:
+    """The zero-shot prior every model can add to its scores (:class:`~kgqa.nn.ZeroShotPrior`).
+
+    Attributes:
+        prior: ``"cosine"``: add the learned-scale cosine of the question's and the choice's
+            sentence embeddings (cached by the frozen regime) plus an interaction head, and
+            zero-initialise the model's own scorer, so training starts at the zero-shot
+            baseline; ``"none"``: the model's scorer alone. The runner sets ``"cosine"`` for the
+            frozen regime unless the experiment sets it.
+        prior_hidden: hidden width of the interaction head (0: none).
+        prior_adapter: hidden width of the residual adapter on the sentence embeddings (0: none).
+        prior_scale: initial scale of the cosine.
+    """
+
+    prior: str = "none"
+    prior_hidden: int = 256
+    prior_adapter: int = 0
+    prior_scale: float = 20.0
+
+
+@dataclass
+class GraphModelConfig(PriorConfig):
     """Settings shared by the graph models (each model's config extends it).
 
     Attributes:
@@ -91,6 +115,24 @@ class QAModel(nn.Module):
                 config = dataclasses.replace(config, lm_hidden_size=width)
         self.config = config
         self.backbone = backbone
+        self.prior = None
+        kind = getattr(config, "prior", "none")
+        if kind not in PRIORS:
+            raise model_error(self.model_name, f"prior='{kind}'; choose one of {', '.join(PRIORS)}")
+        if kind == "cosine":
+            from kgqa.nn.zero_shot_prior import ZeroShotPrior
+
+            self.prior = ZeroShotPrior(config.lm_hidden_size, hidden=config.prior_hidden,
+                                       adapter=config.prior_adapter, scale=config.prior_scale,
+                                       dropout=getattr(config, "dropout", 0.1))
+
+    def start_at_prior(self, scorer: nn.Module) -> None:
+        """With a prior, zero the last layer of the model's own ``scorer`` so the first
+        predictions are the prior's (the zero-shot baseline's); call at the end of ``__init__``."""
+        if self.prior is not None:
+            from kgqa.nn.zero_shot_prior import zero_last_linear
+
+            zero_last_linear(scorer)
 
     # ------------------------------------------------------------------ config
     @classmethod
@@ -138,8 +180,9 @@ class QAModel(nn.Module):
     def statement_vectors(self, batch: QABatch) -> Tensor:
         """The LM's pooled vector of every (question, choice) pair, ``(B * C, H)``.
 
-        ``frozen``: ``batch.lm_states`` ``(B, C, H)``; ``finetune``: the backbone on
-        ``batch.input_ids`` ``(B, C, L)``, first-token pooling.
+        ``frozen``: ``batch.lm_states`` ``(B, C, H)``; ``partial``: the top layers on
+        ``batch.lower_states`` ``(B, C, L, H)``; ``finetune``: the backbone on
+        ``batch.input_ids`` ``(B, C, L)``; pooled as the backbone's ``pooling`` says.
 
         Raises:
             KGQAError: ``[E040]`` when the batch has neither input, shapes disagree, or a
@@ -147,6 +190,19 @@ class QAModel(nn.Module):
         """
         num_questions, num_choices = batch.batch_size, batch.num_choices
         width = self.config.lm_hidden_size
+        if batch.lower_states is not None:  # partial regime: the top layers on cached states
+            states = batch.lower_states
+            if states.dim() != 4 or tuple(states.shape[:2]) != (num_questions, num_choices):
+                raise model_error(self.model_name, (
+                    f"lower_states have shape {tuple(states.shape)}; expected ({num_questions}, "
+                    f"{num_choices}, L, H)"))
+            if self.backbone is None:
+                raise model_error(self.model_name, "a partial-regime batch needs the top layers "
+                                                   "(kgqa.backbones.split.TopLayers) as backbone")
+            flat = num_questions * num_choices
+            out = self.backbone(states.reshape(flat, states.size(2), states.size(3)),
+                                batch.attention_mask.reshape(flat, -1))
+            return out.pooled
         if batch.lm_states is not None:
             states = batch.lm_states
             if tuple(states.shape) != (num_questions, num_choices, width):
@@ -180,7 +236,14 @@ class QAModel(nn.Module):
 
     # ------------------------------------------------------------------ output
     def make_output(self, batch: QABatch, scores: Tensor, **fields: Any) -> QAModelOutput:
-        """``(B * C,)`` scores -> :class:`QAModelOutput` with ``(B, C)`` logits and the loss."""
+        """``(B * C,)`` scores (+ the zero-shot prior, if the model has one) ->
+        :class:`QAModelOutput` with ``(B, C)`` logits and the loss."""
+        if self.prior is not None:
+            if batch.question_vectors is None or batch.choice_vectors is None:
+                raise model_error(self.model_name, (
+                    "prior='cosine' needs the question and choice sentence vectors in the batch "
+                    "(the frozen regime caches them); set model.kwargs.prior: none otherwise"))
+            scores = scores.float() + self.prior(batch.question_vectors, batch.choice_vectors)
         logits = scores.view(batch.batch_size, batch.num_choices)
         labels = batch.labels
         if labels is not None:

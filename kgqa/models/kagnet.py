@@ -113,6 +113,7 @@ class KagNet(GraphQAModel):
                                  train_paths_per_pair=cfg.train_paths_per_pair)
         self.scorer = MLP(cfg.lm_hidden_size + self.paths.out_channels, cfg.scorer_hidden, 1,
                           num_layers=2, dropout=cfg.dropout)
+        self.start_at_prior(self.scorer)
 
     def refined_concepts(self, graphs: GraphInputs) -> Tensor:
         """:math:`[\\mathbf{x}^{(0)}; \\mathbf{x}^{(L)}]` of every node, ``(N, hidden + gcn_dim)``."""

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from torch import nn
 
 from kgqa.models.base import QABatch, QAModelOutput
-from kgqa.models.common import QAModel
+from kgqa.models.common import PriorConfig, QAModel
 from kgqa.models.registry import register_model
 
 
 @dataclass
-class LMConfig:
+class LMConfig(PriorConfig):
     """Settings of :class:`LMOnly`.
 
     Attributes:
@@ -21,6 +21,8 @@ class LMConfig:
         scorer_hidden: ``0`` for a linear scorer (``BertForMultipleChoice``); ``> 0`` for a
             2-layer MLP scorer of that width (the graph models' scorer size, for a fair frozen
             baseline: a linear head on fixed states is weaker than any MLP head).
+        prior, prior_hidden, prior_adapter, prior_scale: the zero-shot prior
+            (:class:`~kgqa.models.common.PriorConfig`).
     """
 
     lm_hidden_size: int = 384
@@ -64,6 +66,7 @@ class LMOnly(QAModel):
                               dropout=self.config.dropout)
         else:
             self.scorer = nn.Linear(self.config.lm_hidden_size, 1)
+        self.start_at_prior(self.scorer)
 
     def forward(self, batch: QABatch) -> QAModelOutput:
         statements = self.statement_vectors(batch)

@@ -170,6 +170,7 @@ class QAGNN(GraphQAModel):
         self.pool = AttentionPool(cfg.lm_hidden_size, dim, heads=cfg.pool_heads)
         self.scorer = MLP(cfg.lm_hidden_size + 2 * dim, cfg.scorer_hidden, 1,
                           num_layers=cfg.scorer_layers, dropout=cfg.dropout, layer_norm=True)
+        self.start_at_prior(self.scorer)
 
     def forward(self, batch: QABatch) -> QAModelOutput:
         statements = self.statement_vectors(batch)
@@ -181,7 +182,7 @@ class QAGNN(GraphQAModel):
         initial[:graphs.num_nodes] = self.concept_vectors(graphs)
         context_rows = joined.is_context.nonzero().view(-1)
         initial[context_rows] = self.activation(
-            self.context_projection(lm.index_select(0, joined.batch[context_rows])))
+            self.context_projection(lm.index_select(0, joined.batch[context_rows]))).to(initial.dtype)
         initial = self.dropout(initial)
         extra = self.node_features(joined.node_type, joined.node_score, joined.batch,
                                    graphs.num_graphs)

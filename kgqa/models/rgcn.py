@@ -95,6 +95,7 @@ class RGCN(GraphQAModel):
         self.lm_dropout = nn.Dropout(cfg.lm_dropout)
         self.scorer = MLP(cfg.lm_hidden_size + dim, cfg.scorer_hidden, 1, num_layers=2,
                           dropout=cfg.dropout)
+        self.start_at_prior(self.scorer)
 
     def forward(self, batch: QABatch) -> QAModelOutput:
         statements = self.statement_vectors(batch)

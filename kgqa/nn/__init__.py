@@ -6,6 +6,7 @@
 - :class:`PathEncoder`: KagNet's path LSTM and hierarchical path attention.
 - :class:`AttentionPool`: multi-head node pooling with an LM query.
 - :class:`MLP`: the scorer head.
+- :class:`ZeroShotPrior`: the zero-shot sentence cosine as a trainable prior of every scorer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _LAYERS = {
     "PathEncoder": "kgqa.nn.path_encoder",
     "PathEncoderOutput": "kgqa.nn.path_encoder",
     "QAGNNConv": "kgqa.nn.qagnn_conv",
+    "ZeroShotPrior": "kgqa.nn.zero_shot_prior",
+    "zero_last_linear": "kgqa.nn.zero_shot_prior",
 }
 
 __all__ = sorted(_LAYERS)

@@ -55,6 +55,9 @@ class TrainState:
         train_seconds: wall time spent training, summed over resumed sessions.
         stop_reason: why training ended (``epochs``, ``max_steps``, ``early_stopping``,
             ``time_budget``, ``nan``), ``None`` while running.
+        planned_steps: the steps the schedule decays over once fixed (``0`` until then); with a
+            time budget this is planned from the measured step time (``budget_planned``).
+        budget_planned: whether ``planned_steps`` came from the time budget.
     """
 
     step: int = 0
@@ -69,6 +72,8 @@ class TrainState:
     interval_count: int = 0
     train_seconds: float = 0.0
     stop_reason: str | None = None
+    planned_steps: int = 0
+    budget_planned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -35,13 +35,15 @@ def register(app: typer.Typer) -> None:
 
         try:
             cfg = load_config(config)
+            overrides = {}
             if max_minutes is not None:
+                overrides["training.max_minutes"] = max_minutes
                 cfg.training.max_minutes = max_minutes
             out_dir = out or config.parent / "runs"
             main_process = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun
             for s in seed or cfg.seeds:
                 result = pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume,
-                                  overwrite=overwrite)
+                                  overwrite=overwrite, overrides={**overrides, "config_file": str(config)})
                 if not main_process:
                     continue
                 scores = "  ".join(f"{split} acc {m['accuracy']:.4f}" for split, m in result.metrics.items())

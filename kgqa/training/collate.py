@@ -48,6 +48,10 @@ class QACollator:
         require_labels: every question must have a label (training and evaluation splits).
         lm_states: ``(N, C, H)`` cached pooled states (``frozen`` regime), aligned with
             ``examples``.
+        sentence_vectors: ``(question_vectors (N, H), choice_vectors (N, C, H))`` of the frozen
+            cache, for models with the zero-shot prior; or ``None``.
+        lower_states: the cached token states below the trained top layers (``partial``
+            regime, :class:`~kgqa.training.lower_states.LowerStates`), aligned with ``examples``.
         encode_choices: ``(questions, choices, max_length) -> BatchEncoding`` of ``(B*C, L)``
             tensors (``finetune`` regime; :meth:`Backbone.encode_choices`).
         max_length: longest "question [SEP] choice" pair, in tokens.
@@ -61,6 +65,8 @@ class QACollator:
     split: str = "train"
     require_labels: bool = True
     lm_states: torch.Tensor | None = None
+    sentence_vectors: tuple[torch.Tensor, torch.Tensor] | None = None
+    lower_states: Any = None
     encode_choices: Callable[..., Any] | None = None
     max_length: int = 64
     graphs: SplitGraphs | None = None
@@ -71,6 +77,14 @@ class QACollator:
             if self.lm_states.dim() != 3 or self.lm_states.shape[0] != n:
                 raise _bad(f"split '{self.split}' has {n} questions but the cached LM states have "
                            f"shape {tuple(self.lm_states.shape)} (expected ({n}, C, H))")
+        if self.sentence_vectors is not None:
+            questions, choices = self.sentence_vectors
+            if questions.shape[0] != n or choices.shape[0] != n or choices.dim() != 3:
+                raise _bad(f"split '{self.split}' has {n} questions but the cached sentence "
+                           f"vectors have shapes {tuple(questions.shape)} and {tuple(choices.shape)}")
+        if self.lower_states is not None and len(self.lower_states) != n:
+            raise _bad(f"split '{self.split}' has {n} questions but the cached lower-layer states "
+                       f"hold {len(self.lower_states)}")
         if self.graphs is not None and len(self.graphs) != n:
             raise _bad(f"split '{self.split}' has {n} questions but {len(self.graphs)} graph "
                        "entries; rebuild the retrieval cache for this split")
@@ -96,6 +110,15 @@ class QACollator:
                 raise _bad(f"cached LM states have {states.shape[1]} choices per question but "
                            f"split '{self.split}' has {num_choices}")
             batch.lm_states = states.float()
+        if self.sentence_vectors is not None:
+            rows = list(indices)
+            batch.question_vectors = self.sentence_vectors[0][rows].float()
+            batch.choice_vectors = self.sentence_vectors[1][rows].float()
+        if self.lower_states is not None:
+            if self.lower_states.num_choices != num_choices:
+                raise _bad(f"cached lower-layer states have {self.lower_states.num_choices} choices "
+                           f"per question but split '{self.split}' has {num_choices}")
+            batch.lower_states, batch.attention_mask = self.lower_states.batch(list(indices))
         if self.encode_choices is not None:
             enc = self.encode_choices([ex.question for ex in examples],
                                       [list(ex.choices) for ex in examples],

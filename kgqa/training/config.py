@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kgqa.errors import Errors, KGQAError
 
-Regime = Literal["finetune", "frozen", "zeroshot"]
+Regime = Literal["finetune", "frozen", "partial", "zeroshot"]
 
 #: The pseudo-model of the ``zeroshot`` regime (sentence-embedding cosine, no training).
 ZEROSHOT_MODEL = "zeroshot"
@@ -74,9 +74,14 @@ class BackboneConfig(_Strict):
     max_length: int = Field(64, ge=8, le=4096)
     freeze: Union[Literal["none", "all"], int] = "none"
     gradient_checkpointing: bool = False
-    pooling: Literal["first", "mean"] = Field("first", description="how frozen states pool the "
-                                              "tokens: first token (as the models) or mean")
+    pooling: Literal["first", "mean"] = Field("first", description="how the statement vector pools "
+                                              "the last layer's tokens, in every regime: first "
+                                              "token or mean (sentence encoders: MiniLM, MPNet)")
     feature_batch_size: int = Field(128, ge=1, description="batch size when caching frozen states")
+    train_layers: int | None = Field(None, ge=1, description="regime partial: how many top layers "
+                                     "train (the states below them are cached once)")
+    lower_states_dtype: Literal["float16", "float32"] = Field(
+        "float16", description="regime partial: precision of the cached lower-layer states")
 
     @field_validator("freeze")
     @classmethod
@@ -117,6 +122,18 @@ class TrainingConfig(_Strict):
                                                               "cleanly when it is spent")
     torch_threads: int | None = Field(None, ge=1, description="CPU threads of torch (null = "
                                                               "torch's default)")
+    freeze_lm_steps: int = Field(0, ge=0, description="finetune: keep the backbone fixed for the "
+                                 "first N optimizer steps (QA-GNN's LM-freeze phase)")
+    freeze_lm_epochs: float = Field(0.0, ge=0, description="finetune: the same in epochs (the "
+                                    "larger of the two counts)")
+    eval_at_start: bool = Field(True, description="evaluate once before the first step: the "
+                                "starting point (the zero-shot baseline for frozen models) is then "
+                                "the first best checkpoint")
+    budget_schedule: bool = Field(True, description="with max_minutes: when the budget would stop "
+                                  "the run before its epochs, plan the schedule (warm-up and decay) "
+                                  "for the steps that fit, from the measured step time")
+    log_with: Literal["none", "tensorboard"] = Field("none", description="experiment tracker for "
+                                                     "per-step loss, accuracy and learning rate")
 
 
 class ReportedConfig(_Strict):
@@ -156,6 +173,10 @@ class ExperimentConfig(_Strict):
             raise ValueError("regime 'zeroshot' goes with model name 'zeroshot' (and only with it)")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds repeat: {self.seeds}")
+        if self.regime == "partial" and self.backbone.train_layers is None:
+            raise ValueError("regime 'partial' needs backbone.train_layers (how many top layers train)")
+        if self.regime != "partial" and self.backbone.train_layers is not None:
+            raise ValueError("backbone.train_layers applies to regime 'partial' only")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,15 +2,22 @@
 
 In the ``frozen`` regime the backbone is not trained, so its pooled state for each
 "question [SEP] choice" pair never changes: it is computed once per (backbone, max_length,
-pooling, dataset split) and stored as ``(N, C, H)`` float32 in safetensors. Graph models then
-train on these states in minutes on a CPU.
+pooling, dataset split) and stored as ``(N, C, H)`` float32 in safetensors. Beside it the entry
+holds the *sentence embeddings* of each question alone and each choice alone (mean-pooled,
+unit-normalised, as :class:`kgqa.encoders.SentenceEncoder`): ``question_vectors`` ``(N, H)`` and
+``choice_vectors`` ``(N, C, H)``. Their cosine is the zero-shot baseline, which every frozen
+model starts from (:class:`kgqa.nn.ZeroShotPrior`): the pair state alone is a weak feature (the
+five pair states of a question have a mean cosine of 0.85 with each other on CommonsenseQA).
+Graph models then train on these states in minutes on a CPU.
 
 The cache key is the sha256 of everything the states depend on: the backbone name and the sha256
 of its weights file, ``max_length``, the pooling, and the split's content checksum
 (:attr:`QADataset.checksum`, the sha256 of its questions in order — equal for the same questions
 whether they came from the jsonl file or the hub). A different backbone, tokenisation or data
 gives a different key, so a stale cache is never read. Each entry is a directory, written
-atomically, with a ``manifest.json`` (the key's inputs, question ids, shape, time taken)::
+atomically, with a ``manifest.json`` (the key's inputs, question ids, shape, time taken and the
+sha256 of the states file, checked at every load: a damaged entry is recomputed with a warning,
+``W190``, never read)::
 
     KGQA_HOME/features/<backbone>/<split>-<key[:16]>/{states.safetensors, manifest.json}
 """
@@ -26,14 +33,14 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from kgqa.errors import Errors, KGQAError
+from kgqa.errors import Errors, KGQAError, Warnings, warn
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.backbones.backbone import Backbone
     from kgqa.data.records import QADataset
 
 Pooling = Literal["first", "mean"]
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: + question/choice sentence vectors, states sha256
 STATES_FILE = "states.safetensors"
 MANIFEST_FILE = "manifest.json"
 _FINGERPRINTS: dict[tuple, str] = {}
@@ -46,6 +53,8 @@ class FrozenStates:
     Attributes:
         states: ``(N, C, H)`` float32, row ``i`` = question ``i`` of the split, column ``c`` = its
             choice ``c``.
+        question_vectors: ``(N, H)`` unit sentence embeddings of the questions alone.
+        choice_vectors: ``(N, C, H)`` unit sentence embeddings of the choices alone.
         ids: the ``N`` question ids, in order.
         path: the cache entry directory.
         hit: whether the states were read from the cache (``False``: computed now).
@@ -59,6 +68,14 @@ class FrozenStates:
     hit: bool
     seconds: float
     pairs_per_second: float
+    question_vectors: torch.Tensor | None = None
+    choice_vectors: torch.Tensor | None = None
+
+    def sentence_vectors(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(question_vectors, choice_vectors)``, or ``None`` if the entry has none."""
+        if self.question_vectors is None or self.choice_vectors is None:
+            return None
+        return self.question_vectors, self.choice_vectors
 
 
 def features_home() -> Path:
@@ -124,6 +141,7 @@ def encode_pairs(backbone: Backbone, dataset: QADataset, *, max_length: int,
     Returns:
         ``(N, C, H)`` float32 on the CPU.
     """
+    from kgqa.backbones.backbone import pool
     from kgqa.utils.progress import progress_bar
 
     examples = list(dataset)
@@ -145,15 +163,53 @@ def encode_pairs(backbone: Backbone, dataset: QADataset, *, max_length: int,
                                           max_length=max_length)
             enc = {k: v.to(device) for k, v in enc.items()}
             result = backbone(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
-            if pooling == "mean":
-                mask = enc["attention_mask"].unsqueeze(-1).to(result.hidden_states.dtype)
-                pooled = (result.hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1)
-            else:
-                pooled = result.pooled
+            pooled = pool(result.hidden_states, enc["attention_mask"], pooling)
             out[rows] = pooled.float().cpu().view(len(rows), num_choices, -1)
             bar.advance(task, len(rows) * num_choices)
     backbone.train(was_training)
     return out
+
+
+@torch.no_grad()
+def encode_sentences(backbone: Backbone, texts: list[str], *, max_length: int,
+                     batch_size: int = 256) -> torch.Tensor:
+    """Mean-pooled, unit-normalised embeddings of single texts, ``(n, H)`` float32.
+
+    The same computation as :meth:`kgqa.encoders.SentenceEncoder.encode` (so the cosine of a
+    question and a choice here is the zero-shot baseline's logit), on an already loaded backbone.
+    Texts are encoded in length order (less padding) and returned in input order.
+    """
+    from kgqa.backbones.backbone import pool
+
+    out = torch.empty(len(texts), backbone.hidden_size)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    device = backbone.device
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        enc = backbone.encode([texts[i] for i in rows], max_length=max_length)
+        enc = {k: v.to(device) for k, v in enc.items()}
+        hidden = backbone(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids")).hidden_states
+        pooled = pool(hidden, enc["attention_mask"], "mean")
+        out[rows] = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu()
+    return out
+
+
+def encode_question_choice_vectors(backbone: Backbone, dataset: QADataset, *, max_length: int,
+                                   batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sentence embeddings of every question ``(N, H)`` and choice ``(N, C, H)`` of ``dataset``
+    (each distinct choice text encoded once: CommonsenseQA repeats many)."""
+    examples = list(dataset)
+    num_choices = examples[0].num_choices
+    was_training = backbone.training
+    backbone.eval()
+    questions = encode_sentences(backbone, [ex.question for ex in examples],
+                                 max_length=max_length, batch_size=batch_size)
+    texts = sorted({c for ex in examples for c in ex.choices})
+    index = {t: i for i, t in enumerate(texts)}
+    distinct = encode_sentences(backbone, texts, max_length=max_length, batch_size=batch_size)
+    rows = torch.tensor([[index[c] for c in ex.choices] for ex in examples]).view(-1)
+    backbone.train(was_training)
+    return questions, distinct[rows].view(len(examples), num_choices, -1)
 
 
 def load_or_compute_states(backbone: str | Backbone, dataset: QADataset, *, max_length: int,
@@ -183,7 +239,10 @@ def load_or_compute_states(backbone: str | Backbone, dataset: QADataset, *, max_
     entry = root / _slug(name) / f"{_slug(dataset.split)}-{key[:16]}"
     ids = [ex.id for ex in dataset]
     if (entry / MANIFEST_FILE).is_file() and (entry / STATES_FILE).is_file():
-        return _read_entry(entry, key, ids)
+        try:
+            return _read_entry(entry, key, ids)
+        except _Damaged as exc:  # a cache: recompute it, never read numbers from a damaged file
+            warn(Warnings.W190.format(path=entry, problem=str(exc)))
 
     loaded = backbone
     if isinstance(backbone, str):
@@ -197,6 +256,8 @@ def load_or_compute_states(backbone: str | Backbone, dataset: QADataset, *, max_
     start = time.perf_counter()
     states = encode_pairs(loaded, dataset, max_length=max_length, pooling=pooling,
                           batch_size=batch_size, progress=progress)
+    question_vectors, choice_vectors = encode_question_choice_vectors(
+        loaded, dataset, max_length=max_length, batch_size=2 * batch_size)
     seconds = time.perf_counter() - start
     loaded.to(original_device)
     pairs = states.shape[0] * states.shape[1]
@@ -208,30 +269,53 @@ def load_or_compute_states(backbone: str | Backbone, dataset: QADataset, *, max_
                 "device": str(device), "torch_threads": torch.get_num_threads()}
     from safetensors.torch import save_file
 
+    from kgqa.utils.io import sha256_file
+
     with atomic_directory(entry) as tmp:
-        save_file({"states": states.contiguous()}, str(tmp / STATES_FILE))
+        save_file({"states": states.contiguous(), "question_vectors": question_vectors.contiguous(),
+                   "choice_vectors": choice_vectors.contiguous()}, str(tmp / STATES_FILE))
+        manifest["sha256"] = sha256_file(tmp / STATES_FILE)
         atomic_write_json(tmp / MANIFEST_FILE, manifest)
     return FrozenStates(states=states, ids=ids, path=entry, hit=False, seconds=seconds,
-                        pairs_per_second=pairs / seconds)
+                        pairs_per_second=pairs / seconds, question_vectors=question_vectors,
+                        choice_vectors=choice_vectors)
+
+
+class _Damaged(Exception):
+    """A cache entry that cannot be trusted (unreadable, checksum or shape mismatch)."""
 
 
 def _read_entry(entry: Path, key: str, ids: list[str]) -> FrozenStates:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from kgqa.utils.io import sha256_file
+
     try:
         manifest = json.loads((entry / MANIFEST_FILE).read_text())
-        states = load_file(str(entry / STATES_FILE))["states"]
+        if not isinstance(manifest, dict):
+            raise _Damaged("the manifest is not a JSON object")
+        found = sha256_file(entry / STATES_FILE)
+        if manifest.get("sha256") != found:
+            raise _Damaged(f"{STATES_FILE} has sha256 {found[:12]}..., the manifest records "
+                           f"{str(manifest.get('sha256'))[:12]}...")
+        tensors = load_file(str(entry / STATES_FILE))
+        states = tensors["states"]
     except (json.JSONDecodeError, KeyError, OSError, SafetensorError) as exc:
-        raise KGQAError(Errors.E034.format(path=entry, problem=f"unreadable ({exc})")) from None
+        raise _Damaged(f"unreadable ({type(exc).__name__}: {exc})") from None
     if manifest.get("key") != key:
-        raise KGQAError(Errors.E034.format(path=entry, problem="its manifest key differs"))
-    if manifest.get("ids") != ids or states.shape[0] != len(ids):
-        raise KGQAError(Errors.E034.format(path=entry, problem=(
-            f"it holds {states.shape[0]} questions that do not match the split's {len(ids)}")))
+        raise _Damaged("its manifest key differs")
+    questions, choices = tensors.get("question_vectors"), tensors.get("choice_vectors")
+    if (manifest.get("ids") != ids or states.shape[0] != len(ids) or questions is None
+            or choices is None or questions.shape[0] != len(ids) or choices.shape[:2] != states.shape[:2]):
+        raise _Damaged(f"it holds {states.shape[0]} questions that do not match the split's {len(ids)}")
+    if not (torch.isfinite(states).all() and torch.isfinite(questions).all()
+            and torch.isfinite(choices).all()):
+        raise _Damaged("it holds non-finite values")
     return FrozenStates(states=states, ids=ids, path=entry, hit=True,
                         seconds=float(manifest.get("seconds", 0.0)),
-                        pairs_per_second=float(manifest.get("pairs_per_second", 0.0)))
+                        pairs_per_second=float(manifest.get("pairs_per_second", 0.0)),
+                        question_vectors=questions, choice_vectors=choices)
 
 
 def _content_checksum(dataset) -> str:

@@ -80,12 +80,45 @@ def plan_steps(settings: TrainingConfig, steps_per_epoch: int) -> int:
     return min(total, settings.max_steps) if settings.max_steps is not None else total
 
 
+def budget_steps(*, step: int, planned: int, seconds_left: float, seconds_per_step: float,
+                 seconds_per_eval: float, eval_every: int, margin: float = 0.95) -> int:
+    r"""The total steps a time budget allows: the steps taken, plus as many more as fit in
+    ``seconds_left`` at the measured cost of a step and of the evaluations they bring
+    (``margin`` keeps room for the final evaluation and checkpoint), never more than
+    ``planned``.
+
+    .. math::
+        T = \min\Big(T_{plan},\ s + \Big\lfloor m \frac{t_{left}}{t_{step} + t_{eval} / k}
+        \Big\rfloor\Big)
+    """
+    per_step = seconds_per_step + seconds_per_eval / max(1, eval_every)
+    more = int(margin * max(0.0, seconds_left) / max(per_step, 1e-9))
+    return max(step + 1, min(planned, step + more))
+
+
+class Schedule:
+    """The learning-rate multiplier of :func:`lr_factor` over a total that can be re-planned
+    while training (a time budget measured after the first steps); ``LambdaLR`` calls it and
+    saves its plain attributes in the scheduler's state (loadable with ``weights_only``)."""
+
+    def __init__(self, total_steps: int, settings: TrainingConfig):
+        self.total_steps = int(total_steps)
+        self.warmup_ratio = float(settings.warmup_ratio)
+        self.kind = str(settings.schedule)
+
+    @property
+    def warmup_steps(self) -> int:
+        return int(self.warmup_ratio * self.total_steps)
+
+    def __call__(self, step: int) -> float:
+        return lr_factor(step, self.total_steps, self.warmup_steps, self.kind)
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, settings: TrainingConfig,
                     total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """A ``LambdaLR`` applying :func:`lr_factor` to every parameter group's base rate."""
-    warmup = int(settings.warmup_ratio * total_steps)
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, warmup, settings.schedule))
+    """A ``LambdaLR`` applying :func:`lr_factor` to every parameter group's base rate; its
+    :class:`Schedule` is ``scheduler.lr_lambdas[0]`` (re-planned by :func:`train` on a budget)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, Schedule(total_steps, settings))
 
 
 @dataclass
@@ -156,7 +189,7 @@ def _describe(state: TrainState, loss: float, acc: float) -> str:
 def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: SplitLoader | None,
           optimizer: torch.optim.Optimizer, scheduler, settings: TrainingConfig, accelerator,
           state: TrainState | None = None, on_checkpoint: CheckpointHook | None = None,
-          progress=None) -> TrainState:
+          progress=None, tracker=None) -> TrainState:
     """Train until the epochs or ``max_steps`` are done, dev accuracy stops improving, or the
     time budget is spent.
 
@@ -172,6 +205,15 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
         on_checkpoint: saves a checkpoint (``"last"`` for resuming, ``"best"`` on a new best dev
             accuracy) and returns its path.
         progress: a ``rich`` progress bar (:func:`kgqa.utils.progress.progress_bar`) or ``None``.
+        tracker: logs per-step ``train/loss``, ``train/accuracy``, ``lr`` and per-evaluation
+            ``dev/*`` (:func:`kgqa.training.tracking.make_tracker`), or ``None``.
+
+    A fresh run is evaluated once before its first step (a model that starts at the zero-shot
+    baseline keeps that as its best checkpoint until training beats it). With
+    ``settings.max_minutes`` and ``budget_schedule``, the schedule is re-planned after
+    ``CALIBRATION_STEPS`` steps from the measured step and evaluation times, so warm-up and
+    decay complete inside the budget (:func:`budget_steps`). With ``freeze_lm_steps`` /
+    ``freeze_lm_epochs`` the backbone gets no gradient for that many first steps.
 
     Returns:
         The final :class:`TrainState` (``stop_reason`` says why it ended).
@@ -184,7 +226,20 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
     if state.stop_reason is not None:  # resumed a run that had already finished
         return state
     steps_per_epoch = len(train_loader)
-    total_steps = plan_steps(settings, steps_per_epoch)
+    epoch_steps = plan_steps(settings, steps_per_epoch)
+    total_steps = state.planned_steps or epoch_steps
+    schedule = _schedule_of(scheduler)
+    if schedule is not None:
+        schedule.total_steps = total_steps
+    plan_by_budget = (settings.max_minutes is not None and settings.budget_schedule
+                      and not state.budget_planned)
+    calibration = min(CALIBRATION_STEPS, max(1, total_steps // 10))
+    eval_seconds: list[float] = []
+    step_clock: list[float] = []  # (time after the first step, steps then)
+    raw = accelerator.unwrap_model(model)
+    freeze_steps = max(settings.freeze_lm_steps, int(settings.freeze_lm_epochs * steps_per_epoch))
+    lm_params = list(raw.parameter_groups().get("backbone", [])) if (
+        freeze_steps and hasattr(raw, "parameter_groups")) else []
     eval_every = settings.eval_every or steps_per_epoch
     checkpoint_every = settings.checkpoint_every or eval_every
     last_checkpoint: Path | None = None
@@ -204,7 +259,11 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
     def evaluate() -> None:
         if dev_loader is None:
             return
+        t_eval = time.perf_counter()
         dev = estimate(model, dev_loader, accelerator)
+        eval_seconds.append(time.perf_counter() - t_eval)
+        if tracker is not None:
+            tracker.log({"dev/accuracy": dev.accuracy, "dev/loss": dev.loss}, step=state.step)
         n = max(1, state.interval_count)
         record = {"step": state.step, "epoch": state.epoch,
                   "train_loss": state.interval_loss_sum / n, "train_accuracy": state.interval_correct / n,
@@ -221,12 +280,37 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             if settings.patience is not None and state.evals_without_improvement >= settings.patience:
                 state.stop_reason = "early_stopping"
 
+    def replan() -> None:
+        nonlocal total_steps
+        (t_first, s_first), now = step_clock[0], time.perf_counter()
+        per_step = (now - t_first) / max(1, state.step - s_first)
+        spent = now - session_start + seconds_before
+        per_eval = max(eval_seconds) if eval_seconds else per_step * len(dev_loader or [])
+        total_steps = budget_steps(step=state.step, planned=epoch_steps,
+                                   seconds_left=settings.max_minutes * 60 - spent,
+                                   seconds_per_step=per_step, seconds_per_eval=per_eval,
+                                   eval_every=eval_every)
+        if schedule is not None:
+            schedule.total_steps = total_steps
+        state.planned_steps, state.budget_planned = total_steps, True
+
+    def set_lm_trainable(trainable: bool) -> None:
+        for param in lm_params:
+            param.requires_grad_(trainable)
+
     model.train()
+    if settings.eval_at_start and state.step == 0 and not state.history:
+        evaluate()  # step 0: the starting point (the zero-shot baseline for a prior model)
+        model.train()
+    state.planned_steps = state.planned_steps or total_steps
     while state.stop_reason is None:
         if state.step >= total_steps:
-            state.stop_reason = "max_steps" if total_steps < settings.epochs * steps_per_epoch else "epochs"
+            state.stop_reason = "max_steps" if total_steps < settings.epochs * steps_per_epoch \
+                else "epochs"
             break
         for batch in train_loader.batches(state.epoch, start=state.batch_in_epoch):
+            if lm_params:
+                set_lm_trainable(state.step >= freeze_steps)
             batch = batch.to(accelerator.device)
             with accelerator.autocast():
                 out: QAModelOutput = model(batch)
@@ -257,15 +341,24 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             state.step += 1
             state.batch_in_epoch += 1
             with torch.no_grad():
+                batch_correct = int((out.logits.argmax(-1) == batch.labels).sum())
                 state.interval_loss_sum += float(loss.detach()) * len(batch.ids)
-                state.interval_correct += int((out.logits.argmax(-1) == batch.labels).sum())
+                state.interval_correct += batch_correct
                 state.interval_count += len(batch.ids)
+            if tracker is not None:
+                tracker.log({"train/loss": float(loss.detach()),
+                             "train/accuracy": batch_correct / len(batch.ids),
+                             "lr": optimizer.param_groups[0]["lr"]}, step=state.step)
+            if not step_clock:
+                step_clock.append((time.perf_counter(), state.step))  # the first step warms up
+            elif plan_by_budget and state.step - step_clock[0][1] == calibration:
+                replan()
             if state.batch_in_epoch >= steps_per_epoch:
                 state.epoch += 1
                 state.batch_in_epoch = 0
             if progress is not None:
                 n = max(1, state.interval_count)
-                progress.update(task, completed=state.step, description=_describe(
+                progress.update(task, completed=state.step, total=total_steps, description=_describe(
                     state, state.interval_loss_sum / n, state.interval_correct / n))
 
             finished = state.step >= total_steps
@@ -283,5 +376,16 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
                 checkpoint("last")
             if state.stop_reason is not None or state.batch_in_epoch == 0:
                 break  # a new epoch regenerates its permutation
+    if lm_params:
+        set_lm_trainable(True)
     state.train_seconds = seconds_before + time.perf_counter() - session_start
     return state
+
+
+#: Steps timed (after the first) before a time budget re-plans the schedule.
+CALIBRATION_STEPS = 20
+
+
+def _schedule_of(scheduler) -> Schedule | None:
+    lambdas = getattr(scheduler, "lr_lambdas", None)
+    return lambdas[0] if lambdas and isinstance(lambdas[0], Schedule) else None

@@ -109,17 +109,40 @@ def _default_name(data: dict) -> str:
     return f"{(data.get('dataset') or {}).get('name', 'csqa')}_{model}_{data.get('regime', 'frozen')}".replace("/", "_")
 
 
-def make_accelerator(mixed_precision: str = "auto"):
-    """An ``accelerate.Accelerator``: CPU-only without CUDA; ``auto`` picks bf16 on GPUs that
-    support it, else fp16, and no mixed precision on the CPU."""
-    from accelerate import Accelerator
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): autocast to bf16 is then
+    ~1.8x faster than fp32 for a transformer step; elsewhere it is emulated and slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and (
+            bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+            or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()))
+    except (AttributeError, RuntimeError):
+        return False
 
-    if mixed_precision == "auto":
-        if torch.cuda.is_available():
-            mixed_precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        else:
-            mixed_precision = "no"
-    return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
+
+def resolve_mixed_precision(mixed_precision: str = "auto") -> str:
+    """``auto`` -> ``bf16`` on GPUs and CPUs that support it, ``fp16`` on older GPUs, else
+    ``no``; other values pass through."""
+    if mixed_precision != "auto":
+        return mixed_precision
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_supports_bf16() else "no"
+
+
+def make_accelerator(mixed_precision: str = "auto"):
+    """An ``accelerate.Accelerator``: CPU-only without CUDA, mixed precision as
+    :func:`resolve_mixed_precision` says (bf16 autocast on CPUs with AVX512-BF16)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    wanted = resolve_mixed_precision(mixed_precision)
+    if AcceleratorState._shared_state and not torch.distributed.is_initialized():
+        # accelerate keeps one state per process; a later run in the same process (tests, a
+        # notebook, train then eval) may ask for another precision
+        if str(AcceleratorState().mixed_precision) != wanted:
+            AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(mixed_precision=wanted, cpu=not torch.cuda.is_available())
 
 
 def uses_subgraphs(name: str, model=None) -> bool:
@@ -209,7 +232,8 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
              node_features=None, training: TrainingConfig | dict | None = None,
              seed: int | None = None, out_dir: str | Path | None = None, resume: bool = False,
              overwrite: bool = False, progress: bool | None = None, accelerator=None,
-             feature_cache_dir: str | Path | None = None) -> RunResult:
+             feature_cache_dir: str | Path | None = None,
+             overrides: Mapping[str, Any] | None = None) -> RunResult:
     """Train and evaluate one run; every argument is keyword-only.
 
     Args:
@@ -235,6 +259,8 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
         progress: show progress bars (default: when stderr is a terminal).
         accelerator: an ``accelerate.Accelerator`` (default: :func:`make_accelerator`).
         feature_cache_dir: root of the frozen-state cache (default ``KGQA_HOME/features``).
+        overrides: what the caller changed from the config file (``{"training.max_minutes":
+            14}``), recorded in ``results.json`` beside the effective config.
 
     Returns:
         The :class:`RunResult` (also written to ``<run>/results.json``).
@@ -272,6 +298,7 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
                          wall_start=wall_start)
 
     accelerator = accelerator or make_accelerator(cfg.training.mixed_precision)
+    overrides = dict(overrides or {})
     timings: dict[str, float] = {}
     # ---- graphs
     split_graphs, derived = None, {}
@@ -287,45 +314,37 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
         derived = loaded.get("derived", {})
         checksums["graph"] = loaded.get("checksum")
         timings["graphs"] = time.perf_counter() - t0
-    # ---- LM inputs
-    lm_states: dict[str, torch.Tensor] = {}
-    loaded_backbone = None
-    if cfg.regime == "frozen":
-        t0 = time.perf_counter()
-        source = backbone if isinstance(backbone, torch.nn.Module) else cfg.backbone.name
-        with accelerator.main_process_first():  # one process computes, the others read the cache
-            lm_states, checksums["features"] = _frozen_states(cfg, splits, source,
-                                                              feature_cache_dir, progress)
-        timings["features"] = time.perf_counter() - t0
-        lm_hidden = next(iter(lm_states.values())).shape[-1]
-    else:
-        from kgqa.backbones.backbone import Backbone
+    # ---- LM inputs: what the regime caches or loads (kgqa.training.regimes)
+    from kgqa.training.regimes import get_regime
 
-        loaded_backbone = backbone if isinstance(backbone, torch.nn.Module) else Backbone.from_pretrained(
-            cfg.backbone.name, freeze=cfg.backbone.freeze,
-            gradient_checkpointing=cfg.backbone.gradient_checkpointing)
-        lm_hidden = loaded_backbone.hidden_size
+    t0 = time.perf_counter()
+    inputs = get_regime(cfg.regime).prepare(cfg, splits, backbone=backbone, cache_dir=feature_cache_dir,
+                                            progress=progress, accelerator=accelerator)
+    if inputs.info:
+        checksums["features"] = inputs.info
+    timings["features"] = time.perf_counter() - t0
     # ---- model, loaders, optimizer (feature caching above used every core; training may not)
     if cfg.graph is not None:
         derived = {"graph": cfg.graph.name, **derived}
+    derived = {**inputs.derived, **derived}
     with torch_threads(cfg.training.torch_threads):
         return _train_and_evaluate(
-            cfg, seed=seed, model=model, backbone=loaded_backbone, lm_hidden=lm_hidden,
-            node_features=node_features, derived=derived, splits=splits, lm_states=lm_states,
-            split_graphs=split_graphs, accelerator=accelerator, run_dir=run_dir, resume=resume,
-            overwrite=overwrite, progress=progress, roles=roles, checksums=checksums,
-            timings=timings, wall_start=wall_start)
+            cfg, seed=seed, model=model, inputs=inputs, node_features=node_features,
+            derived=derived, splits=splits, split_graphs=split_graphs, accelerator=accelerator,
+            run_dir=run_dir, resume=resume, overwrite=overwrite, progress=progress, roles=roles,
+            checksums=checksums, timings=timings, wall_start=wall_start, overrides=overrides)
 
 
-def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidden, node_features,
-                        derived, splits, lm_states, split_graphs, accelerator, run_dir, resume,
-                        overwrite, progress, roles, checksums, timings, wall_start) -> RunResult:
-    net = build_model(cfg, model=model, backbone=backbone, lm_hidden_size=lm_hidden,
+def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_features, derived,
+                        splits, split_graphs, accelerator, run_dir, resume, overwrite, progress,
+                        roles, checksums, timings, wall_start, overrides) -> RunResult:
+    net = build_model(cfg, model=model, backbone=inputs.backbone, lm_hidden_size=inputs.lm_hidden,
                       node_features=node_features, derived=derived)
     entities = _entity_checksums(net)
     if entities:
         checksums["entities"] = entities
-    loaders = _make_loaders(cfg, splits, lm_states=lm_states, encode_choices=token_encoder(net, backbone),
+    encode_choices = token_encoder(net, inputs.backbone) if inputs.tokenized else None
+    loaders = _make_loaders(cfg, splits, regime_inputs=inputs.collate, encode_choices=encode_choices,
                             graphs=split_graphs, seed=seed, accelerator=accelerator)
     from kgqa.training.loop import build_optimizer, build_scheduler, estimate, plan_steps, train
 
@@ -368,10 +387,20 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidd
 
     t0 = time.perf_counter()
     show = (None if progress is None else progress) if accelerator.is_main_process else False
-    with progress_bar(disable=None if show is None else not show) as bar:
-        state = train(prepared, train_loader=loaders["train"], dev_loader=loaders.get("dev"),
-                      optimizer=optimizer, scheduler=scheduler, settings=t, accelerator=accelerator,
-                      state=state, on_checkpoint=on_checkpoint, progress=bar)
+    tracker = None
+    if t.log_with != "none" and accelerator.is_main_process:
+        from kgqa.training.tracking import make_tracker
+
+        tracker = make_tracker(t.log_with, run_dir, cfg.to_dict())
+    try:
+        with progress_bar(disable=None if show is None else not show) as bar:
+            state = train(prepared, train_loader=loaders["train"], dev_loader=loaders.get("dev"),
+                          optimizer=optimizer, scheduler=scheduler, settings=t,
+                          accelerator=accelerator, state=state, on_checkpoint=on_checkpoint,
+                          progress=bar, tracker=tracker)
+    finally:
+        if tracker is not None:
+            tracker.finish()
     timings["train"] = time.perf_counter() - t0
     # ---- evaluate the best checkpoint
     t0 = time.perf_counter()
@@ -391,7 +420,12 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidd
         training={"steps": state.step, "epochs_completed": state.epoch, "best_step": state.best_step,
                   "best_dev_accuracy": state.best_dev_accuracy, "stop_reason": state.stop_reason,
                   "train_seconds": round(state.train_seconds, 2), "history": state.history,
-                  "steps_per_epoch": len(loaders["train"])},
+                  "steps_per_epoch": len(loaders["train"]),
+                  "planned_steps": state.planned_steps, "budget_planned": state.budget_planned,
+                  "effective_epochs": round(state.step / max(1, len(loaders["train"])), 3),
+                  "train_minutes": round(state.train_seconds / 60, 2),
+                  "mixed_precision": str(accelerator.mixed_precision),
+                  "torch_threads": torch.get_num_threads(), "overrides": overrides},
         timings={k: round(v, 2) for k, v in timings.items()},
         parameters={"total": sum(p.numel() for p in raw.parameters()),
                     "trainable": sum(p.numel() for p in raw.parameters() if p.requires_grad)},
@@ -400,21 +434,6 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, backbone, lm_hidd
     if accelerator.is_main_process:
         result.save_to_directory(run_dir)
     return result
-
-
-def _frozen_states(cfg: ExperimentConfig, splits, backbone, cache_dir, progress):
-    from kgqa.training.features import load_or_compute_states
-
-    states, info = {}, {}
-    for role, split in splits.items():
-        cached = load_or_compute_states(backbone, split, max_length=cfg.backbone.max_length,
-                                        pooling=cfg.backbone.pooling,
-                                        batch_size=cfg.backbone.feature_batch_size,
-                                        cache_dir=cache_dir, progress=progress)
-        states[role] = cached.states
-        info[role] = {"path": str(cached.path), "hit": cached.hit,
-                      "pairs_per_second": round(cached.pairs_per_second, 1)}
-    return states, info
 
 
 def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
@@ -462,16 +481,16 @@ def _entity_checksums(model) -> dict[str, Any]:
             "num_entities": getattr(config, "num_entities", None)}
 
 
-def _make_loaders(cfg: ExperimentConfig, splits, *, lm_states, encode_choices, graphs, seed, accelerator):
+def _make_loaders(cfg: ExperimentConfig, splits, *, regime_inputs, encode_choices, graphs, seed,
+                  accelerator):
     from kgqa.training.collate import QACollator, SplitLoader
 
     loaders = {}
     for role, split in splits.items():
         collate = QACollator(
             examples=split.examples, split=split.split, require_labels=True,
-            lm_states=lm_states.get(role), encode_choices=encode_choices,
-            max_length=cfg.backbone.max_length,
-            graphs=None if graphs is None else graphs.get(role))
+            encode_choices=encode_choices, max_length=cfg.backbone.max_length,
+            graphs=None if graphs is None else graphs.get(role), **regime_inputs.get(role, {}))
         train = role == "train"
         loaders[role] = SplitLoader(
             collate, len(split), batch_size=cfg.training.batch_size if train else cfg.training.eval_batch_size,
@@ -549,29 +568,22 @@ def evaluate_checkpoint(checkpoint: str | Path, *, split: str, dataset=None, gra
         loaded = load_split_graphs(cfg, {"eval": data}, graph=graph)
         split_graphs = loaded["graphs"]["eval"]
         node_features = node_features if node_features is not None else loaded.get("node_features")
-    states, backbone = None, None
-    if cfg.regime == "frozen":
-        from kgqa.training.features import load_or_compute_states
+    from kgqa.training.regimes import get_regime
 
-        states = load_or_compute_states(cfg.backbone.name, data, max_length=cfg.backbone.max_length,
-                                        pooling=cfg.backbone.pooling,
-                                        batch_size=cfg.backbone.feature_batch_size,
-                                        cache_dir=feature_cache_dir, progress=progress).states
-    else:
-        from kgqa.backbones.backbone import Backbone
-
-        backbone = Backbone.from_pretrained(cfg.backbone.name, freeze="all")
+    inputs = get_regime(cfg.regime).prepare(cfg, {"eval": data}, cache_dir=feature_cache_dir,
+                                            progress=progress)
     from kgqa.models.registry import get_model_class
 
     cls = get_model_class(ckpt.model_name)
-    model = cls(cls.config_class(**ckpt.meta["model_config"]), backbone,
+    model = cls(cls.config_class(**ckpt.meta["model_config"]), inputs.backbone,
                 node_features=node_features)
     ckpt.load_weights(model)
     model = accelerator.prepare(model)
+    encode_choices = token_encoder(accelerator.unwrap_model(model), inputs.backbone) \
+        if inputs.tokenized else None
     collate = QACollator(examples=data.examples, split=split, require_labels=data.has_labels,
-                         lm_states=states,
-                         encode_choices=token_encoder(accelerator.unwrap_model(model), backbone),
-                         max_length=cfg.backbone.max_length, graphs=split_graphs)
+                         encode_choices=encode_choices, max_length=cfg.backbone.max_length,
+                         graphs=split_graphs, **inputs.collate["eval"])
     loader = SplitLoader(collate, len(data), batch_size=batch_size or cfg.training.eval_batch_size)
     result = estimate(accelerator.unwrap_model(model), loader, accelerator)
     return {"split": split, **result.to_dict(),

@@ -55,14 +55,39 @@ def test_key_changes_with_length_pooling_data_and_weights(tmp_path, csqa_fixture
     assert not torch.equal(a.states, c.states)
 
 
-def test_damaged_entry_is_a_clear_error(tmp_path, csqa_fixture, tiny):
+def test_damaged_entry_is_recomputed_with_a_warning(tmp_path, csqa_fixture, tiny):
     dev = load_dataset(csqa_fixture, "dev")
-    entry = load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path, progress=False).path
+    good = load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path, progress=False)
+    entry = good.path
     manifest = json.loads((entry / MANIFEST_FILE).read_text())
     manifest["ids"] = manifest["ids"][:2]
     (entry / MANIFEST_FILE).write_text(json.dumps(manifest))
-    with pytest.raises(KGQAError, match=r"\[E034\].*do not match"):
-        load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path)
+    with pytest.warns(UserWarning, match=r"\[W190\].*do not match"):
+        again = load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path)
+    assert not again.hit and torch.allclose(again.states, good.states, atol=1e-6)
+    # flipped bytes inside the tensors: the sha256 in the manifest catches them
+    data = bytearray((entry / "states.safetensors").read_bytes())
+    data[-64:-32] = bytes(32)
+    (entry / "states.safetensors").write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=r"\[W190\].*sha256"):
+        again = load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path)
+    assert torch.allclose(again.states, good.states, atol=1e-6)
     (entry / "states.safetensors").write_bytes(b"garbage")
-    with pytest.raises(KGQAError, match=r"\[E034\].*unreadable"):
-        load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path)
+    with pytest.warns(UserWarning, match=r"\[W190\]"):
+        again = load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path)
+    assert load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path).hit
+
+
+def test_sentence_vectors_are_the_zero_shot_encoder(tmp_path, csqa_fixture, tiny, tiny_backbone_dir):
+    """The cached question/choice vectors are SentenceEncoder's: their cosine is the zero-shot
+    baseline's logit."""
+    from kgqa.encoders.sentence import SentenceEncoder
+    from kgqa.training.zeroshot import zeroshot_logits
+
+    dev = load_dataset(csqa_fixture, "dev")
+    cached = load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path, progress=False)
+    q, a = cached.sentence_vectors()
+    assert q.shape == (4, 32) and a.shape == (4, 5, 32)
+    assert torch.allclose(q.norm(dim=-1), torch.ones(4), atol=1e-5)
+    expected = zeroshot_logits(dev, SentenceEncoder(str(tiny_backbone_dir), max_length=32))
+    assert torch.allclose(torch.einsum("nd,ncd->nc", q, a), expected, atol=1e-5)

@@ -64,7 +64,8 @@ def test_train_learns_the_signal(tmp_path, accelerator):
                   settings=settings, accelerator=accelerator,
                   on_checkpoint=_hook(model, opt, sched, tmp_path))
     assert state.step == 5 * 8 and state.epoch == 5 and state.stop_reason == "epochs"
-    assert len(state.history) == 5  # one evaluation per epoch
+    assert len(state.history) == 6  # the starting point, then one evaluation per epoch
+    assert state.history[0]["step"] == 0
     assert state.history[0]["dev_accuracy"] < state.best_dev_accuracy
     assert state.best_dev_accuracy >= 0.9  # the synthetic signal is easy
     assert state.history[-1]["lr"][0] == pytest.approx(0.0)  # linear decay reached zero
@@ -144,7 +145,7 @@ def test_early_stopping_after_patience(tmp_path, accelerator):
     state = train(model, train_loader=tl, dev_loader=dl, optimizer=opt, scheduler=sched,
                   settings=settings, accelerator=accelerator)
     assert state.stop_reason == "early_stopping"
-    assert len(state.history) == 3 and state.step == 24 and state.best_step == 8
+    assert len(state.history) == 3 and state.step == 16 and state.best_step == 0
 
 
 def test_max_steps_and_time_budget(tmp_path, accelerator):
@@ -152,10 +153,84 @@ def test_max_steps_and_time_budget(tmp_path, accelerator):
     model, tl, dl, opt, sched = _setup(tmp_path, settings=settings)
     state = train(model, train_loader=tl, dev_loader=dl, optimizer=opt, scheduler=sched,
                   settings=settings, accelerator=accelerator)
-    assert (state.step, state.stop_reason, len(state.history)) == (5, "max_steps", 1)
+    assert (state.step, state.stop_reason, len(state.history)) == (5, "max_steps", 2)
     settings = TrainingConfig(epochs=20, batch_size=8, lr=0.01, max_minutes=1e-9, patience=None)
     model, tl, dl, opt, sched = _setup(tmp_path, settings=settings)
     state = train(model, train_loader=tl, dev_loader=dl, optimizer=opt, scheduler=sched,
                   settings=settings, accelerator=accelerator)
     assert (state.step, state.stop_reason) == (1, "time_budget")
     assert math.isfinite(state.history[-1]["dev_accuracy"])
+
+
+def test_budget_steps_fit_the_time_left():
+    from kgqa.training.loop import budget_steps
+
+    # 60 s left at 0.5 s a step and a 10 s evaluation every 20 steps: 0.95 * 60 / 1.0 = 57 more
+    assert budget_steps(step=20, planned=1000, seconds_left=60, seconds_per_step=0.5,
+                        seconds_per_eval=10, eval_every=20) == 77
+    assert budget_steps(step=20, planned=50, seconds_left=60, seconds_per_step=0.5,
+                        seconds_per_eval=10, eval_every=20) == 50  # never beyond the epochs
+    assert budget_steps(step=20, planned=1000, seconds_left=-5, seconds_per_step=0.5,
+                        seconds_per_eval=10, eval_every=20) == 21  # out of time: one more step
+
+
+def test_budget_planned_schedule_decays_to_zero_inside_the_budget(tmp_path, accelerator, monkeypatch):
+    """A fake clock: every model forward costs 0.1 s. 20 epochs x 8 steps would take 16 s of
+    training; a 4-second budget re-plans the schedule after the calibration steps so the linear
+    decay reaches 0 at the last step, before the budget is spent."""
+    import kgqa.training.loop as loop
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: clock["t"])
+    settings = TrainingConfig(epochs=20, batch_size=8, lr=0.05, patience=None, warmup_ratio=0.1,
+                              max_minutes=4 / 60)
+    model, tl, dl, opt, sched = _setup(tmp_path, settings=settings)
+    real_forward = model.forward
+
+    def slow_forward(batch):
+        clock["t"] += 0.1
+        return real_forward(batch)
+
+    model.forward = slow_forward
+    state = train(model, train_loader=tl, dev_loader=dl, optimizer=opt, scheduler=sched,
+                  settings=settings, accelerator=accelerator)
+    assert state.budget_planned and state.stop_reason == "max_steps"
+    assert 20 < state.planned_steps < 160 and state.step == state.planned_steps
+    assert clock["t"] <= 4.0  # finished inside the budget
+    assert sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)  # decay completed
+    assert sched.lr_lambdas[0].total_steps == state.planned_steps
+
+
+def test_freeze_lm_phase_keeps_the_backbone_fixed(tmp_path, accelerator):
+    settings = TrainingConfig(epochs=2, batch_size=8, lr=0.05, lm_lr=0.05, patience=None,
+                              freeze_lm_steps=5, eval_at_start=False)
+    model, tl, dl, opt, sched = _setup(tmp_path, settings=settings)
+    model.backbone = torch.nn.Linear(3, 3)  # a stand-in backbone in the 'backbone' group
+    model.parameter_groups = lambda: {"backbone": list(model.backbone.parameters()),
+                                      "head": list(model.scorer.parameters())}
+    opt = build_optimizer(model, lr=0.05, lm_lr=0.05, weight_decay=0.0)
+    sched = build_scheduler(opt, settings, plan_steps(settings, len(tl)))
+    before = model.backbone.weight.detach().clone()
+    seen = []
+    real_step = opt.step
+
+    def spy(*args, **kwargs):
+        seen.append(model.backbone.weight.requires_grad)
+        return real_step(*args, **kwargs)
+
+    opt.step = spy
+    # the toy's forward ignores the backbone, so give it a gradient path through the loss
+    real_forward = model.forward
+
+    def forward(batch):
+        out = real_forward(batch)
+        if out.loss is not None:
+            out.loss = out.loss + 0.0 * model.backbone.weight.sum() + 1e-3 * model.backbone.weight.pow(2).sum()
+        return out
+
+    model.forward = forward
+    train(model, train_loader=tl, dev_loader=dl, optimizer=opt, scheduler=sched, settings=settings,
+          accelerator=accelerator)
+    assert seen[:5] == [False] * 5 and all(seen[5:])
+    assert not torch.equal(before, model.backbone.weight)
+    assert model.backbone.weight.requires_grad  # trainable again after training

@@ -52,8 +52,11 @@ def test_frozen_lm_end_to_end_writes_complete_results(tmp_path, csqa_fixture, ti
     assert saved["checksums"]["features"]["train"]["hit"] is False
     assert saved["wall_seconds"] > 0 and saved["peak_memory_mb"]["rss"] > 50
     assert saved["training"]["steps"] == 6 and saved["training"]["stop_reason"] == "epochs"
-    assert len(saved["training"]["history"]) == 2
-    assert saved["parameters"]["trainable"] == 33  # linear scorer over 32-d states
+    assert len(saved["training"]["history"]) == 3  # step 0, then each epoch
+    # linear scorer over 32-d states (33) + the zero-shot prior: scale (1), interaction MLP over
+    # [q*a, |q-a|] 64 -> 256 (+ LayerNorm) -> 1
+    assert saved["parameters"]["trainable"] == 33 + 1 + (64 * 256 + 256) + 2 * 256 + (256 + 1)
+    assert saved["training"]["planned_steps"] == 6 and saved["training"]["effective_epochs"] == 2
     assert RunResult.load(run_dir) == result
     assert Checkpoint.load(result.checkpoint).model_name == "lm"
 
@@ -63,7 +66,9 @@ def test_finetune_trains_the_backbone(tmp_path, csqa_fixture, tiny_backbone_dir)
 
     backbone = Backbone.from_pretrained(str(tiny_backbone_dir))
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
-    result = pipeline(config=_config(csqa_fixture, epochs=1), model="lm", backbone=backbone,
+    # no evaluation at step 0: the best (reloaded) checkpoint is then the trained one
+    result = pipeline(config=_config(csqa_fixture, epochs=1, eval_at_start=False), model="lm",
+                      backbone=backbone,
                       regime="finetune", seed=0, out_dir=tmp_path, progress=False)
     assert result.regime == "finetune" and result.training["steps"] == 3
     assert result.parameters["trainable"] > 10_000  # the tiny BERT is trained too
@@ -169,5 +174,5 @@ def test_qagnn_end_to_end_through_retrieval(tmp_path, csqa_fixture, tiny_backbon
     assert graph["view"] == {"paths": False, "add_inverse": True, "context_node": False}
     saved = Checkpoint.load(result.checkpoint)
     assert saved.meta["model_config"]["num_relations"] == 2 * kg.num_relations + 4
-    assert result.training["steps"] == 6 and len(result.training["history"]) == 2
+    assert result.training["steps"] == 6 and len(result.training["history"]) == 3
     assert all(0.0 <= result.metrics[s]["accuracy"] <= 1.0 for s in ("dev", "test"))

@@ -1,0 +1,157 @@
+"""Regimes: frozen starts at the zero-shot baseline, partial = cached lower + trained top layers,
+bf16 autocast on the CPU."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from kgqa.data import load_dataset
+from kgqa.training import pipeline
+from kgqa.training.collate import QACollator
+from kgqa.training.config import parse_config
+
+
+def _config(csqa_fixture, regime="frozen", backbone=None, **training):
+    return {"name": f"tiny_{regime}", "regime": regime, "model": {"name": "lm"},
+            "dataset": {"name": str(csqa_fixture), "train_split": "train", "dev_split": "dev",
+                        "test_split": "test"},
+            "backbone": {"max_length": 32, **(backbone or {})},
+            "training": {"epochs": 2, "batch_size": 4, "eval_batch_size": 8, "lr": 1e-2,
+                         "lm_lr": 1e-3, "patience": None, "mixed_precision": "no", **training}}
+
+
+@pytest.mark.parametrize("model", ["lm", "rgcn"])
+def test_frozen_model_starts_at_the_zero_shot_predictions(tmp_path, csqa_fixture, tiny_backbone_dir,
+                                                          model):
+    from kgqa.encoders.sentence import SentenceEncoder
+    from kgqa.training.regimes import get_regime
+    from kgqa.training.runner import build_model
+    from kgqa.training.zeroshot import zeroshot_logits
+    from tests.training.test_pipeline import _fixture_graphs
+    from tests.conftest import build_graph
+
+    raw = _config(csqa_fixture, backbone={"name": str(tiny_backbone_dir)})
+    raw["model"] = {"name": model}
+    cfg = parse_config(raw)
+    dev = load_dataset(csqa_fixture, "dev")
+    inputs = get_regime("frozen").prepare(cfg, {"dev": dev}, cache_dir=tmp_path)
+    kwargs = {}
+    graphs = None
+    if model == "rgcn":
+        kg = build_graph(tmp_path / "toy")
+        kwargs = dict(node_embedding="learned", num_nodes=kg.num_nodes,
+                      num_relations=kg.num_relations, hidden_size=8, num_bases=0)
+        graphs = _fixture_graphs(kg, dev)
+    cfg.model.kwargs = kwargs
+    net = build_model(cfg, lm_hidden_size=inputs.lm_hidden, derived=inputs.derived).eval()
+    assert net.config.prior == "cosine"
+    batch = QACollator(dev.examples, "dev", graphs=graphs, **inputs.collate["dev"])(list(range(len(dev))))
+    with torch.no_grad():
+        logits = net(batch).logits
+    zeroshot = zeroshot_logits(dev, SentenceEncoder(str(tiny_backbone_dir), max_length=32))
+    assert torch.allclose(logits, 20.0 * zeroshot, atol=1e-4)  # the initial scale is 20
+    assert torch.equal(logits.argmax(-1), zeroshot.argmax(-1))
+
+
+def test_frozen_run_keeps_the_zero_shot_start_as_first_best(tmp_path, csqa_fixture, tiny_backbone_dir):
+    from kgqa.encoders.sentence import SentenceEncoder
+    from kgqa.training.zeroshot import zeroshot_accuracy, zeroshot_logits
+
+    result = pipeline(config=_config(csqa_fixture), backbone=str(tiny_backbone_dir), seed=0,
+                      out_dir=tmp_path / "runs", feature_cache_dir=tmp_path / "f", progress=False)
+    dev = load_dataset(csqa_fixture, "dev")
+    expected = zeroshot_accuracy(zeroshot_logits(dev, SentenceEncoder(str(tiny_backbone_dir),
+                                                                      max_length=32)), dev)
+    first = result.training["history"][0]
+    assert first["step"] == 0 and first["dev_accuracy"] == pytest.approx(expected)
+    assert result.training["best_dev_accuracy"] >= expected  # early stopping never keeps worse
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta", "electra", "distilbert"])
+def test_partial_forward_from_cached_lower_states_equals_the_full_forward(tmp_path, csqa_fixture,
+                                                                          arch):
+    from kgqa.backbones import Backbone
+    from kgqa.backbones.split import TopLayers
+    from kgqa.backbones.tiny import save_tiny_backbone
+    from kgqa.models.lm import LMOnly
+    from kgqa.training.lower_states import load_or_compute_lower_states
+
+    directory = save_tiny_backbone(arch, tmp_path / arch)
+    backbone = Backbone.from_pretrained(str(directory), freeze="all", pooling="mean").eval()
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    dev = load_dataset(csqa_fixture, "dev")
+    cached = load_or_compute_lower_states(backbone, dev, num_lower=1, max_length=32, dtype="float32",
+                                          cache_dir=tmp_path / "cache", batch_size=3)
+    assert cached.tokens.dtype == "float32" and len(cached) == 4
+    partial = LMOnly(None, TopLayers(backbone, 1)).eval()
+    full = LMOnly(None, backbone).eval()
+    rows = [2, 0, 3]
+    batch = QACollator(dev.examples, "dev", lower_states=cached)(rows)
+    enc = QACollator(dev.examples, "dev", encode_choices=backbone.encode_choices, max_length=32)(rows)
+    with torch.no_grad():
+        got, want = partial.statement_vectors(batch), full.statement_vectors(enc)
+    assert got.shape == want.shape == (3 * 5, 32)
+    assert torch.allclose(got, want, atol=1e-5)
+    # the views share the weights and leave the backbone as it was
+    assert all(torch.equal(v, before[k]) for k, v in backbone.state_dict().items())
+    trainable = {n for n, p in partial.named_parameters() if p.requires_grad}
+    assert trainable and all("layer.0." in n or n.startswith("scorer") for n in trainable)
+
+
+def test_partial_regime_trains_only_the_top_layers_and_evaluates(tmp_path, csqa_fixture,
+                                                                tiny_backbone_dir):
+    from kgqa.backbones import Backbone
+    from kgqa.training.runner import evaluate_checkpoint
+
+    backbone = Backbone.from_pretrained(str(tiny_backbone_dir), freeze="all", pooling="mean")
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    cfg = _config(csqa_fixture, regime="partial",
+                  backbone={"name": str(tiny_backbone_dir), "train_layers": 1, "pooling": "mean"})
+    result = pipeline(config=cfg, backbone=backbone, seed=0, out_dir=tmp_path / "runs",
+                      feature_cache_dir=tmp_path / "f", progress=False)
+    changed = {k for k, v in backbone.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("model.encoder.layer.1.") for k in changed)
+    again = evaluate_checkpoint(result.checkpoint, split="dev", feature_cache_dir=tmp_path / "f")
+    assert again["accuracy"] == pytest.approx(result.metrics["dev"]["accuracy"])
+    info = json.loads((tmp_path / "runs" / "tiny_partial" / "seed-0" / "results.json").read_text())
+    assert info["checksums"]["features"]["train"]["num_lower"] == 1
+
+
+def test_partial_cache_damage_is_recomputed(tmp_path, csqa_fixture, tiny_backbone_dir):
+    from kgqa.backbones import Backbone
+    from kgqa.training.lower_states import load_or_compute_lower_states
+
+    backbone = Backbone.from_pretrained(str(tiny_backbone_dir), freeze="all")
+    dev = load_dataset(csqa_fixture, "dev")
+    first = load_or_compute_lower_states(backbone, dev, num_lower=1, max_length=32, cache_dir=tmp_path)
+    assert first.tokens.dtype == "float16" and not first.hit
+    assert load_or_compute_lower_states(backbone, dev, num_lower=1, max_length=32,
+                                        cache_dir=tmp_path).hit
+    tokens = first.path / "tokens.npy"
+    tokens.write_bytes(tokens.read_bytes()[:-10])  # truncated
+    with pytest.warns(UserWarning, match=r"\[W191\]"):
+        again = load_or_compute_lower_states(backbone, dev, num_lower=1, max_length=32,
+                                             cache_dir=tmp_path)
+    assert not again.hit
+    with pytest.raises(Exception, match=r"\[E018\].*train_layers=3"):
+        from kgqa.backbones.split import num_lower_layers
+
+        num_lower_layers(backbone, 3)
+
+
+def test_bf16_autocast_trains_a_tiny_model(tmp_path, csqa_fixture, tiny_backbone_dir, monkeypatch):
+    import kgqa.training.runner as runner
+
+    monkeypatch.setattr(runner, "cpu_supports_bf16", lambda: True)
+    assert runner.resolve_mixed_precision("auto") in ("bf16", "fp16")  # fp16 only with an old GPU
+    monkeypatch.setattr(runner, "cpu_supports_bf16", lambda: False)
+    if not torch.cuda.is_available():
+        assert runner.resolve_mixed_precision("auto") == "no"
+    cfg = _config(csqa_fixture, regime="finetune", backbone={"name": str(tiny_backbone_dir)},
+                  mixed_precision="bf16", epochs=1)
+    result = pipeline(config=cfg, seed=0, out_dir=tmp_path, progress=False)
+    assert result.training["mixed_precision"] == "bf16"
+    assert all(0 < r["dev_loss"] < 10 for r in result.training["history"])
