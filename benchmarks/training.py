@@ -1,6 +1,17 @@
 """Benchmark: what a CommonsenseQA experiment costs on this machine, before running it.
 
-Measures, with MiniLM and the shipped experiment configs (``experiments/*.yaml``):
+Sections (``--sections``, default all):
+
+* ``precision``: a MiniLM fine-tuning step (16 questions x 5 choices, dynamic padding, AdamW) in
+  fp32 and under ``torch.autocast("cpu", bfloat16)`` (what ``mixed_precision: auto`` picks on
+  CPUs with AVX512-BF16): ``fp32_examples_per_s``, ``bf16_examples_per_s``, ``bf16_speedup``.
+* ``partial``: partial freezing (``regime: partial``): seconds per training step of the top
+  ``N`` layers on cached lower states and the minutes of one epoch (8,500 training questions +
+  1,221 IHdev questions evaluated) for N = 1, 2, 4, for MiniLM and (if installed) MPNet, plus the
+  one-off cost of caching the lower states of all CommonsenseQA: ``partial_epoch_minutes``.
+* ``models``: as below.
+
+The ``models`` section measures, with MiniLM and the shipped experiment configs (``experiments/*.yaml``):
 
 * the frozen-regime state caching rate: (question, choice) pairs per second through MiniLM at
   ``max_length`` 64, and the time to cache all of CommonsenseQA (12,102 questions x 5);
@@ -12,7 +23,8 @@ Measures, with MiniLM and the shipped experiment configs (``experiments/*.yaml``
 Graph models read node vectors from a random stand-in for the node-name table (the same shape
 and cost as the real one, which retrieval computes once per graph).
 
-    python benchmarks/training.py [--questions 160] [--steps 6] [--out benchmarks/results/training.json]
+    python benchmarks/training.py [--sections precision,partial,models] [--questions 160] [--steps 6]
+        [--out benchmarks/results/training.json]
 
 Prints one JSON object. Numbers from a busy machine are noisy: ``load_average`` is recorded.
 """
@@ -84,6 +96,113 @@ def _time_eval(model, loader) -> float:
     return (time.perf_counter() - start) / count
 
 
+def _finetune_step_rate(backbone, train, *, steps: int, bf16: bool) -> float:
+    """Pairs per second of LM-only fine-tuning steps (16 questions x C choices)."""
+    from kgqa.models.lm import LMOnly
+    from kgqa.training.collate import QACollator, SplitLoader
+    from kgqa.training.loop import build_optimizer
+
+    torch.manual_seed(0)
+    model = LMOnly(None, backbone)
+    optimizer = build_optimizer(model, lr=1e-3, lm_lr=2e-5, weight_decay=0.01)
+    loader = SplitLoader(QACollator(train.examples, "train", encode_choices=backbone.encode_choices,
+                                    max_length=64), len(train), batch_size=16, shuffle=True)
+    batches = list(loader.batches(0))
+    model.train()
+    times = []
+    for i in range(steps + 1):
+        batch = batches[i % len(batches)]
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(batch)
+        out.loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if i:
+            times.append(time.perf_counter() - start)
+    return 16 * batches[0].num_choices / float(np.median(times))
+
+
+def precision_section(train, steps: int) -> dict:
+    from kgqa.backbones import Backbone
+    from kgqa.utils.precision import cpu_supports_bf16
+
+    fp32 = _finetune_step_rate(Backbone.from_pretrained("minilm", pooling="mean"), train,
+                               steps=steps, bf16=False)
+    bf16 = _finetune_step_rate(Backbone.from_pretrained("minilm", pooling="mean"), train,
+                               steps=steps, bf16=True)
+    return {"fp32_examples_per_s": round(fp32, 1), "bf16_examples_per_s": round(bf16, 1),
+            "bf16_speedup": round(bf16 / fp32, 2), "cpu_supports_bf16": cpu_supports_bf16(),
+            "step": "MiniLM lm finetune, 16 questions x 5 choices, max_length 64, dynamic padding",
+            "examples": "(question, choice) pairs"}
+
+
+def partial_section(train, dev, backbones: list[str], layers: list[int], steps: int,
+                    cache_dir: Path) -> dict:
+    """Epoch minutes of the partial regime per backbone and number of trained layers (bf16)."""
+    from kgqa.backbones import Backbone
+    from kgqa.backbones.names import resolve_backbone_name
+    from kgqa.backbones.split import TopLayers
+    from kgqa.errors import KGQAError
+    from kgqa.models.lm import LMOnly
+    from kgqa.training.collate import QACollator, SplitLoader
+    from kgqa.training.loop import build_optimizer
+    from kgqa.training.lower_states import load_or_compute_lower_states
+
+    out: dict = {}
+    for name in backbones:
+        try:
+            resolve_backbone_name(name)
+            backbone = Backbone.from_pretrained(name, freeze="all", pooling="mean")
+        except KGQAError as exc:
+            out[name] = {"skipped": str(exc).splitlines()[0]}
+            continue
+        entry: dict = {"num_layers": backbone.num_layers, "hidden_size": backbone.hidden_size}
+        for n in layers:
+            num_lower = backbone.num_layers - n
+            start = time.perf_counter()
+            cached = load_or_compute_lower_states(backbone, train, num_lower=num_lower, max_length=64,
+                                                  cache_dir=cache_dir, batch_size=32)
+            cache_rate = len(train) * 5 / (time.perf_counter() - start)
+            dev_cached = load_or_compute_lower_states(backbone, dev, num_lower=num_lower,
+                                                      max_length=64, cache_dir=cache_dir)
+            torch.manual_seed(0)
+            model = LMOnly(None, TopLayers(backbone, num_lower))
+            optimizer = build_optimizer(model, lr=1e-3, lm_lr=5e-5, weight_decay=0.01)
+            loader = SplitLoader(QACollator(train.examples, "train", lower_states=cached),
+                                 len(train), batch_size=16, shuffle=True)
+            batches = list(loader.batches(0))
+            model.train()
+            times = []
+            for i in range(steps + 1):
+                batch = batches[i % len(batches)]
+                t0 = time.perf_counter()
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    loss = model(batch).loss
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                if i:
+                    times.append(time.perf_counter() - t0)
+            step = float(np.median(times))
+            model.eval()
+            eval_loader = SplitLoader(QACollator(dev.examples, "dev", lower_states=dev_cached),
+                                      len(dev), batch_size=64)
+            t0 = time.perf_counter()
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                for batch in eval_loader.batches(0):
+                    model(batch)
+            per_question = (time.perf_counter() - t0) / len(dev)
+            epoch = -(-TRAIN_QUESTIONS // 16) * step + DEV_QUESTIONS * per_question
+            entry[str(n)] = {"seconds_per_step": round(step, 3), "epoch_minutes": round(epoch / 60, 2),
+                             "lower_cache_pairs_per_s": round(cache_rate, 1),
+                             "lower_cache_all_csqa_minutes": round(ALL_QUESTIONS * 5 / cache_rate / 60, 1),
+                             "trainable_parameters": sum(p.numel() for p in model.parameters()
+                                                         if p.requires_grad)}
+        out[name] = entry
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=160, help="training questions sampled")
@@ -92,7 +211,12 @@ def main() -> None:
     parser.add_argument("--models", default="lm,rgcn,qagnn,kagnet")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--sections", default="precision,partial,models")
+    parser.add_argument("--partial-backbones", default="minilm,mpnet")
+    parser.add_argument("--partial-layers", default="1,2,4")
+    parser.add_argument("--partial-questions", type=int, default=96)
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("KGQA_PROGRESS", "0")
@@ -110,6 +234,28 @@ def main() -> None:
     load_start = os.getloadavg()
     result: dict = {"benchmark": "training", "machine": machine_info(),
                     "torch_threads": torch.get_num_threads(), "sample_questions": args.questions}
+    if "precision" in sections:
+        sample = _subset(load_dataset("csqa", "ih_train"), 16 * (args.steps + 1))
+        result.update(precision_section(sample, args.steps))
+    if "partial" in sections:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            train = _subset(load_dataset("csqa", "ih_train"), args.partial_questions)
+            dev = _subset(load_dataset("csqa", "ih_dev"), args.partial_questions)
+            partial = partial_section(train, dev, args.partial_backbones.split(","),
+                                      [int(n) for n in args.partial_layers.split(",")],
+                                      args.steps, Path(tmp))
+        result["partial"] = partial
+        result["partial_epoch_minutes"] = {name: {n: v["epoch_minutes"] for n, v in entry.items()
+                                                  if isinstance(v, dict)}
+                                           for name, entry in partial.items()}
+    if "models" not in sections:
+        result["load_average"] = {"start": [round(x, 2) for x in load_start],
+                                  "end": [round(x, 2) for x in os.getloadavg()]}
+        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        emit(result, args.out)
+        return
     backbone = Backbone.from_pretrained("minilm", freeze="all")
 
     # ---- frozen-state caching rate

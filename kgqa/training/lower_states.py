@@ -79,10 +79,11 @@ class LowerStates:
 
 
 def cache_key(*, backbone: str, fingerprint: str, num_lower: int, max_length: int, dtype: str,
-              dataset_checksum: str) -> str:
+              dataset_checksum: str, autocast: bool = False) -> str:
     payload = json.dumps({"format": FORMAT_VERSION, "backbone": backbone, "weights": fingerprint,
                           "num_lower": int(num_lower), "max_length": int(max_length),
-                          "dtype": dtype, "dataset": dataset_checksum}, sort_keys=True)
+                          "dtype": dtype, "dataset": dataset_checksum, "autocast": bool(autocast)},
+                         sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -90,7 +91,8 @@ def cache_key(*, backbone: str, fingerprint: str, num_lower: int, max_length: in
 def load_or_compute_lower_states(backbone: Backbone, dataset: QADataset, *, num_lower: int,
                                  max_length: int, dtype: str = "float16", batch_size: int = 64,
                                  cache_dir: str | Path | None = None, verify: bool = False,
-                                 progress: bool | None = None) -> LowerStates:
+                                 autocast: bool | None = None, progress: bool | None = None
+                                 ) -> LowerStates:
     """The cached states entering layer ``num_lower`` for every pair of ``dataset``.
 
     Args:
@@ -102,6 +104,9 @@ def load_or_compute_lower_states(backbone: Backbone, dataset: QADataset, *, num_
         batch_size: questions per forward pass on a miss.
         cache_dir: root of the cache (default ``KGQA_HOME/features``).
         verify: also check the sha256 of the token states (reads every byte).
+        autocast: compute under bf16 autocast (~1.8x faster on CPUs with AVX512-BF16; the
+            states are stored in ``dtype`` either way). Default: for ``float16`` on a CPU (or
+            GPU) that supports bf16; ``float32`` entries are computed exactly.
 
     Raises:
         KGQAError: ``[E190]`` for an unknown dtype.
@@ -113,10 +118,15 @@ def load_or_compute_lower_states(backbone: Backbone, dataset: QADataset, *, num_
 
     if dtype not in DTYPES:
         raise KGQAError(Errors.E190.format(problem=f"dtype '{dtype}': use one of {', '.join(DTYPES)}"))
+    device = backbone.device
+    if autocast is None:
+        from kgqa.utils.precision import resolve_mixed_precision
+
+        autocast = dtype == "float16" and resolve_mixed_precision("auto") == "bf16"
     fingerprint = backbone_fingerprint(backbone.name)
     checksum = dataset.checksum or _content_checksum(dataset)
     key = cache_key(backbone=backbone.name, fingerprint=fingerprint, num_lower=num_lower,
-                    max_length=max_length, dtype=dtype, dataset_checksum=checksum)
+                    max_length=max_length, dtype=dtype, dataset_checksum=checksum, autocast=autocast)
     root = Path(cache_dir) if cache_dir is not None else features_home()
     entry = root / _slug(backbone.name) / f"lower{num_lower}-{_slug(dataset.split)}-{key[:16]}"
     examples = list(dataset)
@@ -144,7 +154,6 @@ def load_or_compute_lower_states(backbone: Backbone, dataset: QADataset, *, num_
         encodings.append((pair_rows, enc))
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    device = backbone.device
     with atomic_directory(entry) as tmp, progress_bar(
             disable=progress if progress is None else not progress) as bar:
         task = bar.add_task(f"lower {num_lower} layers, {dataset.split}", total=len(lengths))
@@ -152,7 +161,8 @@ def load_or_compute_lower_states(backbone: Backbone, dataset: QADataset, *, num_
                                            shape=(int(offsets[-1]), backbone.hidden_size))
         for pair_rows, enc in encodings:
             enc = {k: v.to(device) for k, v in enc.items()}
-            states = lower(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                states = lower(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
             states = states.float().cpu().numpy()
             for row, pair in enumerate(pair_rows.tolist()):
                 tokens[offsets[pair]:offsets[pair + 1]] = states[row, :lengths[pair]]
@@ -163,7 +173,7 @@ def load_or_compute_lower_states(backbone: Backbone, dataset: QADataset, *, num_
         seconds = time.perf_counter() - start
         atomic_write_json(tmp / MANIFEST_FILE, {
             "format": FORMAT_VERSION, "key": key, "backbone": backbone.name, "weights": fingerprint,
-            "num_lower": num_lower, "max_length": max_length, "dtype": dtype,
+            "num_lower": num_lower, "max_length": max_length, "dtype": dtype, "autocast": autocast,
             "dataset": dataset.name, "split": dataset.split, "dataset_checksum": checksum,
             "num_choices": num_choices, "ids": ids, "num_tokens": int(offsets[-1]),
             "tokens_bytes": (tmp / TOKENS_FILE).stat().st_size,

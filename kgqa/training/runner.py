@@ -34,6 +34,7 @@ from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConf
                                   check_model_kwargs, load_config, parse_config)
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
 from kgqa.training.results import RunResult
+from kgqa.utils.precision import resolve_mixed_precision
 from kgqa.utils.threads import torch_threads
 
 #: Roles of the splits; metrics are reported under the split names.
@@ -107,27 +108,6 @@ def resolve_config(config=None, **overrides) -> ExperimentConfig:
 def _default_name(data: dict) -> str:
     model = (data.get("model") or {}).get("name", "model")
     return f"{(data.get('dataset') or {}).get('name', 'csqa')}_{model}_{data.get('regime', 'frozen')}".replace("/", "_")
-
-
-def cpu_supports_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): autocast to bf16 is then
-    ~1.8x faster than fp32 for a transformer step; elsewhere it is emulated and slower."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and (
-            bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
-            or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()))
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_mixed_precision(mixed_precision: str = "auto") -> str:
-    """``auto`` -> ``bf16`` on GPUs and CPUs that support it, ``fp16`` on older GPUs, else
-    ``no``; other values pass through."""
-    if mixed_precision != "auto":
-        return mixed_precision
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_supports_bf16() else "no"
 
 
 def make_accelerator(mixed_precision: str = "auto"):

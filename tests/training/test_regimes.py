@@ -143,13 +143,14 @@ def test_partial_cache_damage_is_recomputed(tmp_path, csqa_fixture, tiny_backbon
 
 
 def test_bf16_autocast_trains_a_tiny_model(tmp_path, csqa_fixture, tiny_backbone_dir, monkeypatch):
-    import kgqa.training.runner as runner
+    import kgqa.utils.precision as precision
 
-    monkeypatch.setattr(runner, "cpu_supports_bf16", lambda: True)
-    assert runner.resolve_mixed_precision("auto") in ("bf16", "fp16")  # fp16 only with an old GPU
-    monkeypatch.setattr(runner, "cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)
+    assert precision.resolve_mixed_precision("auto") in ("bf16", "fp16")  # fp16: an old GPU
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)
     if not torch.cuda.is_available():
-        assert runner.resolve_mixed_precision("auto") == "no"
+        assert precision.resolve_mixed_precision("auto") == "no"
+    assert precision.resolve_mixed_precision("no") == "no"
     cfg = _config(csqa_fixture, regime="finetune", backbone={"name": str(tiny_backbone_dir)},
                   mixed_precision="bf16", epochs=1)
     result = pipeline(config=cfg, seed=0, out_dir=tmp_path, progress=False)
