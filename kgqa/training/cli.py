@@ -89,12 +89,22 @@ def register(app: typer.Typer) -> None:
         runs: Optional[Path] = typer.Option(None, help="Where the runs' results.json are (default: "
                                                        "the experiments folder, recursively)."),
         out: Optional[Path] = typer.Option(None, help="Output file (default EXPERIMENTS/RESULTS.md)."),
+        plot: bool = typer.Option(False, "--plot", help="Also draw each experiment's learning "
+                                                        "curves (one line per seed) as "
+                                                        "curves/<name>.png beside RESULTS.md."),
     ) -> None:
         """Render RESULTS.md: our accuracy per experiment beside the papers' reported numbers."""
-        from kgqa.training.results import write_results_markdown
+        from kgqa.training.results import CURVES_DIR, write_learning_curves, write_results_markdown
 
         try:
             path = write_results_markdown(experiments, results_dir=runs, out=out)
+            curves = (write_learning_curves(runs or experiments, path.parent / CURVES_DIR)
+                      if plot else [])
         except KGQAError as exc:
             fail(exc)
         console.print(f"wrote {path}", highlight=False)
+        for curve in curves:
+            console.print(f"wrote {curve}", highlight=False)
+        if plot and not curves:
+            console.print(f"no training history in the results.json under {runs or experiments}",
+                          highlight=False)

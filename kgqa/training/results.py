@@ -256,3 +256,104 @@ def write_results_markdown(experiments_dir: str | Path, *, results_dir: str | Pa
                                    command=f"kgqa results {experiments_dir.as_posix()}/")
     atomic_write_bytes(out, text.encode())
     return out
+
+
+# ---------------------------------------------------------------------- learning curves
+CURVES_DIR = "curves"
+#: Figure size (inches) and resolution of a learning-curve PNG.
+CURVE_FIGSIZE = (13.0, 4.2)
+CURVE_DPI = 100
+_LR_STYLES = ("-", "--", ":", "-.")
+
+
+def histories_by_experiment(results: list[RunResult]) -> dict[str, list[RunResult]]:
+    """Runs with a non-empty ``training.history``, grouped by experiment name (names sorted,
+    runs by seed); runs that did not train (zero-shot) are left out."""
+    groups: dict[str, list[RunResult]] = {}
+    for run in results:
+        if (run.training or {}).get("history"):
+            groups.setdefault(run.name, []).append(run)
+    return {name: sorted(groups[name], key=lambda r: r.seed) for name in sorted(groups)}
+
+
+def _series(history: list[dict], key: str, scale: float = 1.0) -> tuple[list[float], list[float]]:
+    """(steps, values) of one history field, skipping records where it is missing or null."""
+    steps, values = [], []
+    for i, record in enumerate(history):
+        value = record.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            steps.append(record.get("step", i + 1))
+            values.append(scale * value)
+    return steps, values
+
+
+def render_learning_curves(name: str, runs: list[RunResult], *, dpi: int = CURVE_DPI) -> bytes:
+    """One PNG of an experiment's learning curves, one colour per seed.
+
+    Panels: loss (train solid, dev dashed), dev accuracy (%, the best evaluation starred) and
+    the learning rate of each distinct parameter group (log scale when the rates differ tenfold
+    and none is 0), all against the optimisation step. Drawn on a bare
+    :class:`~matplotlib.figure.Figure` with the Agg canvas (no pyplot state, no display).
+    """
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    figure = Figure(figsize=CURVE_FIGSIZE, layout="constrained")
+    FigureCanvasAgg(figure)
+    loss_ax, acc_ax, lr_ax = figure.subplots(1, 3)
+    colors = [f"C{i % 10}" for i in range(len(runs))]
+    handles = []
+    lrs: list[float] = []
+    for run, color in zip(runs, colors):
+        history = run.training["history"]
+        for key, style in (("train_loss", "-"), ("dev_loss", "--")):
+            loss_ax.plot(*_series(history, key), style, color=color, marker=".", markersize=4)
+        steps, acc = _series(history, "dev_accuracy", 100.0)
+        acc_ax.plot(steps, acc, "-", color=color, marker=".", markersize=4)
+        label = f"seed {run.seed}"
+        if acc:
+            best = max(range(len(acc)), key=acc.__getitem__)
+            acc_ax.plot([steps[best]], [acc[best]], "*", color=color, markersize=11)
+            label += f" (best dev {acc[best]:.1f}% at step {steps[best]})"
+        groups = max((len(r.get("lr") or []) for r in history), default=0)
+        drawn: list[list] = []
+        for g in range(groups):
+            points = [(r.get("step", i + 1), r["lr"][g]) for i, r in enumerate(history)
+                      if len(r.get("lr") or []) > g and r["lr"][g] is not None]
+            if points and points not in drawn:  # groups that differ only in weight decay
+                lr_ax.plot(*zip(*points), _LR_STYLES[len(drawn) % len(_LR_STYLES)],
+                           color=color, marker=".", markersize=4)
+                drawn.append(points)
+                lrs += [v for _, v in points]
+        handles.append(Line2D([], [], color=color, marker=".", label=label))
+    loss_ax.set_title("loss (solid: train, dashed: dev)", fontsize=10)
+    acc_ax.set_title("dev accuracy (%), ★ best", fontsize=10)
+    lr_ax.set_title("learning rate (line style: parameter group)", fontsize=10)
+    if lrs and min(lrs) > 0 and max(lrs) > 10 * min(lrs):  # a log axis would drop a final 0
+        lr_ax.set_yscale("log")
+    for ax in (loss_ax, acc_ax, lr_ax):
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+    first = runs[0]
+    figure.suptitle(f"{name}: {first.model}, {first.regime}, {first.backbone}", fontsize=12)
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3),
+                  frameon=False, fontsize=9)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": "kgqa"})
+    return buffer.getvalue()
+
+
+def write_learning_curves(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write ``out_dir/<experiment>.png`` (atomically) for every experiment under
+    ``results_dir`` whose ``results.json`` files have a training history; returns the paths."""
+    from kgqa.utils.io import atomic_write_bytes
+
+    paths = []
+    for name, runs in histories_by_experiment(collect_results(results_dir)).items():
+        path = Path(out_dir) / f"{name}.png"
+        atomic_write_bytes(path, render_learning_curves(name, runs))
+        paths.append(path)
+    return paths
