@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import os
 import pickle
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Union
@@ -160,8 +161,10 @@ class Backbone(nn.Module):
                 kwargs["add_pooling_layer"] = False
             try:
                 tokenizer = AutoTokenizer.from_pretrained(resolved.path, **hub_kwargs)
-                model, info = AutoModel.from_pretrained(resolved.path, config=config,
-                                                        output_loading_info=True, **kwargs)
+                with warnings.catch_warnings():  # torch's notice on a hostile .bin's pickle protocol
+                    warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                    model, info = AutoModel.from_pretrained(resolved.path, config=config,
+                                                            output_loading_info=True, **kwargs)
             except (pickle.UnpicklingError, EOFError, SafetensorError) as exc:
                 # transformers reads .bin pickles with weights_only=True; never pass on torch's
                 # advice to retry without it

@@ -34,7 +34,8 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
 from kgqa.errors import Errors, KGQAError, Warnings, warn
 
@@ -153,6 +154,8 @@ class ExperimentConfig(_Strict):
     model: ModelConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     reported: ReportedConfig | None = None
+    #: whether [W120] was already checked for (kgqa train loads, then runs, the same config)
+    _graph_use_checked: bool = PrivateAttr(False)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -342,8 +345,9 @@ def _warn_unused_graph(config: ExperimentConfig, cls, source: str, yaml_root) ->
     no graph (``lm``, ``zeroshot``), the retrieval ones for a model that reads no retrieved
     subgraphs but names the graph (``ernie`` links entities in it)."""
     graph = config.graph
-    if graph is None or (cls is not None and hasattr(cls, "graph_inputs")):
+    if graph is None or config._graph_use_checked or (cls is not None and hasattr(cls, "graph_inputs")):
         return
+    config._graph_use_checked = True
     config_class = getattr(cls, "config_class", None)
     names_graph = config_class is not None and "graph" in getattr(config_class, "__dataclass_fields__", {})
     if not names_graph:

@@ -103,7 +103,11 @@ def resolve_config(config=None, **overrides) -> ExperimentConfig:
     if "model" not in data:
         raise KGQAError(Errors.E030.format(location="pipeline()", problem=(
             "(model): give a model name, class or instance, or a config with model.name")))
-    return parse_config(data, source="pipeline()")
+    resolved = parse_config(data, source="pipeline()")
+    if (isinstance(config, ExperimentConfig) and resolved.graph == config.graph
+            and resolved.model.name == config.model.name):  # warned once, when it was loaded
+        resolved._graph_use_checked = config._graph_use_checked
+    return resolved
 
 
 def _default_name(data: dict) -> str:
