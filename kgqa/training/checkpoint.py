@@ -14,11 +14,11 @@ never leaves a half-written one (:func:`kgqa.utils.io.atomic_directory`)::
 The ``.pt`` files hold only tensors and plain containers and are read with
 ``torch.load(weights_only=True)``: loading a checkpoint never runs pickled code.
 
-Loading verifies each file against ``files`` before reading it (the size, then the sha256: about
-a second per GB), so a truncated, replaced or bit-flipped file is an ``[E120]`` error naming the
-file, never silently wrong weights. A save interrupted between its two renames leaves the previous
-copy as ``.<name>.old-<pid>`` beside the missing directory; :func:`recover_interrupted_save` (run
-by ``--resume``) renames it back.
+Loading verifies each file against ``files`` before reading it (the size, then the sha256, at
+~600 MB/s on a 2-core CPU), so a truncated, replaced or bit-flipped file is an ``[E120]`` error
+naming the file, never silently wrong weights. A save interrupted between its two renames
+leaves the previous copy as ``.<name>.old-<pid>`` beside the missing directory;
+:func:`recover_interrupted_save` (run by ``--resume``) renames it back.
 """
 
 from __future__ import annotations
