@@ -115,6 +115,17 @@ def test_eval_of_config_without_model_config_is_an_error(run):
     assert result.exit_code == 1 and "[E031]" in _out(result) and "'model_config'" in _out(result)
 
 
+def test_eval_of_config_whose_model_config_does_not_build_is_an_error(run):
+    _, run_dir = run
+    best = run_dir / "checkpoints" / "best"
+    meta = json.loads((best / CONFIG_FILE).read_text())
+    meta["model_config"]["dropout"] = 7
+    (best / CONFIG_FILE).write_text(json.dumps(meta))
+    result = runner.invoke(app, ["eval", str(best), "--split", "dev"])
+    assert result.exit_code == 1 and "Traceback" not in _out(result)
+    assert "[E031]" in _out(result) and "model_config does not build model 'lm'" in _out(result)
+
+
 def test_eval_refuses_a_directory_for_predictions_before_evaluating(run, tmp_path, monkeypatch):
     import kgqa.training.runner as runner_module
 
