@@ -105,9 +105,7 @@ def load_answerer(model: str | Path | None = None, *,
     from kgqa.kg.store import KnowledgeGraph
     from kgqa.models.registry import get_model_class
     from kgqa.retrieval.config import RetrievalConfig
-    from kgqa.training.checkpoint import Checkpoint
-
-    from kgqa.training.checkpoint import RUN_REMEDY, WEIGHTS_FILE
+    from kgqa.training.checkpoint import RUN_REMEDY, WEIGHTS_FILE, Checkpoint
 
     if model is None:
         if not has_default_model():

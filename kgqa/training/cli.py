@@ -80,11 +80,13 @@ def register(app: typer.Typer) -> None:
             if predictions is not None:
                 from kgqa.utils.io import atomic_write_bytes
 
-                lines = [json.dumps({"id": k, "prediction": v}) for k, v in result["predictions"].items()]
+                lines = [json.dumps({"id": k, "prediction": v})
+                         for k, v in result["predictions"].items()]
                 try:
                     atomic_write_bytes(predictions, ("\n".join(lines) + "\n").encode())
                 except OSError as exc:
-                    raise KGQAError(Errors.E014.format(path=predictions, problem=exc.strerror or exc)) from None
+                    raise KGQAError(Errors.E014.format(path=predictions,
+                                                       problem=exc.strerror or exc)) from None
         except KGQAError as exc:
             fail(exc)
         # a split without answers has no accuracy or loss: null in JSON (NaN is not JSON)
@@ -141,15 +143,18 @@ def _interrupted(resume: str, run_dir: Path | None) -> str:
     ``resume`` command that continues."""
     from kgqa.training.checkpoint import STATE_FILE, interrupted_copies
 
-    last = run_dir / "checkpoints" / "last" if run_dir is not None else None
-    if last is not None and (last / STATE_FILE).is_file():
+    if run_dir is None:
+        return f"interrupted before the first checkpoint was written; start again with `{resume}`"
+    last = run_dir / "checkpoints" / "last"
+    if (last / STATE_FILE).is_file():
         try:
             state = json.loads((last / STATE_FILE).read_text())
             at = f" (step {state['step']}, epoch {state['epoch'] + 1})"
         except (ValueError, KeyError, TypeError, OSError):
             at = ""
-        return (f"interrupted: the last checkpoint{at} is at {last}; continue with `{resume}`")
-    if last is not None and interrupted_copies(last):
-        return (f"interrupted while saving: the previous checkpoint is at {interrupted_copies(last)[0]}; "
+        return f"interrupted: the last checkpoint{at} is at {last}; continue with `{resume}`"
+    copies = interrupted_copies(last)
+    if copies:
+        return (f"interrupted while saving: the previous checkpoint is at {copies[0]}; "
                 f"`{resume}` recovers it and continues")
     return f"interrupted before the first checkpoint was written; start again with `{resume}`"

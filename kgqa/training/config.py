@@ -300,7 +300,10 @@ def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", ya
     if config_class is None or not dataclasses.is_dataclass(config_class):
         return
     known = {f.name for f in dataclasses.fields(config_class)}
-    hints = typing.get_type_hints(config_class)
+    try:
+        hints = typing.get_type_hints(config_class)
+    except (NameError, TypeError):  # unresolvable annotations: names are still checked
+        hints = {}
     for key, value in config.model.kwargs.items():
         if key not in known:
             _raise_at(source, yaml_root, ("model", "kwargs", key),
@@ -345,11 +348,12 @@ def _warn_unused_graph(config: ExperimentConfig, cls, source: str, yaml_root) ->
     no graph (``lm``, ``zeroshot``), the retrieval ones for a model that reads no retrieved
     subgraphs but names the graph (``ernie`` links entities in it)."""
     graph = config.graph
-    if graph is None or config._graph_use_checked or (cls is not None and hasattr(cls, "graph_inputs")):
+    reads_subgraphs = cls is not None and hasattr(cls, "graph_inputs")
+    if graph is None or reads_subgraphs or config._graph_use_checked:
         return
     config._graph_use_checked = True
     config_class = getattr(cls, "config_class", None)
-    names_graph = config_class is not None and "graph" in getattr(config_class, "__dataclass_fields__", {})
+    names_graph = "graph" in getattr(config_class, "__dataclass_fields__", {})
     if not names_graph:
         keys, reads = ["graph"], "reads no knowledge graph"
     else:

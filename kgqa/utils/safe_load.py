@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 #: What torch's safe unpickler raises for pickled code or a file that is not a torch file.
-_REFUSED = "it is not a plain tensor file (pickled objects other than tensors, possibly code, or garbage)"
+_REFUSED = ("it is not a plain tensor file (pickled objects other than tensors, possibly code, "
+            "or garbage)")
 
 
 class UnreadableFile(Exception):

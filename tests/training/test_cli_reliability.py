@@ -53,7 +53,8 @@ def run(trained, tmp_path):
     """A private copy of the trained run (config beside it, as ``kgqa train`` expects)."""
     config, run_dir = trained
     shutil.copytree(config.parent, tmp_path / "experiments")
-    return tmp_path / "experiments" / config.name, tmp_path / "experiments" / "runs" / "tiny_lm" / "seed-0"
+    experiments = tmp_path / "experiments"
+    return experiments / config.name, experiments / "runs" / "tiny_lm" / "seed-0"
 
 
 def _out(result) -> str:
@@ -145,7 +146,8 @@ def test_eval_json_of_a_split_without_answers_is_valid_json(run, tmp_path):
     unlabelled = tmp_path / "unlabelled"
     unlabelled.mkdir()
     source = write_csqa_fixture(tmp_path / "labelled")
-    rows = [{**json.loads(line), "answerKey": ""} for line in (source / "test.jsonl").read_text().splitlines()]
+    rows = [{**json.loads(line), "answerKey": ""}
+            for line in (source / "test.jsonl").read_text().splitlines()]
     (unlabelled / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = runner.invoke(app, ["eval", str(run_dir / "checkpoints" / "best"), "--split", "test",
                                  "--dataset", str(unlabelled), "--json"])
