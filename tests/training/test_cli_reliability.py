@@ -155,6 +155,10 @@ def test_eval_json_of_a_split_without_answers_is_valid_json(run, tmp_path):
     summary = json.loads(result.output)  # json.loads accepts NaN; the text must not hold it
     assert "NaN" not in _out(result)
     assert summary == {"split": "test", "accuracy": None, "loss": None, "num_questions": 4}
+    text = runner.invoke(app, ["eval", str(run_dir / "checkpoints" / "best"), "--split", "test",
+                               "--dataset", str(unlabelled)])
+    assert text.exit_code == 0 and "test: no answers to score (4 questions" in _out(text)
+    assert "nan" not in _out(text)
 
 
 @pytest.mark.parametrize("name", [OPTIMIZER_FILE, RNG_FILE])
