@@ -99,6 +99,11 @@ class Errors(metaclass=_CodedMessages):
     E184 = ("Cannot install backbone '{name}' into {path}: it exists and {problem}. Move it away "
             "or pass another KGQA_HOME; kgqa does not overwrite what it did not write.")
     E185 = "Experiment tracker '{kind}': {problem}"
+    # checkpoints, training and model loading: reliability (damage, unsafe files); E120-E139
+    E120 = "Checkpoint file '{path}' is damaged: {problem}. Nothing was loaded from it. {remedy}"
+    E121 = ("Backbone '{name}': its weights '{path}' cannot be loaded safely: {problem}. kgqa "
+            "never runs pickled code; use a copy saved as safetensors (save_pretrained writes "
+            "model.safetensors) or download a fresh one.")
 
 
 class Warnings(metaclass=_CodedMessages):
@@ -107,6 +112,15 @@ class Warnings(metaclass=_CodedMessages):
     W060 = ("No TransE embeddings for graph '{graph}': KagNet paths are kept unpruned. Train them "
             "with `kgqa graphs embed {graph}` to prune paths by plausibility.")
     W061 = "Retrieval cache shard '{path}' is damaged or mismatched ({problem}); rebuilding it."
+    # checkpoints, training and model loading: reliability; W120-W129
+    W120 = ("Experiment config {location} ({keys}): not used by model '{model}', which {reads}; "
+            "remove it from the config.")
+    W121 = ("Checkpoint '{path}' was missing: a save was interrupted between two renames; "
+            "recovered the previous copy from '{copy}' (step {step}).")
+    W122 = ("Checkpoint '{path}' records no checksums (written by an older kgqa), so damage to "
+            "its files cannot be detected. Once you trust it, record them with "
+            "`python -c \"from kgqa.training.checkpoint import record_checksums; "
+            "record_checksums('{path}')\"`.")
 
 
 class KGQAError(ValueError):
