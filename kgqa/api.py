@@ -95,7 +95,7 @@ def answer(question: str, choices: Sequence[str], *, model=None, graph=None, exp
 
 
 def embed(texts, model="minilm", graph="default", **options):
-    """KG-fused, LM-only or graph-only embeddings of texts (see :func:`kgqa.embed.embed`)."""
-    from kgqa.embed import embed as _embed
+    """KG-fused, LM-only or graph-only embeddings of texts (see :func:`kgqa.embedding.embed`)."""
+    from kgqa.embedding import embed as _embed
 
     return _embed(texts, model=model, graph=graph, **options)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kgqa.backbones.tiny import save_tiny_backbone
-from kgqa.embed import Encoder, embed
+from kgqa.embedding import Encoder, embed
 from kgqa.errors import KGQAError
 from kgqa.kge.artifacts import EntityEmbeddings
 from tests.conftest import build_graph
