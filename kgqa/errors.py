@@ -85,6 +85,10 @@ class Errors(metaclass=_CodedMessages):
     E082 = ("No default model is shipped in this build ({path} has no model.safetensors and "
             "config.json). Reproduce it with `{command}` and copy the run's checkpoints/best "
             "there, or pass a checkpoint with --model / model=.")
+    # public API input, answer notes, explanation files, terminal output; numbered from E140
+    E140 = ("{what} is not valid text: {problem}. Pass UTF-8 text (a lone surrogate such as U+DCFF "
+            "is what bytes that are not UTF-8 become when decoded leniently).")
+    E141 = "{function}: {argument} must be {expected}, got {got}."
 
 
 class Warnings(metaclass=_CodedMessages):
@@ -93,6 +97,9 @@ class Warnings(metaclass=_CodedMessages):
     W060 = ("No TransE embeddings for graph '{graph}': KagNet paths are kept unpruned. Train them "
             "with `kgqa graphs embed {graph}` to prune paths by plausibility.")
     W061 = "Retrieval cache shard '{path}' is damaged or mismatched ({problem}); rebuilding it."
+    # public API, answering and explaining; numbered from W140
+    W140 = ("{count} of {total} questions could not be answered or written and were skipped (the "
+            "others were written); first: {first}")
 
 
 class KGQAError(ValueError):
