@@ -147,9 +147,9 @@ def check_question(question: str, choices: Sequence[str]) -> tuple[str, list[str
     notes: list[str] = []
     if question is not None and not isinstance(question, str):
         raise KGQAError(Errors.E080.format(problem=f"the question is {type(question).__name__}, not text"))
-    if question is None or not _normalise(question):
+    question = _clean(question, "the question", notes) if question is not None else ""
+    if not question:
         raise KGQAError(Errors.E080.format(problem="the question is empty; pass the question text"))
-    question = _clean(question, "the question", notes)
     if isinstance(choices, str) or choices is None:
         raise KGQAError(Errors.E080.format(problem=(
             "choices must be a list of answer texts (e.g. --choices shovel hammer), not one string")))

@@ -66,8 +66,7 @@ def select_examples(dataset, ids: Sequence[str] | None = None, limit: int | None
         if missing:
             raise KGQAError(Errors.E015.format(problem=(
                 f"{len(missing)} id(s) not in {dataset.name} {dataset.split}: "
-                f"{', '.join(missing[:5])}"
-                f"{' ...' if len(missing) > 5 else ''}")))
+                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")))
         return [by_id[i] for i in dict.fromkeys(ids)]
     examples = list(dataset)
     return examples[:limit] if limit else examples

@@ -1,10 +1,11 @@
 """Input checks of the linkers: which texts are refused, and why, before spaCy sees them.
 
-Control characters (``\x01``, ``ESC``..., every ``Cc`` character that is not whitespace, except
-NUL) are **replaced by spaces** before linking (:func:`strip_control_characters`): the text keeps
-its length, so mention offsets index the given text too, and "What \x01 digs?" links like
-"What digs?". Every check then returns a one-line reason instead of raising, so a batch can turn
-a bad text into an error record (:attr:`LinkResult.error`) and go on with the rest:
+Control characters (``\\x01``, ``ESC``..., every ``Cc`` character but tab, newline, carriage
+return, vertical tab, form feed, NEL and NUL) are **replaced by spaces** before linking
+(:func:`strip_control_characters`): the text keeps its length, so mention offsets index the given
+text too, and "What \\x01 digs?" links like "What digs?". Every check then returns a one-line
+reason instead of raising, so a batch can turn a bad text into an error record
+(:attr:`LinkResult.error`) and go on with the rest:
 
 * not a ``str`` (``None``, ``bytes``): ``"expected str, got bytes"``;
 * longer than ``max_chars`` (default 10,000): **refused**, not truncated: a silently cut text
@@ -39,7 +40,7 @@ NO_CONCEPT = "no concept found"
 
 _LATIN_END = 0x024F  # Basic Latin .. Latin Extended-B
 _MIN_LETTERS = 8
-#: Control characters (``Cc``) that are not whitespace, NUL excepted (NUL marks binary data).
+#: Control characters (``Cc``) but the line/space ones (tab, LF, VT, FF, CR, NEL) and NUL (which marks binary data).
 CONTROL_CHARACTERS = re.compile(r"[\x01-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -189,7 +189,7 @@ class ConceptLinker:
 
         Uses the doc's lemmas and POS tags when it has them, else surface forms only.
         """
-        error = check_text(strip_control_characters(doc.text)[0], max_chars=self.config.max_chars)
+        error = check_text(doc.text, max_chars=self.config.max_chars)
         if error is not None:
             return LinkResult(text=doc.text, reason=error, error=error)
         has_lemmas = doc.has_annotation("LEMMA")

@@ -62,8 +62,11 @@ def test_bad_input():
         check_question(QUESTION, [])
     with pytest.raises(KGQAError, match=r"\[E080\].*1 answer choice given.*at least two"):
         check_question(QUESTION, ["shovel"])
-    with pytest.raises(KGQAError, match=r"\[E080\].*question is empty"):
-        check_question("   ", ["a", "b"])
+    for empty in ("   ", "\x01\x1b ", None):
+        with pytest.raises(KGQAError, match=r"\[E080\].*question is empty"):
+            check_question(empty, ["a", "b"])
+    with pytest.raises(KGQAError, match=r"\[E080\].*choice 2 is empty"):
+        check_question(QUESTION, ["a", "\x07"])
     with pytest.raises(KGQAError, match=r"\[E080\].*not one string"):
         check_question(QUESTION, "shovel hammer")
     with pytest.raises(KGQAError, match=r"\[E080\].*choice 2 is int, not text"):

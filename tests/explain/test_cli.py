@@ -55,7 +55,8 @@ def test_explain_writes_page_and_figure(tmp_path, toy_checkpoints):
                     toy_checkpoints["kagnet"], "--out", out, "--static", "svg", "--json")
     assert result.exit_code == 0, result.output
     assert "dig <-UsedFor-- shovel" in result.output and "path attention" in result.output
-    page = out / f"a_man_dug_the_ground_to_plant_flowers_what_tool_did_he_use-{sha256(QUESTION.encode()).hexdigest()[:8]}.html"
+    digest = sha256(QUESTION.encode()).hexdigest()[:8]
+    page = out / f"a_man_dug_the_ground_to_plant_flowers_what_tool_did_he_use-{digest}.html"
     assert page.is_file() and page.with_suffix(".svg").is_file() and page.with_suffix(".json").is_file()
     assert f"HTML: {page.resolve()}" in result.output.replace("\n", "")
     assert json.loads(page.with_suffix(".json").read_text())["model"] == "kagnet"
@@ -179,7 +180,8 @@ def test_dataset_batch_survives_odd_questions(tmp_path, toy_checkpoints):
     assert "skipped bad: [E140] the question is not valid text: lone surrogate U+DCE9 at character 17" in text
     assert "wrote 3 pages, skipped 1; index:" in text
     q1 = f"q_1-{sha256(b'Q-1').hexdigest()[:8]}.html"
-    assert sorted(p.name for p in out.iterdir()) == sorted(["dup.html", "explanations.json", "index.html", q1, "q_1.html"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["dup.html", "explanations.json", "index.html", q1,
+                                                            "q_1.html"])
     explanations = {e["id"]: e for e in json.loads((out / "explanations.json").read_text())}
     dup = explanations["dup"]
     assert dup["probabilities"][2] == dup["probabilities"][3]

@@ -34,7 +34,8 @@ def test_wrong_argument_shapes_are_coded_errors(vocab_graph):
         api.link_batch("shovel", graph=graph)
     with pytest.raises(KGQAError, match=r"\[E141\] kgqa.link_batch\(\): texts .* got int"):
         api.link_batch(5, graph=graph)
-    for choices, got in (("shovel", "one str, 'shovel'"), (None, "NoneType"), (["shovel", 1.5], "float 1.5 at position 2")):
+    for choices, got in (("shovel", "one str, 'shovel'"), (None, "NoneType"),
+                         (["shovel", 1.5], "float 1.5 at position 2")):
         with pytest.raises(KGQAError, match=r"\[E141\] kgqa.link_qa\(\): choices must be a list of texts \(str\), got "
                                             + re.escape(got)):
             api.link_qa("What tool?", choices, graph=graph)
