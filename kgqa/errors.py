@@ -104,6 +104,10 @@ class Errors(metaclass=_CodedMessages):
     E121 = ("Backbone '{name}': its weights '{path}' cannot be loaded safely: {problem}. kgqa "
             "never runs pickled code; use a copy saved as safetensors (save_pretrained writes "
             "model.safetensors) or download a fresh one.")
+    # public API input, answer notes, explanation files, terminal output; numbered from E140
+    E140 = ("{what} is not valid text: {problem}. Pass UTF-8 text (a lone surrogate such as U+DCFF "
+            "is what bytes that are not UTF-8 become when decoded leniently).")
+    E141 = "{function}: {argument} must be {expected}, got {got}."
 
 
 class Warnings(metaclass=_CodedMessages):
@@ -121,6 +125,9 @@ class Warnings(metaclass=_CodedMessages):
             "its files cannot be detected. Once you trust it, record them with "
             "`python -c \"from kgqa.training.checkpoint import record_checksums; "
             "record_checksums('{path}')\"`.")
+    # public API, answering and explaining; numbered from W140
+    W140 = ("{count} of {total} questions could not be answered or written and were skipped (the "
+            "others were written); first: {first}")
 
 
 class KGQAError(ValueError):
