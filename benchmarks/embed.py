@@ -53,7 +53,7 @@ def main() -> dict:
 
     import torch
 
-    from kgqa.embed import Encoder
+    from kgqa.embedding import Encoder
 
     warnings.simplefilter("ignore")
     with open(_csqa_path(), encoding="utf-8") as fh:

@@ -24,7 +24,7 @@ def main() -> dict:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
-    from kgqa.embed import Encoder
+    from kgqa.embedding import Encoder
     from kgqa.paths import kgqa_home
 
     model = args.model or str(kgqa_home() / "pretrained" / "ernie-csqa-minilm")

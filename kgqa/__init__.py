@@ -2,7 +2,8 @@
 
 The pipeline, one sub-package per stage: ``kg`` (store, importers) -> ``linking`` -> ``retrieval``
 -> ``data`` -> ``models`` -> ``training`` / ``explain``. Importing ``kgqa`` loads nothing heavy;
-the public functions import their stage on first call.
+the public functions import their stage on first call. No public name is also a submodule's name
+(``kgqa.embed`` is the function; :class:`Encoder` lives in :mod:`kgqa.embedding`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def __getattr__(name: str):
 
         return KnowledgeGraph
     if name == "Encoder":
-        from kgqa.embed import Encoder
+        from kgqa.embedding import Encoder
 
         return Encoder
     if name in _API:

@@ -54,12 +54,18 @@ def link_batch(texts: Iterable[str], graph: "str | KnowledgeGraph" = "default", 
 
     A bad text yields a result with ``error`` set, never an exception: 1,000 texts with one
     binary string among them give 999 results and one error record.
+
+    Raises:
+        KGQAError: ``[E141]`` when ``texts`` is one string (it would link each character) or
+            not iterable.
     """
+    from kgqa.linking.checks import text_list
     from kgqa.linking.concept_linker import ConceptLinker
     from kgqa.linking.linker import load_linker
 
+    texts = text_list(texts, function="kgqa.link_batch()", one_text_hint="; to link one text use kgqa.link()",
+                      check_items=False)
     linker = load_linker(graph, **options)
-    texts = list(texts)
     if choices and isinstance(linker, ConceptLinker):
         return linker.link_batch(texts, as_choice=True)
     return linker.link_batch(texts)
@@ -69,6 +75,10 @@ def link_qa(question: str, choices: Sequence[str], graph: "str | KnowledgeGraph"
             **options) -> "QALinks":
     """Question concepts and answer-choice concepts, kept apart (:class:`~kgqa.linking.types.QALinks`).
 
+    Raises:
+        KGQAError: ``[E141]`` when ``question`` is not a ``str`` or ``choices`` is not a list of
+            ``str`` (``None``, one string, a list with a number in it).
+
     Example::
 
         >>> qa = kgqa.link_qa("A man dug the ground to plant flowers. What tool did he use?",
@@ -76,9 +86,11 @@ def link_qa(question: str, choices: Sequence[str], graph: "str | KnowledgeGraph"
         >>> qa.choices[0].nodes, qa.choices[0].mentions[0].kind
         (['shovel'], 'whole_choice')
     """
+    from kgqa.linking.checks import qa_inputs
     from kgqa.linking.linker import link_qa as qa_links
     from kgqa.linking.linker import load_linker
 
+    question, choices = qa_inputs(question, choices, function="kgqa.link_qa()")
     return qa_links(load_linker(graph, **options), question, choices)
 
 
@@ -95,7 +107,7 @@ def answer(question: str, choices: Sequence[str], *, model=None, graph=None, exp
 
 
 def embed(texts, model="minilm", graph="default", **options):
-    """KG-fused, LM-only or graph-only embeddings of texts (see :func:`kgqa.embed.embed`)."""
-    from kgqa.embed import embed as _embed
+    """KG-fused, LM-only or graph-only embeddings of texts (see :func:`kgqa.embedding.embed`)."""
+    from kgqa.embedding import embed as _embed
 
     return _embed(texts, model=model, graph=graph, **options)

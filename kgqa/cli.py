@@ -35,8 +35,13 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 def fail(exc: Exception) -> None:
-    """Print a kgqa error without a traceback and exit with status 1."""
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    """Print a kgqa error without a traceback and exit with status 1 (the message may quote user
+    text: it is printed escaped, never as terminal commands or rich markup)."""
+    from rich.text import Text
+
+    from kgqa.utils.terminal import printable
+
+    err_console.print(Text.assemble(("error:", "bold red"), " ", printable(exc)), highlight=False)
     raise typer.Exit(1)
 
 

@@ -101,6 +101,15 @@ class Errors(metaclass=_CodedMessages):
     E184 = ("Cannot install backbone '{name}' into {path}: it exists and {problem}. Move it away "
             "or pass another KGQA_HOME; kgqa does not overwrite what it did not write.")
     E185 = "Experiment tracker '{kind}': {problem}"
+    # checkpoints, training and model loading: reliability (damage, unsafe files); E120-E139
+    E120 = "Checkpoint file '{path}' is damaged: {problem}. Nothing was loaded from it. {remedy}"
+    E121 = ("Backbone '{name}': its weights '{path}' cannot be loaded safely: {problem}. kgqa "
+            "never runs pickled code; use a copy saved as safetensors (save_pretrained writes "
+            "model.safetensors) or download a fresh one.")
+    # public API input, answer notes, explanation files, terminal output; numbered from E140
+    E140 = ("{what} is not valid text: {problem}. Pass UTF-8 text (a lone surrogate such as U+DCFF "
+            "is what bytes that are not UTF-8 become when decoded leniently).")
+    E141 = "{function}: {argument} must be {expected}, got {got}."
 
 
 class Warnings(metaclass=_CodedMessages):
@@ -114,6 +123,18 @@ class Warnings(metaclass=_CodedMessages):
     W191 = ("Lower-layer state cache entry '{path}' is damaged or mismatched ({problem}); "
             "recomputing it.")
     W192 = "{problem}"
+    # checkpoints, training and model loading: reliability; W120-W129
+    W120 = ("Experiment config {location} ({keys}): not used by model '{model}', which {reads}; "
+            "remove it from the config.")
+    W121 = ("Checkpoint '{path}' was missing: a save was interrupted between two renames; "
+            "recovered the previous copy from '{copy}' (step {step}).")
+    W122 = ("Checkpoint '{path}' records no checksums (written by an older kgqa), so damage to "
+            "its files cannot be detected. Once you trust it, record them with "
+            "`python -c \"from kgqa.training.checkpoint import record_checksums; "
+            "record_checksums('{path}')\"`.")
+    # public API, answering and explaining; numbered from W140
+    W140 = ("{count} of {total} questions could not be answered or written and were skipped (the "
+            "others were written); first: {first}")
 
 
 class KGQAError(ValueError):

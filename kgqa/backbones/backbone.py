@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import pickle
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Union
@@ -20,6 +22,7 @@ from torch import Tensor, nn
 
 from kgqa.backbones.names import ResolvedName, hub_offline, resolve_backbone_name, short_names
 from kgqa.errors import Errors, KGQAError, Warnings, warn
+from kgqa.utils.safe_load import load_problem
 
 if TYPE_CHECKING:
     from transformers import BatchEncoding, PreTrainedModel
@@ -61,11 +64,6 @@ def _quiet_transformers():
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0].rstrip('.') if text else ''}"
 
 
 def _get_path(module: nn.Module, dotted: str):
@@ -144,6 +142,7 @@ class Backbone(nn.Module):
             KGQAError: ``[E017]`` listing what was tried when nothing loads; ``[E018]`` for an
                 encoder-decoder model or an unsupported freeze / checkpointing option.
         """
+        from safetensors import SafetensorError
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         name = str(name)
@@ -173,8 +172,15 @@ class Backbone(nn.Module):
                 kwargs["add_pooling_layer"] = False
             try:
                 tokenizer = AutoTokenizer.from_pretrained(resolved.path, **hub_kwargs)
-                model, info = AutoModel.from_pretrained(resolved.path, config=config,
-                                                        output_loading_info=True, **kwargs)
+                with warnings.catch_warnings():  # torch's notice on a hostile .bin's pickle protocol
+                    warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                    model, info = AutoModel.from_pretrained(resolved.path, config=config,
+                                                            output_loading_info=True, **kwargs)
+            except (pickle.UnpicklingError, EOFError, SafetensorError) as exc:
+                # transformers reads .bin pickles with weights_only=True; never pass on torch's
+                # advice to retry without it
+                raise KGQAError(Errors.E121.format(name=name, path=_weights_path(resolved),
+                                                   problem=load_problem(exc))) from None
             except (OSError, ValueError, KeyError, RuntimeError) as exc:
                 raise _not_loaded(resolved, offline, exc) from exc
         missing = list(info.get("missing_keys") or [])
@@ -410,9 +416,20 @@ def pool(hidden: Tensor, attention_mask: Tensor | None, pooling: Pooling) -> Ten
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+def _weights_path(resolved: ResolvedName) -> str:
+    """The weights file transformers read from a local directory (the hub id otherwise)."""
+    from pathlib import Path
+
+    from kgqa.backbones.names import WEIGHT_FILES
+
+    directory = Path(resolved.path)
+    found = [directory / f for f in WEIGHT_FILES if (directory / f).is_file()]
+    return str(found[0]) if found else resolved.path
+
+
 def _not_loaded(resolved: ResolvedName, offline: bool, exc: BaseException) -> KGQAError:
     tried = list(resolved.tried)
     where = "hub cache only (offline)" if offline and resolved.kind == "hub" else resolved.kind
-    tried.append(f"{where} '{resolved.path}': {_first_line(exc)}")
+    tried.append(f"{where} '{resolved.path}': {load_problem(exc)}")
     return KGQAError(Errors.E017.format(name=resolved.name, tried="; ".join(tried),
                                         short=", ".join(short_names())))

@@ -153,9 +153,11 @@ def read_qa_jsonl(path: str | Path, *, require_labels: bool = True,
 
 def examples_checksum(examples: Iterable[QAExample]) -> str:
     """sha256 of the examples' content (same questions in the same order -> same checksum,
-    whether read from the jsonl files or from the Hugging Face copy)."""
+    whether read from the jsonl files or from the Hugging Face copy). A lone surrogate (a
+    ``\\udce9`` escape in the file) is hashed as is: answering refuses that question, not the file."""
     digest = hashlib.sha256()
     for example in examples:
-        digest.update(json.dumps(example.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+        text = json.dumps(example.to_dict(), sort_keys=True, ensure_ascii=False)
+        digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\n")
     return digest.hexdigest()

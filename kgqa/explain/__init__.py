@@ -9,7 +9,9 @@ and why the chosen answer won.
   file), :mod:`~kgqa.explain.static` (PNG/SVG via matplotlib); :mod:`~kgqa.explain.batch` writes
   pages for many dataset questions and an index.
 
-Names load on first use, so importing :mod:`kgqa.explain` is cheap.
+Names load on first use, so importing :mod:`kgqa.explain` is cheap. ``kgqa.explain.answer`` is the
+module (a lazy name equal to a submodule's name would be replaced by the module once it is
+imported); the function is :func:`kgqa.answer`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ _NAMES = {
     "ExplainedNode": "kgqa.explain.types", "ExplainedEdge": "kgqa.explain.types",
     "ExplainedPath": "kgqa.explain.types",
     "explain_batch": "kgqa.explain.extract",
-    "answer": "kgqa.explain.answer", "Answerer": "kgqa.explain.answer",
+    "Answerer": "kgqa.explain.answer",
     "AnswerResult": "kgqa.explain.answer", "RankedChoice": "kgqa.explain.answer",
     "load_answerer": "kgqa.explain.loading",
     "print_explanation": "kgqa.explain.terminal", "write_html": "kgqa.explain.html",

@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from kgqa.errors import Errors, KGQAError
-from kgqa.explain.types import Explanation
+from kgqa.explain.types import Explanation, duplicate_choices, same_answer_key
+from kgqa.linking.checks import require_valid_text, strip_control_characters
 from kgqa.linking.lazy import LazyLinkerMixin
 from kgqa.utils.threads import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
+    from kgqa.linking.types import QALinks
     from kgqa.retrieval.config import RetrievalConfig
 
 #: Options of :func:`kgqa.explain.extract.explain_batch` that callers may pass through.
@@ -65,6 +67,9 @@ class AnswerResult:
             ``total``).
         id: the question id, when it came from a dataset.
         label: index of the right answer, when known.
+        notes: what the reader must know about the input (see :attr:`Explanation.notes`): the
+            linker's reason when it refused the question or a choice, control characters
+            removed, duplicate choices.
     """
 
     question: str
@@ -75,11 +80,20 @@ class AnswerResult:
     seconds: dict[str, float] = field(default_factory=dict)
     id: str | None = None
     label: int | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def prediction(self) -> str:
         """The most probable choice."""
         return self.ranked[0].choice
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the prediction is the right answer (``None`` when unknown). A duplicate of the
+        right answer's text (datasets have such questions) counts as right."""
+        if self.label is None:
+            return None
+        return same_answer_key(self.prediction) == same_answer_key(self.choices[self.label])
 
     @property
     def probabilities(self) -> list[float]:
@@ -100,14 +114,41 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def check_question(question: str, choices: Sequence[str]) -> tuple[str, list[str]]:
-    """Validate one question and its choices; return them with whitespace normalised.
+def _clean(text: str, what: str, notes: list[str]) -> str:
+    """``text`` valid (``[E140]``), control characters removed (with a note), spaces normalised."""
+    require_valid_text(text, what)
+    text, removed = strip_control_characters(text)
+    if removed:
+        notes.append(f"removed {removed} control character{'s' if removed != 1 else ''} from {what}")
+    return _normalise(text)
+
+
+def _numbers(indices: Sequence[int]) -> str:
+    """``[3, 4]`` -> ``"4 and 5"`` (1-based)."""
+    names = [str(i + 1) for i in indices]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def check_question(question: str, choices: Sequence[str]) -> tuple[str, list[str], list[str]]:
+    """Validate one question and its choices.
+
+    Control characters are removed and whitespace is normalised. Duplicate choices (compared
+    case- and space-insensitively) are allowed, as datasets have them: they are scored alike and
+    a note says so.
+
+    Returns:
+        ``(question, choices, notes)``: the cleaned texts and what the reader must be told.
 
     Raises:
         KGQAError: ``[E080]`` for an empty question, fewer than two choices, an empty or
-            non-text choice, or duplicate choices (compared case- and space-insensitively).
+            non-text choice; ``[E140]`` for text that is not valid Unicode (a lone surrogate, as
+            invalid UTF-8 on the command line gives).
     """
-    if not isinstance(question, str) or not _normalise(question):
+    notes: list[str] = []
+    if question is not None and not isinstance(question, str):
+        raise KGQAError(Errors.E080.format(problem=f"the question is {type(question).__name__}, not text"))
+    question = _clean(question, "the question", notes) if question is not None else ""
+    if not question:
         raise KGQAError(Errors.E080.format(problem="the question is empty; pass the question text"))
     if isinstance(choices, str) or choices is None:
         raise KGQAError(Errors.E080.format(problem=(
@@ -119,18 +160,52 @@ def check_question(question: str, choices: Sequence[str]) -> tuple[str, list[str
             "needs at least two (e.g. --choices shovel hammer saw)")))
     cleaned = []
     for i, choice in enumerate(choices):
-        if not isinstance(choice, str) or not _normalise(choice):
+        if not isinstance(choice, str):
+            raise KGQAError(Errors.E080.format(problem=f"choice {i + 1} is {type(choice).__name__}, not text"))
+        choice = _clean(choice, f"choice {i + 1}", notes)
+        if not choice:
             raise KGQAError(Errors.E080.format(problem=f"choice {i + 1} is empty"))
-        cleaned.append(_normalise(choice))
-    seen: dict[str, int] = {}
-    for i, choice in enumerate(cleaned):
-        key = choice.casefold()
-        if key in seen:
-            raise KGQAError(Errors.E080.format(problem=(
-                f"duplicate choices: '{cleaned[seen[key]]}' (choice {seen[key] + 1}) and "
-                f"'{choice}' (choice {i + 1}); give each answer once")))
-        seen[key] = i
-    return _normalise(question), cleaned
+        cleaned.append(choice)
+    for group in duplicate_choices(cleaned):
+        notes.append(f"choices {_numbers(group)} are the same answer ('{cleaned[group[0]]}'): they are "
+                     "scored alike")
+    return question, cleaned, notes
+
+
+def check_explain_options(options: dict) -> None:
+    """Explanation options are known names with whole numbers >= 1 (a negative count would act as
+    a Python slice).
+
+    Raises:
+        KGQAError: ``[E015]`` for an unknown option, ``[E141]`` for a bad value.
+    """
+    unknown = sorted(set(options) - set(EXPLAIN_OPTIONS))
+    if unknown:
+        raise KGQAError(Errors.E015.format(problem=(
+            f"unknown explanation option(s) {unknown}; known: {', '.join(EXPLAIN_OPTIONS)}")))
+    for name, value in options.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise KGQAError(Errors.E141.format(function="answer()", argument=name,
+                                               expected="a whole number >= 1", got=ascii(value)))
+
+
+def link_notes(links: "QALinks") -> list[str]:
+    """The linker's reasons, for the reader, when it refused the question or a choice."""
+    notes = []
+    if links.question.error:
+        notes.append(f"the question was not linked to the graph ({links.question.error}): the answer "
+                     "uses no question concept")
+    for i, choice in enumerate(links.choices):
+        if choice.error:
+            notes.append(f"choice {i + 1} was not linked to the graph ({choice.error})")
+    return notes
+
+
+def _score_duplicates_alike(logits: torch.Tensor, choices: list[list[str]]) -> None:
+    """Give the duplicate choices of each question one logit (their mean), in place."""
+    for b, options in enumerate(choices):
+        for group in duplicate_choices(options):
+            logits[b, group] = logits[b, group].mean()
 
 
 # ---------------------------------------------------------------------- the answerer
@@ -243,19 +318,18 @@ class Answerer(LazyLinkerMixin):
                 :func:`~kgqa.explain.extract.explain_batch`.
 
         Raises:
-            KGQAError: ``[E080]`` for bad questions or choices (see :func:`check_question`).
+            KGQAError: ``[E080]`` for bad questions or choices, ``[E140]`` for text that is not
+                valid Unicode (see :func:`check_question`), ``[E141]`` for an option that is not
+                a whole number >= 1.
         """
-        unknown = sorted(set(options) - set(EXPLAIN_OPTIONS))
-        if unknown:
-            raise KGQAError(Errors.E015.format(problem=(
-                f"unknown explanation option(s) {unknown}; known: {', '.join(EXPLAIN_OPTIONS)}")))
+        check_explain_options(options)
         if len(questions) != len(choices):
             raise KGQAError(Errors.E080.format(problem=(
                 f"{len(questions)} questions but {len(choices)} choice lists")))
         checked = [check_question(q, c) for q, c in zip(questions, choices)]
         results: list[AnswerResult | None] = [None] * len(checked)
         groups: dict[int, list[int]] = {}
-        for i, (_, c) in enumerate(checked):
+        for i, (_, c, _) in enumerate(checked):
             groups.setdefault(len(c), []).append(i)
         with torch.inference_mode(), torch_threads(self.num_threads):
             self._answer_groups(checked, groups, results, ids=ids, labels=labels, explain=explain,
@@ -268,13 +342,13 @@ class Answerer(LazyLinkerMixin):
                 rows = members[start:start + batch_size]
                 answered = self._answer_batch(
                     [checked[i][0] for i in rows], [checked[i][1] for i in rows],
-                    ids=[ids[i] if ids is not None else None for i in rows],
+                    notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
                     labels=[labels[i] if labels is not None else None for i in rows],
                     explain=explain, options=options)
                 for i, result in zip(rows, answered):
                     results[i] = result
 
-    def _answer_batch(self, questions: list[str], choices: list[list[str]], *, ids, labels,
+    def _answer_batch(self, questions: list[str], choices: list[list[str]], *, notes, ids, labels,
                       explain: bool, options: dict) -> list[AnswerResult]:
         from kgqa.explain.extract import explain_batch
         from kgqa.models.base import QABatch
@@ -282,6 +356,7 @@ class Answerer(LazyLinkerMixin):
         seconds: dict[str, float] = {}
         start = t0 = time.perf_counter()
         links = self._link(questions, choices)
+        notes = [list(n) + link_notes(qa) for n, qa in zip(notes, links)]
         seconds["link"] = time.perf_counter() - t0
         num_choices = len(choices[0])
         known = [label for label in labels if label is not None]
@@ -298,6 +373,7 @@ class Answerer(LazyLinkerMixin):
         seconds["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         output = self.model(batch)
+        _score_duplicates_alike(output.logits, choices)
         seconds["model"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         explanations = (explain_batch(output, batch, self.kg, questions=questions, choices=choices,
@@ -311,13 +387,14 @@ class Answerer(LazyLinkerMixin):
         for b, question in enumerate(questions):
             if explanations[b] is not None:
                 explanations[b].id = ids[b]
+                explanations[b].notes = list(notes[b])
             order = torch.argsort(-probabilities[b], stable=True).tolist()
             ranked = [RankedChoice(choice=choices[b][i], index=i, probability=float(probabilities[b, i]),
                                    logit=float(logits[b, i])) for i in order]
             results.append(AnswerResult(question=question, choices=list(choices[b]), ranked=ranked,
                                         model=self.model_name, explanation=explanations[b],
                                         seconds={k: round(v, 4) for k, v in seconds.items()},
-                                        id=ids[b], label=labels[b]))
+                                        id=ids[b], label=labels[b], notes=list(notes[b])))
         return results
 
     # ------------------------------------------------------------------ stages
@@ -395,7 +472,7 @@ def answer(question: str, choices: Sequence[str], *, model: "str | Path | Answer
 
     Args:
         question: the question text.
-        choices: two or more distinct answer texts.
+        choices: two or more answer texts (duplicates are scored alike and noted).
         model: a checkpoint directory (``.../checkpoints/best``), a loaded :class:`Answerer`,
             or ``None`` for the default model shipped with kgqa (QA on the default graph,
             frozen MiniLM; see ``kgqa/explain/default_model/README.md``).
@@ -407,10 +484,14 @@ def answer(question: str, choices: Sequence[str], *, model: "str | Path | Answer
     Returns:
         An :class:`AnswerResult`: ``ranked`` choices with probabilities, ``prediction`` and
         ``explanation``. When nothing links to the graph the model answers from its language
-        model part and the explanation says there is no graph evidence.
+        model part and the explanation says there is no graph evidence. ``notes`` tells what
+        the reader must know about the input: the linker's reason when it refused the question
+        or a choice (over 10,000 characters, not English...), control characters removed,
+        duplicate choices.
 
     Raises:
-        KGQAError: ``[E080]`` bad question/choices, ``[E081]`` model of another graph,
+        KGQAError: ``[E080]`` bad question/choices, ``[E140]`` text that is not valid Unicode,
+            ``[E141]`` a bad explanation option, ``[E081]`` model of another graph,
             ``[E082]`` no default model shipped, ``[E031]`` unusable checkpoint.
 
     Example::

@@ -2,7 +2,8 @@
 
 ``--choices`` takes several values (``--choices shovel hammer saw``): the commands accept extra
 arguments and append them to the choices (or, for ``explain --dataset``, to ``--ids``), so put
-the question first.
+the question first. User text (questions, choices, ids, paths) is printed through
+:mod:`kgqa.utils.terminal`: escaped, never run as terminal commands or rich markup.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ GRAPH_HELP = "Graph name or directory; default: the graph the model was trained 
 def _show_note(console, message: str, *, paths: bool = True) -> None:
     """kgqa's own warnings as one dim line; others (library deprecations) are not for the reader,
     nor is the missing-TransE note for a model that reads no paths."""
+    from kgqa.utils.terminal import plain
+
     if not message.startswith("[W") or (message.startswith("[W060]") and not paths):
         return
-    console.print(f"[dim]note: {message}[/]", highlight=False)
+    console.print(plain(f"note: {message}", style="dim"))
 
 
 @contextmanager
@@ -71,10 +74,22 @@ def _answerer(model: Optional[Path], graph: Optional[str], console):
     return answerer, time.perf_counter() - t0
 
 
-def _outputs(out: Path, name: str, static: str) -> tuple[Path, Optional[Path]]:
+def _check_static(static: str) -> None:
     if static not in ("png", "svg", "pdf", "none"):
         raise typer.BadParameter("--static must be png, svg, pdf or none")
+
+
+def _outputs(out: Path, name: str, static: str) -> tuple[Path, Optional[Path]]:
+    _check_static(static)
     return out / f"{name}.html", (None if static == "none" else out / f"{name}.{static}")
+
+
+def _print_path(console, label: str, path: Path) -> None:
+    from rich.text import Text
+
+    from kgqa.utils.terminal import plain
+
+    console.print(Text.assemble(label, plain(path.resolve(), style="bold")))
 
 
 def register(app: typer.Typer) -> None:
@@ -123,18 +138,20 @@ def register(app: typer.Typer) -> None:
                     split: str = typer.Option("dev", help="Dataset split (with --dataset)."),
                     ids: Optional[list[str]] = typer.Option(None, "--ids", help="Question ids (with "
                                                             "--dataset): --ids ID1 ID2 …"),
-                    limit: int = typer.Option(20, help="With --dataset and no --ids: the first N."),
-                    top_paths: int = typer.Option(5, help="Paths shown per choice."),
-                    max_nodes: int = typer.Option(20, help="Subgraph nodes shown per choice."),
+                    limit: int = typer.Option(20, min=0, help="With --dataset and no --ids: the first N "
+                                                              "(0 = all)."),
+                    top_paths: int = typer.Option(5, min=1, help="Paths shown per choice."),
+                    max_nodes: int = typer.Option(20, min=1, help="Subgraph nodes shown per choice."),
                     as_json: bool = typer.Option(False, "--json", help="Also write the explanation JSON."),
                     ) -> None:
         """Answer and explain: paths and nodes in the terminal, an offline HTML page, a PNG/SVG."""
         from rich.console import Console
 
         from kgqa.errors import KGQAError
-        from kgqa.explain.files import check_writable_dir, slug, write_file
+        from kgqa.explain.files import check_writable_dir, page_name, write_file
         from kgqa.explain.html import write_html
         from kgqa.explain.terminal import print_explanation
+        from kgqa.utils.terminal import plain
 
         console = Console()
         options = {"top_paths": top_paths, "max_nodes": max_nodes}
@@ -156,20 +173,26 @@ def register(app: typer.Typer) -> None:
                                               out_dir=out, model=answerer,
                                               static=None if static == "none" else static, **options)
                     for result in written.results:
-                        console.rule(f"[bold]{result.id}[/]")
+                        console.rule(plain(result.id, style="bold"))
                         print_explanation(result.explanation, console, top_paths=min(top_paths, 3),
                                           choices=result.explanation.ranking[:2])
+                    for failure in written.failed:
+                        console.print(plain(f"skipped {failure['id']}: {failure['error']}", style="red"))
                     if written.accuracy is not None:
                         console.print(f"accuracy {written.accuracy:.3f} on {len(written.results)} questions")
-                    console.print(f"wrote {len(written.pages)} pages; index: "
-                                  f"[bold]{written.index.resolve()}[/]", highlight=False)
+                    _print_path(console, f"wrote {len(written.pages)} pages"
+                                f"{f', skipped {len(written.failed)}' if written.failed else ''}; index: ",
+                                written.index)
+                    if not written.results:
+                        raise typer.Exit(1)
                     return
                 if not question:
                     raise typer.BadParameter("give a question (or --dataset)")
-                html_path, static_path = _outputs(out, slug(question), static)
+                _check_static(static)
                 check_writable_dir(out)
                 answerer, _ = _answerer(model, graph, console)
                 result = answerer.answer(question, [*(choices or []), *ctx.args], **options)
+                html_path, static_path = _outputs(out, page_name(result.question), static)
                 explanation = result.explanation
                 print_explanation(explanation, console, top_paths=top_paths)
                 write_html(explanation, html_path)
@@ -181,8 +204,10 @@ def register(app: typer.Typer) -> None:
                     write_file(html_path.with_suffix(".json"), explanation.to_json(indent=1) + "\n")
         except KGQAError as exc:
             _fail(exc)
-        console.print(f"\nHTML: [bold]{html_path.resolve()}[/]" +
-                      (f"\nfigure: {static_path.resolve()}" if static_path else ""), highlight=False)
+        console.print()
+        _print_path(console, "HTML: ", html_path)
+        if static_path:
+            _print_path(console, "figure: ", static_path)
 
     @app.command("demo")
     def demo_cmd(model: Optional[Path] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
@@ -197,6 +222,7 @@ def register(app: typer.Typer) -> None:
         from kgqa.explain.html import write_html
         from kgqa.explain.static import render_static
         from kgqa.explain.terminal import print_comparison
+        from kgqa.utils.terminal import plain
 
         console = Console()
         out = out if out is not None else _home("demo")
@@ -210,9 +236,9 @@ def register(app: typer.Typer) -> None:
                 results = answerer.answer_many(list(DEMO_QUESTIONS), [list(DEMO_CHOICES)] * 2)
                 answer_s = time.perf_counter() - t0
                 explanations = [r.explanation for r in results]
-                console.print(f"[dim]model: {answerer.model_name} ({answerer.source}), graph "
-                              f"{answerer.kg.name}; loading {load_s:.1f} s, answering both "
-                              f"{answer_s:.2f} s[/]", highlight=False)
+                console.print(plain(f"model: {answerer.model_name} ({answerer.source}), graph "
+                                    f"{answerer.kg.name}; loading {load_s:.1f} s, answering both "
+                                    f"{answer_s:.2f} s", style="dim"))
                 print_comparison(explanations, console)
                 page = write_html(explanations, out / "demo.html",
                                   title="kgqa demo: the context changes the answer")
@@ -220,6 +246,6 @@ def register(app: typer.Typer) -> None:
                            for e, name in zip(explanations, ("flowers", "house"))]
         except KGQAError as exc:
             _fail(exc)
-        console.print(f"\nHTML (open in a browser, works offline): [bold]{page.resolve()}[/]",
-                      highlight=False)
-        console.print("figures: " + ", ".join(str(f.resolve()) for f in figures), highlight=False)
+        console.print()
+        _print_path(console, "HTML (open in a browser, works offline): ", page)
+        console.print(plain("figures: " + ", ".join(str(f.resolve()) for f in figures)))

@@ -51,6 +51,36 @@ def write_file(path: str | Path, data: str | bytes) -> Path:
 
 
 def slug(text: str, max_length: int = 60) -> str:
-    """A file-name-safe slug: ``"A man dug..."`` -> ``a_man_dug...``."""
+    """A file-name-safe slug: ``"A man dug..."`` -> ``a_man_dug...`` (not unique: see :func:`page_name`)."""
     value = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
     return value[:max_length].rstrip("_") or "question"
+
+
+def page_name(text: str, max_length: int = 60, *, keep_slugs: bool = False) -> str:
+    """A file name (without suffix) that only ``text`` gets: its slug, a dash and 8 hex digits of
+    its sha256 (``a_man_dug_the_ground-1f0c2d3e``; every Cyrillic question would otherwise be
+    ``question``, and ids ``Q-1`` and ``q_1`` would both be ``q_1``).
+
+    With ``keep_slugs``, a text that is its own slug (a dataset id such as ``dev01``) is kept
+    as it is: a slug has no dash, so it cannot equal another text's slug-dash-hash name.
+    """
+    import hashlib
+
+    name = slug(text, max_length)
+    if keep_slugs and name == text:
+        return name
+    return f"{name}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def unique_page_names(texts: list[str], max_length: int = 80) -> list[str]:
+    """:func:`page_name` of each text (ids kept when they are slugs), distinct even when two
+    hashes collide (a counter is added)."""
+    names, used = [], set()
+    for text in texts:
+        name = base = page_name(text, max_length, keep_slugs=True)
+        k = 2
+        while name in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name)
+        names.append(name)
+    return names

@@ -62,24 +62,43 @@ def render_index(rows: Sequence[dict], *, title: str = "kgqa explanations") -> s
 
     Args:
         rows: one dict per question with ``href``, ``id``, ``question``, ``prediction``,
-            ``probability`` and optionally ``gold``.
+            ``probability`` and optionally ``gold``, ``correct`` (default: the prediction's text
+            is the gold text) and ``notes``; or, for a question that was skipped, ``id``,
+            ``question`` and ``error``.
     """
-    correct = [r for r in rows if r.get("gold") is not None]
-    accuracy = (f" · accuracy {sum(r['gold'] == r['prediction'] for r in correct) / len(correct):.3f}"
-                f" on {len(correct)} questions" if correct else "")
+    from kgqa.utils.terminal import printable
+
+    def text(value) -> str:  # a skipped question may hold what UTF-8 cannot encode (a lone surrogate)
+        return _html.escape(printable(value))
+
+    def correct(r: dict) -> bool:
+        return bool(r["correct"]) if r.get("correct") is not None else r["gold"] == r["prediction"]
+
+    answered = [r for r in rows if "error" not in r]
+    graded = [r for r in answered if r.get("gold") is not None]
+    accuracy = (f" · accuracy {sum(map(correct, graded)) / len(graded):.3f} on {len(graded)} questions"
+                if graded else "")
+    skipped = len(rows) - len(answered)
     body = []
     for r in rows:
+        question = text(r["question"]) + "".join(f"<div class=\"sub\">note: {text(n)}</div>"
+                                                 for n in r.get("notes") or ())
+        if "error" in r:
+            body.append(f"<tr class=\"skipped\"><td>{text(r.get('id') or '')}</td><td>{question}</td>"
+                        f"<td colspan=\"3\">skipped: {text(r['error'])}</td></tr>")
+            continue
         mark = ""
         if r.get("gold") is not None:
-            mark = "✓" if r["gold"] == r["prediction"] else f"✗ (gold: {_html.escape(str(r['gold']))})"
+            mark = "✓" if correct(r) else f"✗ (gold: {text(r['gold'])})"
         body.append(
-            f"<tr><td><a href=\"{_html.escape(r['href'])}\">{_html.escape(str(r.get('id') or ''))}</a></td>"
-            f"<td>{_html.escape(r['question'])}</td><td>{_html.escape(r['prediction'])}</td>"
+            f"<tr><td><a href=\"{_html.escape(r['href'])}\">{text(r.get('id') or '')}</a></td>"
+            f"<td>{question}</td><td>{text(r['prediction'])}</td>"
             f"<td>{r['probability']:.3f}</td><td>{mark}</td></tr>")
     return (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{_html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n"
-        f"<body data-questions=\"{len(rows)}\">\n<header><h1>{_html.escape(title)}</h1>"
-        f"<div class=\"sub\">{len(rows)} questions{accuracy}</div></header>\n"
+        f"<body data-questions=\"{len(answered)}\" data-skipped=\"{skipped}\">\n<header><h1>{_html.escape(title)}</h1>"
+        f"<div class=\"sub\">{len(answered)} questions{accuracy}"
+        f"{f' · {skipped} skipped' if skipped else ''}</div></header>\n"
         "<table class=\"index\"><tr><th>id</th><th>question</th><th>prediction</th>"
         "<th>p</th><th></th></tr>\n" + "\n".join(body) + "\n</table>\n</body>\n</html>\n")

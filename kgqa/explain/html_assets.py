@@ -262,6 +262,7 @@ JS = r"""
   function buildPanel(exp, p, root) {
     var div = el("div", {"class": "panel", "data-panel": p}, root);
     el("h2", {}, div, exp.question);
+    (exp.notes || []).forEach(function (note) { el("div", {"class": "message note"}, div, "note: " + note); });
     el("div", {"class": "meta"}, div, "model " + exp.model + " · attention: " + exp.attention + " · graph " +
        exp.graph + (exp.id ? " · id " + exp.id : "") + " · answer: " + exp.choices[exp.predicted]);
     if (exp.message) el("div", {"class": "message"}, div, exp.message);

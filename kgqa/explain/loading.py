@@ -98,21 +98,25 @@ def load_answerer(model: str | Path | None = None, *,
 
     Raises:
         KGQAError: ``[E082]`` when no default model is shipped, ``[E031]`` for an unusable
-            checkpoint, ``[E081]`` for a graph the model was not trained on.
+            checkpoint, ``[E120]`` for a damaged one (its files are checked against the sha256
+            recorded in ``config.json``), ``[E081]`` for a graph the model was not trained on.
     """
     from kgqa.explain.answer import Answerer
     from kgqa.kg.store import KnowledgeGraph
     from kgqa.models.registry import get_model_class
     from kgqa.retrieval.config import RetrievalConfig
-    from kgqa.training.checkpoint import Checkpoint
+    from kgqa.training.checkpoint import RUN_REMEDY, WEIGHTS_FILE, Checkpoint
 
     if model is None:
         if not has_default_model():
             raise KGQAError(Errors.E082.format(path=default_model_dir(), command=DEFAULT_MODEL_COMMAND))
         path, source = default_model_dir(), "default model"
+        remedy = ("The shipped default model is damaged: reinstall kgqa, or reproduce it with "
+                  f"`{DEFAULT_MODEL_COMMAND}`.")
     else:
-        path, source = Path(model), str(model)
-    ckpt = Checkpoint.load(path)
+        path, source, remedy = Path(model), str(model), RUN_REMEDY
+    ckpt = Checkpoint.load(path, remedy=remedy)
+    ckpt.verify(WEIGHTS_FILE)  # [E120] before the graph and backbone load, not after
     meta, experiment = ckpt.meta, ckpt.experiment
     name, _ = recorded_graph(meta)
     if isinstance(graph, KnowledgeGraph):

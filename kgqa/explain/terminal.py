@@ -1,11 +1,18 @@
-"""Explanations in the terminal (rich): ranked choices, then per choice its paths and nodes."""
+"""Explanations in the terminal (rich): ranked choices, then per choice its paths and nodes.
+
+Every text of an explanation is printed through :func:`kgqa.utils.terminal.printable` (control
+characters as escapes, no rich markup read from it): a question or choice holding ``ESC``
+sequences cannot change the terminal's title or clear its screen.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kgqa.explain.types import Explanation
+from kgqa.explain.types import Explanation, duplicate_choices
+from kgqa.utils.terminal import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console, RenderableType
@@ -18,23 +25,53 @@ def _bar(p: float, width: int = 20) -> str:
     return "█" * filled + "·" * (width - filled)
 
 
-def ranking_table(explanation: Explanation, *, title: str | None = None) -> "RenderableType":
-    """The choices, most probable first, with probability bars."""
-    from rich.table import Table
+def _printable_strings(value):
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_printable_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable_strings(v) for k, v in value.items()}
+    return value
 
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+
+def terminal_safe(explanation: Explanation) -> Explanation:
+    """A copy of ``explanation`` whose every text is :func:`~kgqa.utils.terminal.printable`."""
+    if getattr(explanation, "_terminal_safe", False):
+        return explanation
+    safe = Explanation.from_dict(_printable_strings(dataclasses.asdict(explanation)))
+    safe._terminal_safe = True  # type: ignore[attr-defined]
+    return safe
+
+
+def notes_lines(explanation: Explanation) -> list:
+    """The explanation's notes (input the reader must know about), one yellow line each."""
+    from rich.text import Text
+
+    return [Text(f"note: {note}", style="yellow") for note in terminal_safe(explanation).notes]
+
+
+def ranking_table(explanation: Explanation, *, title: str | None = None) -> "RenderableType":
+    """The choices, most probable first, with probability bars; duplicate choices are marked."""
+    from rich.table import Table
+    from rich.text import Text
+
+    explanation = terminal_safe(explanation)
+    same_as = {i: group[0] for group in duplicate_choices(explanation.choices) for i in group[1:]}
+    table = Table(title=printable(title) if title else None, title_justify="left", show_edge=False,
+                  pad_edge=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("choice")
     table.add_column("probability", justify="right")
     table.add_column("")
     for rank, i in enumerate(explanation.ranking, 1):
         p = explanation.probabilities[i]
-        mark = ""
-        if explanation.label is not None:
-            mark = " [green]✓ gold[/]" if i == explanation.label else ""
-        style = "bold" if i == explanation.predicted else ""
-        table.add_row(str(rank), f"[{style}]{explanation.choices[i]}[/]{mark}" if style else
-                      f"{explanation.choices[i]}{mark}", f"{p:.3f}", f"[blue]{_bar(p)}[/]")
+        name = Text(explanation.choices[i], style="bold" if i == explanation.predicted else "")
+        if i in same_as:
+            name.append(f" (same as choice {same_as[i] + 1})", style="dim")
+        if explanation.label is not None and i == explanation.label:
+            name.append(" ✓ gold", style="green")
+        table.add_row(str(rank), name, f"{p:.3f}", Text(_bar(p), style="blue"))
     return table
 
 
@@ -44,7 +81,7 @@ def choice_block(explanation: Explanation, index: int, *, top_paths: int = 5, to
     from rich.console import Group
     from rich.text import Text
 
-    c = explanation.per_choice[index]
+    c = terminal_safe(explanation).per_choice[index]
     lines: list = [Text.assemble((f"{c.choice}", "bold"), f"  p={c.probability:.3f}",
                                  f"  subgraph {c.num_subgraph_nodes} nodes / "
                                  f"{c.num_subgraph_edges} edges" +
@@ -83,7 +120,8 @@ def explanation_renderable(explanation: Explanation, *, top_paths: int = 5, top_
     from rich.console import Group
     from rich.text import Text
 
-    parts: list = [Text(explanation.question, style="bold"),
+    explanation = terminal_safe(explanation)
+    parts: list = [Text(explanation.question, style="bold"), *notes_lines(explanation),
                    Text(f"model {explanation.model} · attention: {explanation.attention} · "
                         f"graph {explanation.graph}", style="dim"),
                    ranking_table(explanation)]
@@ -108,7 +146,10 @@ def print_answer(explanation: Explanation, console: "Console | None" = None) -> 
     from rich.text import Text
 
     console = console or Console()
+    explanation = terminal_safe(explanation)
     console.print(Text(explanation.question, style="bold"))
+    for line in notes_lines(explanation):
+        console.print(line)
     console.print(ranking_table(explanation))
 
 
@@ -122,10 +163,11 @@ def print_comparison(explanations: Sequence[Explanation], console: "Console | No
     from rich.text import Text
 
     console = console or Console()
+    explanations = [terminal_safe(e) for e in explanations]
     panels: list = []
     for exp in explanations:
         best = exp.predicted
-        body = [ranking_table(exp), Text("")]
+        body = [*notes_lines(exp), ranking_table(exp), Text("")]
         body.append(Text("question concepts: ", style="dim").append(
             ", ".join(exp.question_concepts) or "-", style=KIND_STYLE["question"]))
         if exp.message:
@@ -133,8 +175,8 @@ def print_comparison(explanations: Sequence[Explanation], console: "Console | No
         for i in exp.ranking[:2]:
             body.append(Text(""))
             body.append(choice_block(exp, i, top_paths=top_paths, top_nodes=4))
-        panels.append(Panel(Group(*body), title=f"[bold]{exp.question}[/]",
-                            subtitle=f"answer: {exp.choices[best]}", expand=True))
+        panels.append(Panel(Group(*body), title=Text(exp.question, style="bold"),
+                            subtitle=Text(f"answer: {exp.choices[best]}"), expand=True))
     if console.width >= 70 * len(panels):  # side by side when each panel gets 70 columns
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in panels:
@@ -146,12 +188,12 @@ def print_comparison(explanations: Sequence[Explanation], console: "Console | No
             console.print(panel)
     if len(explanations) >= 2:
         for line in comparison_lines(explanations):
-            console.print(line, highlight=False)
+            console.print(Text(line))
 
 
 def comparison_lines(explanations: Sequence[Explanation]) -> list[str]:
-    """Plain sentences on what changed between the first two questions."""
-    a, b = explanations[0], explanations[1]
+    """Plain sentences on what changed between the first two questions (terminal-safe text)."""
+    a, b = terminal_safe(explanations[0]), terminal_safe(explanations[1])
     only_a = [c for c in a.question_concepts if c not in b.question_concepts]
     only_b = [c for c in b.question_concepts if c not in a.question_concepts]
     lines = [f"linked only in the first question: {', '.join(only_a) or '-'}; "

@@ -47,6 +47,23 @@ def path_text(nodes: list[str], relations: list[str]) -> str:
     return " ".join(parts)
 
 
+def same_answer_key(choice: str) -> str:
+    """What makes two choices the same answer: their text, case and spacing aside."""
+    return " ".join(choice.split()).casefold()
+
+
+def duplicate_choices(choices: list[str]) -> list[list[int]]:
+    """Groups (2 or more) of choice indices that are the same answer, e.g. ``[[3, 4]]``.
+
+    Datasets have such questions (CommonsenseQA dev lists 'bar' twice in one question); they are
+    answered, the duplicates scored alike and marked, rather than refused.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, choice in enumerate(choices):
+        groups.setdefault(same_answer_key(choice), []).append(i)
+    return [group for group in groups.values() if len(group) > 1]
+
+
 def _finite(value):
     """Replace NaN/inf (not JSON) by ``None``, recursively."""
     if isinstance(value, float):
@@ -183,6 +200,8 @@ class Explanation:
         message: a note for the reader when the model gives no attention or nothing linked.
         id: the dataset's question id, when it came from a dataset.
         label: index of the right answer, when known.
+        notes: what the reader must know about the input: a question or choice the linker
+            refused (and why), control characters removed, duplicate choices.
     """
 
     question: str
@@ -197,6 +216,7 @@ class Explanation:
     message: str | None = None
     id: str | None = None
     label: int | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.predicted < 0 and self.probabilities:

@@ -1,4 +1,8 @@
-"""``kgqa link``: link a question (and its answer choices) to a graph and print what was found."""
+"""``kgqa link``: link a question (and its answer choices) to a graph and print what was found.
+
+The text is printed escaped (:mod:`kgqa.utils.terminal`): control characters in it never reach
+the terminal as commands, nor brackets as rich markup.
+"""
 
 from __future__ import annotations
 
@@ -28,10 +32,12 @@ def link_command(
     """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from kgqa.cli import fail
     from kgqa.errors import Errors, KGQAError
     from kgqa.linking.linker import is_wikidata_graph, link_qa, load_linker
+    from kgqa.utils.terminal import plain, printable
 
     extra = list(ctx.args)
     if extra and not choices:
@@ -54,18 +60,20 @@ def link_command(
     if as_json:
         payload = [{"role": role, "text": r.text, "reason": r.reason, "error": r.error,
                     "mentions": [m.to_dict() for m in r.mentions]} for role, r in rows]
-        console.print_json(json.dumps(payload if options else payload[0]))
+        console.print_json(json.dumps(payload if options else payload[0]), ensure_ascii=True)
         return
-    console.print(f"[bold]{'question' if options else 'text'}:[/] {text}", highlight=False)
-    table = Table(title=f"concepts in graph '{kg.name}'")
+    console.print(Text.assemble((f"{'question' if options else 'text'}:", "bold"), " ", printable(text)))
+    table = Table(title=plain(f"concepts in graph '{kg.name}'"))
     for column in ("", "span", "text", "node", "kind", "score"):
         table.add_column(column, justify="right" if column in ("span", "score") else "left")
     for role, result in rows:
         label = role
         if not result.mentions:
-            table.add_row(label, "", result.text[:30], f"[dim]({result.error or result.reason})[/]", "", "")
+            table.add_row(label, "", plain(result.text[:30]), plain(f"({result.error or result.reason})", "dim"),
+                          "", "")
         for i, m in enumerate(result.mentions):
             node = m.node if m.label in ("", m.node.replace("_", " ")) else f"{m.node} ({m.label})"
-            table.add_row(label if i == 0 else "", f"{m.start}-{m.end}", m.text, node, m.kind, f"{m.score:.2f}")
+            table.add_row(label if i == 0 else "", f"{m.start}-{m.end}", plain(m.text), plain(node), m.kind,
+                          f"{m.score:.2f}")
         table.add_section()
     console.print(table)

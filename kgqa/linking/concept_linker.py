@@ -26,9 +26,11 @@ Stop words and over-generic concepts never become patterns (:mod:`kgqa.linking.f
 Generic content nouns such as ``man``, ``person`` and ``tool`` stay linkable, as in QA-GNN: they
 are CommonsenseQA's most frequent ``question_concept`` values.
 
-Every match is exact, so every mention has ``score=1.0``. A text with nothing linkable gives an
+Every match is exact, so every mention has ``score=1.0``. Control characters are replaced by
+spaces first (offsets keep pointing into the given text). A text with nothing linkable gives an
 empty :class:`~kgqa.linking.types.LinkResult` with a ``reason``; an unusable text (see
-:mod:`kgqa.linking.checks`) gives one with ``error`` set. Batches never raise for one bad text.
+:mod:`kgqa.linking.checks`) gives one with ``error`` set. Batches never raise for one bad text;
+a ``str`` where a list of texts is expected raises ``[E141]``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 from kgqa.errors import Errors, KGQAError
-from kgqa.linking.checks import EMPTY_TEXT, MAX_CHARS, NO_CONCEPT, check_text
+from kgqa.linking.checks import (EMPTY_TEXT, MAX_CHARS, NO_CONCEPT, check_text, qa_inputs,
+                                 strip_control_characters, text_list)
 from kgqa.linking.filters import FUNCTION_POS
 from kgqa.linking.lemmatize import DEFAULT_MODEL, TextTokens, VerbLemmatizer, analyze, doc_tokens, load_nlp
 from kgqa.linking.matcher import Candidate, ConceptMatcher
@@ -149,11 +152,22 @@ class ConceptLinker:
 
         A bad text (see :mod:`kgqa.linking.checks`) gives a result with ``error`` set and never
         stops the batch. Identical texts are analysed once.
+
+        Raises:
+            KGQAError: ``[E141]`` when ``texts`` is one string (or not iterable) instead of a list.
         """
+        texts = text_list(texts, function="link_batch()", one_text_hint="; to link one text use link()",
+                          check_items=False)
         return self._link_many([(t, as_choice) for t in texts])
 
     def link_qa(self, question: str, choices: Sequence[str]) -> QALinks:
-        """Question concepts and each choice's concepts, kept apart."""
+        """Question concepts and each choice's concepts, kept apart.
+
+        Raises:
+            KGQAError: ``[E141]`` when ``question`` is not a ``str`` or ``choices`` is not a list
+                of ``str`` (one string would link each of its characters as a choice).
+        """
+        question, choices = qa_inputs(question, choices)
         return self.link_qa_batch([question], [choices])[0]
 
     def link_qa_batch(self, questions: Sequence[str], choices: Sequence[Sequence[str]]) -> list[QALinks]:
@@ -187,6 +201,8 @@ class ConceptLinker:
         results: list[LinkResult | None] = [None] * len(items)
         pending: dict[str, list[int]] = {}
         for i, (text, _) in enumerate(items):
+            if isinstance(text, str):
+                text = strip_control_characters(text)[0]
             error = check_text(text, max_chars=self.config.max_chars)
             if error is not None:
                 results[i] = LinkResult(text=text if isinstance(text, str) else "", reason=error, error=error)

@@ -1,6 +1,6 @@
 """A ``linker`` property that loads the graph's default linker on first use.
 
-Stages that link text only on some calls (:class:`kgqa.embed.Encoder`,
+Stages that link text only on some calls (:class:`kgqa.embedding.Encoder`,
 :class:`kgqa.explain.answer.Answerer`, retrieval's shard workers) take an optional ``linker=`` and otherwise build
 :func:`~kgqa.linking.linker.load_linker` for their graph when it is first needed, so that
 constructing them stays cheap (no spaCy, no alias table).

@@ -34,9 +34,16 @@ class Linker(Protocol):
 
 
 def link_qa(linker: Linker, question: str, choices: Sequence[str]) -> "QALinks":
-    """Question and choice links with any linker (its own ``link_qa`` when it has one)."""
+    """Question and choice links with any linker (its own ``link_qa`` when it has one).
+
+    Raises:
+        KGQAError: ``[E141]`` when ``question`` is not a ``str`` or ``choices`` not a list of ``str``.
+    """
+    from kgqa.linking.checks import qa_inputs
+
+    question, choices = qa_inputs(question, choices)
     if hasattr(linker, "link_qa"):
-        return linker.link_qa(question, list(choices))
+        return linker.link_qa(question, choices)
     from kgqa.linking.types import QALinks
 
     results = linker.link_batch([question, *choices])

@@ -9,7 +9,9 @@
 * :mod:`~kgqa.retrieval.cache`, :mod:`~kgqa.retrieval.preprocess`,
   :mod:`~kgqa.retrieval.backends`: the cached, parallel ``kgqa preprocess``.
 
-Importing this package loads nothing heavy.
+Importing this package loads nothing heavy. A lazy name never equals a submodule's name (the
+submodule, once imported, would replace it): ``preprocess()`` is
+``kgqa.retrieval.preprocess.preprocess``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ _EXPORTS = {
     "SubgraphBuilder": "kgqa.retrieval.subgraph", "Subgraph": "kgqa.retrieval.subgraph",
     "RetrievalConfig": "kgqa.retrieval.config", "Retriever": "kgqa.retrieval.retriever",
     "ChoiceGraph": "kgqa.retrieval.data", "RetrievalCache": "kgqa.retrieval.cache",
-    "preprocess": "kgqa.retrieval.preprocess", "PathScorer": "kgqa.retrieval.pruning",
+    "PathScorer": "kgqa.retrieval.pruning",
     "prune_paths": "kgqa.retrieval.pruning", "RelevanceRanker": "kgqa.retrieval.ranking",
     "DegreeRanker": "kgqa.retrieval.ranking", "RandomRanker": "kgqa.retrieval.ranking",
 }

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from kgqa.errors import KGQAError
+from kgqa.errors import Errors, KGQAError
 
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``kgqa`` app."""
-    from kgqa.cli import console, fail
+    from kgqa.cli import console, err_console, fail
 
     @app.command("train")
     def train_command(
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
         from kgqa.training.config import load_config
         from kgqa.training.runner import pipeline
 
+        run_dir = None
         try:
             cfg = load_config(config)
             overrides = {}
@@ -42,6 +44,7 @@ def register(app: typer.Typer) -> None:
             out_dir = out or config.parent / "runs"
             main_process = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun
             for s in seed or cfg.seeds:
+                run_dir = out_dir / cfg.name / f"seed-{s}"
                 result = pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume,
                                   overwrite=overwrite, overrides={**overrides, "config_file": str(config)})
                 if not main_process:
@@ -54,6 +57,11 @@ def register(app: typer.Typer) -> None:
                               highlight=False)
         except KGQAError as exc:
             fail(exc)
+        except KeyboardInterrupt:
+            command = " ".join([f"kgqa train {config} --resume", *([f"--out {out}"] if out else []),
+                                *(f"--seed {s}" for s in seed or [])])
+            err_console.print(_interrupted(command, run_dir), markup=False, highlight=False)
+            raise typer.Exit(130) from None
 
     @app.command("eval")
     def eval_command(
@@ -68,17 +76,29 @@ def register(app: typer.Typer) -> None:
         from kgqa.training.runner import evaluate_checkpoint
 
         try:
+            if predictions is not None:  # before the evaluation, whose result would be lost
+                check_output_file(predictions)
             result = evaluate_checkpoint(checkpoint, split=split, dataset=dataset)
+            if predictions is not None:
+                from kgqa.utils.io import atomic_write_bytes
+
+                lines = [json.dumps({"id": k, "prediction": v})
+                         for k, v in result["predictions"].items()]
+                try:
+                    atomic_write_bytes(predictions, ("\n".join(lines) + "\n").encode())
+                except OSError as exc:
+                    raise KGQAError(Errors.E014.format(path=predictions,
+                                                       problem=exc.strerror or exc)) from None
         except KGQAError as exc:
             fail(exc)
-        if predictions is not None:
-            from kgqa.utils.io import atomic_write_bytes
-
-            lines = [json.dumps({"id": k, "prediction": v}) for k, v in result["predictions"].items()]
-            atomic_write_bytes(predictions, ("\n".join(lines) + "\n").encode())
-        summary = {k: v for k, v in result.items() if k != "predictions"}
+        # a split without answers has no accuracy or loss: null in JSON (NaN is not JSON)
+        summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                   for k, v in result.items() if k != "predictions"}
         if as_json:
-            console.print_json(json.dumps(summary))
+            console.print_json(json.dumps(summary, allow_nan=False))
+        elif summary["accuracy"] is None:
+            console.print(f"{split}: no answers to score ({summary['num_questions']} questions; "
+                          "--predictions writes the predicted choices)", highlight=False)
         else:
             console.print(f"{split}: accuracy {summary['accuracy']:.4f}  loss {summary['loss']:.4f}  "
                           f"({summary['num_questions']} questions)", highlight=False)
@@ -108,3 +128,45 @@ def register(app: typer.Typer) -> None:
         if plot and not curves:
             console.print(f"no training history in the results.json under {runs or experiments}",
                           highlight=False)
+
+
+def check_output_file(path: Path) -> None:
+    """Refuse an output path that cannot be written as a file, before any work is done.
+
+    Raises:
+        KGQAError: ``[E014]`` for a directory, a parent that is a file, or a folder without
+            write permission.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise KGQAError(Errors.E014.format(path=path, problem=(
+            f"it is a directory; pass a file path such as {path / 'predictions.jsonl'}")))
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise KGQAError(Errors.E014.format(path=path, problem=f"'{parent}' is a file, not a folder"))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise KGQAError(Errors.E014.format(path=path, problem=f"no permission to write in '{parent}'"))
+
+
+def _interrupted(resume: str, run_dir: Path | None) -> str:
+    """What Ctrl-C during ``kgqa train`` tells the user: where the last checkpoint is, and the
+    ``resume`` command that continues."""
+    from kgqa.training.checkpoint import STATE_FILE, interrupted_copies
+
+    if run_dir is None:
+        return f"interrupted before the first checkpoint was written; start again with `{resume}`"
+    last = run_dir / "checkpoints" / "last"
+    if (last / STATE_FILE).is_file():
+        try:
+            state = json.loads((last / STATE_FILE).read_text())
+            at = f" (step {state['step']}, epoch {state['epoch'] + 1})"
+        except (ValueError, KeyError, TypeError, OSError):
+            at = ""
+        return f"interrupted: the last checkpoint{at} is at {last}; continue with `{resume}`"
+    copies = interrupted_copies(last)
+    if copies:
+        return (f"interrupted while saving: the previous checkpoint is at {copies[0]}; "
+                f"`{resume}` recovers it and continues")
+    return f"interrupted before the first checkpoint was written; start again with `{resume}`"

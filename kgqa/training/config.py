@@ -18,20 +18,26 @@ shape of PyKEEN's experiment files (``metadata`` citing the source, ``pipeline``
       pipeline: {regime: finetune, backbone: roberta-large}
       results: {ih_dev: 76.54, ih_test: 73.41}
 
-Every key is checked (unknown keys are errors, so a typo never silently falls back to a default)
-and an error names the file, the line and the dotted key: ``[E030] Experiment config
-experiments/x.yaml:14 (training.lm_lr): Input should be greater than 0``.
+Every key is checked (unknown keys are errors, so a typo never silently falls back to a default;
+numbers must be finite; ``model.kwargs`` must fit the model's config dataclass in name, type and
+range) and an error names the file, the line and the dotted key: ``[E030] Experiment config
+experiments/x.yaml:14 (training.lm_lr): Input should be greater than 0``. Graph settings a model
+will not use are a ``[W120]`` warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
-from kgqa.errors import Errors, KGQAError
+from kgqa.errors import Errors, KGQAError, Warnings, warn
 
 Regime = Literal["finetune", "frozen", "partial", "zeroshot"]
 
@@ -40,7 +46,7 @@ ZEROSHOT_MODEL = "zeroshot"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DatasetConfig(_Strict):
@@ -165,6 +171,8 @@ class ExperimentConfig(_Strict):
     model: ModelConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     reported: ReportedConfig | None = None
+    #: whether [W120] was already checked for (kgqa train loads, then runs, the same config)
+    _graph_use_checked: bool = PrivateAttr(False)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -282,15 +290,19 @@ def load_config(path: str | Path, *, check_model: bool = True) -> ExperimentConf
 
 
 def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", yaml_root=None) -> None:
-    """Check ``model.name`` against the registry and ``model.kwargs`` against its config class.
+    """Check ``model.name`` against the registry and ``model.kwargs`` against its config class
+    (every key a field; each value of the field's type, finite, ``>= 0`` for integers, within
+    ``[0, 1]`` for dropout probabilities); warn ``[W120]`` about graph settings the model will
+    not use.
 
     Raises:
-        KGQAError: ``[E030]`` naming ``model.name`` or the unknown ``model.kwargs.KEY``.
+        KGQAError: ``[E030]`` naming ``model.name`` or the bad ``model.kwargs.KEY``.
     """
     if config.model.name == ZEROSHOT_MODEL:
         if config.model.kwargs:
             bad = next(iter(config.model.kwargs))
             _raise_at(source, yaml_root, ("model", "kwargs", bad), "the zeroshot model takes no kwargs")
+        _warn_unused_graph(config, None, source, yaml_root)
         return
     from kgqa.models.registry import MODEL_MODULES, get_model_class
 
@@ -305,14 +317,75 @@ def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", ya
                   "so it cannot use cached frozen states; use regime: finetune (its "
                   "freeze_t_encoder setting keeps the lower layers fixed)")
     config_class = getattr(cls, "config_class", None)
+    _warn_unused_graph(config, cls, source, yaml_root)
     if config_class is None or not dataclasses.is_dataclass(config_class):
         return
     known = {f.name for f in dataclasses.fields(config_class)}
-    for key in config.model.kwargs:
+    try:
+        hints = typing.get_type_hints(config_class)
+    except (NameError, TypeError):  # unresolvable annotations: names are still checked
+        hints = {}
+    for key, value in config.model.kwargs.items():
         if key not in known:
             _raise_at(source, yaml_root, ("model", "kwargs", key),
                       f"'{key}' is not a setting of model '{config.model.name}' "
                       f"({config_class.__name__}: {', '.join(sorted(known))})")
+        problem = _kwarg_problem(key, value, hints.get(key))
+        if problem:
+            _raise_at(source, yaml_root, ("model", "kwargs", key), problem)
+
+
+def _kwarg_problem(key: str, value: Any, hint: Any) -> str | None:
+    """Why ``value`` does not fit a model config field typed ``hint`` (``None`` if it does)."""
+    union = typing.get_origin(hint) in (Union, types.UnionType)
+    kinds = typing.get_args(hint) if union else (hint,)
+    if value is None:
+        return None if type(None) in kinds else "must be set (null is not allowed)"
+    if bool in kinds:
+        expected, fits = "true or false", isinstance(value, bool)
+    elif int in kinds:
+        expected, fits = "an integer", isinstance(value, int) and not isinstance(value, bool)
+    elif float in kinds:
+        expected, fits = "a number", isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif str in kinds:
+        expected, fits = "a string", isinstance(value, str)
+    else:
+        return None  # a type this check does not know: the model validates it
+    if not fits:
+        return f"must be {expected}, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if "dropout" in key and not 0 <= value <= 1:
+        return f"is a dropout probability: it must be between 0 and 1, got {value}"
+    if value < 0:
+        return f"must be >= 0, got {value}"
+    return None
+
+
+def _warn_unused_graph(config: ExperimentConfig, cls, source: str, yaml_root) -> None:
+    """``[W120]`` for graph settings the model will not use: all of them for a model that reads
+    no graph (``lm``, ``zeroshot``), the retrieval ones for a model that reads no retrieved
+    subgraphs but names the graph (``ernie`` links entities in it)."""
+    graph = config.graph
+    reads_subgraphs = cls is not None and hasattr(cls, "graph_inputs")
+    if graph is None or reads_subgraphs or config._graph_use_checked:
+        return
+    config._graph_use_checked = True
+    config_class = getattr(cls, "config_class", None)
+    names_graph = "graph" in getattr(config_class, "__dataclass_fields__", {})
+    if not names_graph:
+        keys, reads = ["graph"], "reads no knowledge graph"
+    else:
+        keys = [f"graph.{key}" for key, unused in (("retrieval", bool(graph.retrieval)),
+                                                   ("workers", graph.workers is not None),
+                                                   ("backend", graph.backend != "process")) if unused]
+        reads = "reads no retrieved subgraphs (only the graph's name is used)"
+    if keys:
+        line = _yaml_line(yaml_root, tuple(keys[0].split("."))) if yaml_root is not None else None
+        warn(Warnings.W120.format(location=f"{source}:{line}" if line else source,
+                                  keys=", ".join(keys), model=config.model.name, reads=reads))
 
 
 def _raise_at(source: str, root, loc: tuple, problem: str):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,11 +270,12 @@ def load_or_compute_states(backbone: str | Backbone, dataset: QADataset, *, max_
                 "device": str(device), "torch_threads": torch.get_num_threads()}
     from safetensors.torch import save_file
 
-    from kgqa.utils.io import sha256_file
+    from kgqa.utils.io import new_file_mode, sha256_file
 
     with atomic_directory(entry) as tmp:
         save_file({"states": states.contiguous(), "question_vectors": question_vectors.contiguous(),
                    "choice_vectors": choice_vectors.contiguous()}, str(tmp / STATES_FILE))
+        os.chmod(tmp / STATES_FILE, new_file_mode(tmp))  # safetensors writes 0o600 whatever the umask
         manifest["sha256"] = sha256_file(tmp / STATES_FILE)
         atomic_write_json(tmp / MANIFEST_FILE, manifest)
     return FrozenStates(states=states, ids=ids, path=entry, hit=False, seconds=seconds,

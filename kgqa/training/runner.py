@@ -29,12 +29,14 @@ from typing import Any
 import torch
 
 from kgqa.errors import Errors, KGQAError, Warnings, warn
-from kgqa.training.checkpoint import Checkpoint, TrainState, save_checkpoint
+from kgqa.training.checkpoint import (WEIGHTS_FILE, Checkpoint, TrainState, interrupted_copies,
+                                      recover_interrupted_save, save_checkpoint)
 from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConfig,
                                   check_model_kwargs, load_config, parse_config)
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
 from kgqa.training.results import RunResult
 from kgqa.utils.precision import resolve_mixed_precision
+from kgqa.utils.safe_load import load_problem
 from kgqa.utils.threads import torch_threads
 
 #: Roles of the splits; metrics are reported under the split names.
@@ -102,7 +104,11 @@ def resolve_config(config=None, **overrides) -> ExperimentConfig:
     if "model" not in data:
         raise KGQAError(Errors.E030.format(location="pipeline()", problem=(
             "(model): give a model name, class or instance, or a config with model.name")))
-    return parse_config(data, source="pipeline()")
+    resolved = parse_config(data, source="pipeline()")
+    if (isinstance(config, ExperimentConfig) and resolved.graph == config.graph
+            and resolved.model.name == config.model.name):  # warned once, when it was loaded
+        resolved._graph_use_checked = config._graph_use_checked
+    return resolved
 
 
 def _default_name(data: dict) -> str:
@@ -195,11 +201,18 @@ def build_model(cfg: ExperimentConfig, *, model=None, backbone=None, lm_hidden_s
     for key, value in (derived or {}).items():
         if key in fields and key not in kwargs:
             kwargs[key] = value
-    config = config_class(**kwargs) if config_class is not None else kwargs
     try:
-        return cls(config, backbone, node_features=node_features)
-    except TypeError:
-        return cls(config, backbone=backbone)
+        config = config_class(**kwargs) if config_class is not None else kwargs
+        try:
+            return cls(config, backbone, node_features=node_features)
+        except TypeError:
+            return cls(config, backbone=backbone)
+    except KGQAError:
+        raise
+    except (TypeError, ValueError, RuntimeError) as exc:  # torch's own checks, e.g. dropout=7
+        raise KGQAError(Errors.E040.format(model=cfg.model.name, problem=(
+            f"cannot be built from model.kwargs {dict(cfg.model.kwargs)}: {load_problem(exc)}; "
+            "fix those settings in the experiment config"))) from None
 
 
 def _model_config(model) -> Any:
@@ -263,7 +276,8 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
 
     run_dir = Path(out_dir) if out_dir is not None else kgqa_home() / "runs"
     run_dir = run_dir / cfg.name / f"seed-{seed}"
-    if not resume and not overwrite and (run_dir / "checkpoints" / "last" / "config.json").is_file():
+    last = run_dir / "checkpoints" / "last"
+    if not resume and not overwrite and ((last / "config.json").is_file() or interrupted_copies(last)):
         raise KGQAError(Errors.E015.format(problem=(
             f"a run already exists at {run_dir}; pass resume=True (--resume) to continue it, "
             "overwrite=True (--overwrite) to replace it, or another out_dir")))
@@ -336,6 +350,9 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
     # ---- resume or start
     last_dir, best_dir = run_dir / "checkpoints" / "last", run_dir / "checkpoints" / "best"
     state = None
+    if resume:  # a save killed between its two renames left the previous copy beside the name
+        recover_interrupted_save(last_dir)
+        recover_interrupted_save(best_dir)
     if resume and (last_dir / "config.json").is_file():
         ckpt = Checkpoint.load(last_dir)
         _check_same_run(ckpt, cfg)
@@ -538,6 +555,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, split: str, dataset=None, gra
     from kgqa.training.loop import estimate
 
     ckpt = Checkpoint.load(checkpoint)
+    ckpt.verify(WEIGHTS_FILE)  # before the features are computed, not after
     cfg = parse_config(ckpt.experiment, source=str(ckpt.path / "config.json"))
     ds = cfg.dataset
     data = load_dataset(dataset or ds.name, split, directory=None if dataset else ds.directory,
@@ -555,8 +573,15 @@ def evaluate_checkpoint(checkpoint: str | Path, *, split: str, dataset=None, gra
     from kgqa.models.registry import get_model_class
 
     cls = get_model_class(ckpt.model_name)
-    model = cls(cls.config_class(**ckpt.meta["model_config"]), inputs.backbone,
-                node_features=node_features)
+    try:
+        model = cls(cls.config_class(**ckpt.meta["model_config"]), inputs.backbone,
+                    node_features=node_features)
+    except KGQAError:
+        raise
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
+            f"its config.json model_config does not build model '{ckpt.model_name}': "
+            f"{load_problem(exc)}"))) from None
     ckpt.load_weights(model)
     model = accelerator.prepare(model)
     encode_choices = token_encoder(accelerator.unwrap_model(model), inputs.backbone) \

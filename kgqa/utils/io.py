@@ -97,3 +97,14 @@ def atomic_directory(final: str | Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def new_file_mode(directory: Path) -> int:
+    """The mode a plain ``open()`` gives a new file in ``directory`` (``0o666`` less the umask)."""
+    probe = directory / ".mode-probe"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        return os.fstat(fd).st_mode & 0o777
+    finally:
+        os.close(fd)
+        probe.unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -61,14 +62,78 @@ def test_bad_input():
         check_question(QUESTION, [])
     with pytest.raises(KGQAError, match=r"\[E080\].*1 answer choice given.*at least two"):
         check_question(QUESTION, ["shovel"])
-    with pytest.raises(KGQAError, match=r"\[E080\] .*duplicate choices: 'shovel' \(choice 1\) and 'Shovel ' "
-                                        r"\(choice 3\)|duplicate choices: 'shovel' \(choice 1\) and 'Shovel'"):
-        check_question(QUESTION, ["shovel", "hammer", "Shovel "])
-    with pytest.raises(KGQAError, match=r"\[E080\].*question is empty"):
-        check_question("   ", ["a", "b"])
+    for empty in ("   ", "\x01\x1b ", None):
+        with pytest.raises(KGQAError, match=r"\[E080\].*question is empty"):
+            check_question(empty, ["a", "b"])
+    with pytest.raises(KGQAError, match=r"\[E080\].*choice 2 is empty"):
+        check_question(QUESTION, ["a", "\x07"])
     with pytest.raises(KGQAError, match=r"\[E080\].*not one string"):
         check_question(QUESTION, "shovel hammer")
-    assert check_question("  What  tool? ", [" a", "b  c"]) == ("What tool?", ["a", "b c"])
+    with pytest.raises(KGQAError, match=r"\[E080\].*choice 2 is int, not text"):
+        check_question(QUESTION, ["shovel", 2])
+    with pytest.raises(KGQAError, match=r"\[E080\].*the question is bytes, not text"):
+        check_question(b"What digs?", ["shovel", "hammer"])
+    # invalid UTF-8 from a command line arrives as lone surrogates: a coded error, not a tokenizer crash
+    with pytest.raises(KGQAError, match=r"\[E140\] the question is not valid text: lone surrogate U\+DCE9 at "
+                                        r"character 4\. Pass UTF-8 text"):
+        check_question("caf\udce9?", ["a", "b"])
+    with pytest.raises(KGQAError, match=r"\[E140\] choice 2 is not valid text: lone surrogate U\+DCFF"):
+        check_question(QUESTION, ["a", "b\udcff"])
+    assert check_question("  What  tool? ", [" a", "b  c"]) == ("What tool?", ["a", "b c"], [])
+
+
+def test_duplicate_choices_are_allowed_and_noted():
+    question, choices, notes = check_question(QUESTION, ["shovel", "hammer", "Shovel ", "saw", "SHOVEL"])
+    assert choices == ["shovel", "hammer", "Shovel", "saw", "SHOVEL"]
+    assert notes == ["choices 1, 3 and 5 are the same answer ('shovel'): they are scored alike"]
+
+
+def test_control_characters_are_removed_with_a_note():
+    question, choices, notes = check_question("What \x01\x02\x03\x04\x05\x06 digs?", ["sho\x1bvel", "hammer"])
+    assert (question, choices) == ("What digs?", ["sho vel", "hammer"])
+    assert notes == ["removed 6 control characters from the question", "removed 1 control character from choice 1"]
+
+
+def test_control_characters_do_not_drop_the_question(answerers):
+    """A question with control characters answers like the clean one (it used to lose its concepts)."""
+    clean = answerers["qagnn"].answer("What digs?", CHOICES)
+    dirty = answerers["qagnn"].answer("What \x01\x02\x03\x04\x05\x06 digs?", CHOICES)
+    assert dirty.explanation.question_concepts == clean.explanation.question_concepts == ["dig"]
+    np.testing.assert_allclose(dirty.probabilities, clean.probabilities, rtol=1e-5, atol=1e-6)
+    assert dirty.notes == dirty.explanation.notes == ["removed 6 control characters from the question"]
+    assert clean.notes == []
+
+
+def test_a_refused_question_is_said_not_silent(answerers):
+    long_question = "What digs? " + "Some more words here. " * 460  # 10,130 characters, stripped
+    result = answerers["qagnn"].answer(long_question, CHOICES)
+    assert result.explanation.question_concepts == []
+    assert result.notes == result.explanation.notes == [
+        "the question was not linked to the graph (text too long: 10,130 characters > max_chars=10,000; "
+        "split it into sentences or passages, or raise max_chars): the answer uses no question concept"]
+    assert "notes" in result.to_dict() and result.to_dict()["notes"] == result.notes
+    russian = answerers["lm"].answer("Что люди используют, чтобы копать землю?", ["большая лопата", "shovel"])
+    assert russian.notes[0].startswith("the question was not linked to the graph (not English: ")
+    assert russian.notes[1].startswith("choice 1 was not linked to the graph (not English")
+
+
+@pytest.mark.parametrize("name", ["qagnn", "lm"])
+def test_duplicate_choices_are_scored_alike(answerers, name):
+    result = answerers[name].answer(QUESTION, ["shovel", "hammer", "Shovel", "ladder"], top_paths=2)
+    p = result.probabilities
+    assert p[0] == p[2] and math.isclose(sum(p), 1.0, rel_tol=1e-6)
+    assert result.explanation.probabilities[0] == result.explanation.probabilities[2]
+    assert result.notes == ["choices 1 and 3 are the same answer ('shovel'): they are scored alike"]
+    result.label = 2  # the gold answer is the second 'shovel': predicting the first one is right
+    result.ranked[0] = dataclasses.replace(result.ranked[0], choice="shovel", index=0)
+    assert result.correct is True
+
+
+@pytest.mark.parametrize("option, value", [("top_paths", -1), ("max_nodes", 0), ("max_hops", 1.5),
+                                           ("max_edges", True)])
+def test_bad_explanation_options_are_coded_errors(answerers, option, value):
+    with pytest.raises(KGQAError, match=rf"\[E141\] answer\(\): {option} must be a whole number >= 1, got "):
+        answerers["lm"].answer(QUESTION, CHOICES, **{option: value})
 
 
 def test_nothing_links_answers_from_the_lm(answerers):

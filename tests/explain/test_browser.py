@@ -106,6 +106,16 @@ def test_rendered_counts_match_the_data(tmp_path, choice, nodes, edges):
 
 
 @requires_chromium
+def test_notes_are_shown(tmp_path):
+    explanation = hand_explanation()
+    explanation.notes = ["the question was not linked to the graph (text too long: 10,001 characters)",
+                         "choices 1 and 3 are the same answer ('shovel'): they are scored alike"]
+    dom = dump_dom(write_html(explanation, tmp_path / "page.html"), tmp_path)
+    assert ('<div class="message note">note: the question was not linked to the graph (text too long: '
+            '10,001 characters)</div><div class="message note">note: choices 1 and 3') in dom
+
+
+@requires_chromium
 def test_screenshot_is_not_blank(tmp_path):
     from PIL import Image, ImageStat
 

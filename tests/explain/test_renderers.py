@@ -13,7 +13,7 @@ from rich.console import Console
 from kgqa.errors import KGQAError
 from kgqa.explain.html import render_html, render_index, write_html
 from kgqa.explain.static import render_static
-from kgqa.explain.terminal import comparison_lines, print_comparison, print_explanation
+from kgqa.explain.terminal import comparison_lines, print_answer, print_comparison, print_explanation
 from tests.explain.fixtures import hand_explanation
 
 
@@ -30,6 +30,20 @@ def test_terminal_shows_ranking_paths_and_nodes():
     assert "0.300  flower --AtLocation--> garden <-AtLocation-- shovel" in out
     assert "top nodes (attention): garden 0.300" in out
     assert "no graph evidence" in out  # ladder
+
+
+def test_terminal_prints_user_text_escaped():
+    """ESC/OSC/CSI sequences in a hand-made explanation are written as escapes; brackets stay text."""
+    exp = hand_explanation()
+    exp.question = "What \x1b]0;pwned\x07 digs?"
+    exp.choices = [exp.choices[0], "ham[/]mer\x1b[2J", exp.choices[2]]  # a copy: the fixture shares its list
+    exp.per_choice[1].choice = exp.choices[1]
+    exp.notes = ["choice 2 \x9b31m was odd"]
+    for out in (_text(print_explanation, exp), _text(print_answer, exp), _text(print_comparison, [exp, exp])):
+        assert not any(ch in out for ch in "\x1b\x07\x9b")
+        assert "ham[/]mer\\x1b[2J" in out and "note: choice 2 \\x9b31m was odd" in out
+    assert "What \\x1b]0;pwned\\x07 digs?" in _text(print_explanation, exp)
+    assert exp.question == "What \x1b]0;pwned\x07 digs?"  # the explanation itself is unchanged
 
 
 def test_comparison_says_what_changed():

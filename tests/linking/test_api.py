@@ -1,3 +1,4 @@
+import re
 import sys
 import types
 
@@ -24,6 +25,22 @@ def test_link_functions(vocab_graph):
     # one linker per graph and options, reused
     assert linker_module.load_linker(graph) is linker_module.load_linker(graph)
     assert isinstance(linker_module.load_linker(graph), ConceptLinker)
+
+
+def test_wrong_argument_shapes_are_coded_errors(vocab_graph):
+    graph = str(vocab_graph.path)
+    with pytest.raises(KGQAError, match=r"\[E141\] kgqa.link_batch\(\): texts must be a list of texts \(str\), "
+                                        r"got one str, 'shovel'; to link one text use kgqa.link\(\)"):
+        api.link_batch("shovel", graph=graph)
+    with pytest.raises(KGQAError, match=r"\[E141\] kgqa.link_batch\(\): texts .* got int"):
+        api.link_batch(5, graph=graph)
+    for choices, got in (("shovel", "one str, 'shovel'"), (None, "NoneType"),
+                         (["shovel", 1.5], "float 1.5 at position 2")):
+        with pytest.raises(KGQAError, match=r"\[E141\] kgqa.link_qa\(\): choices must be a list of texts \(str\), got "
+                                            + re.escape(got)):
+            api.link_qa("What tool?", choices, graph=graph)
+    with pytest.raises(KGQAError, match=r"\[E141\] kgqa.link_qa\(\): question must be a str, got NoneType"):
+        api.link_qa(None, ["shovel"], graph=graph)
 
 
 def test_unknown_graph_is_a_clear_error():

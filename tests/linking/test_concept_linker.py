@@ -104,7 +104,7 @@ def test_question_ids_exclude_answer(linker):
     (None, "expected str, got NoneType"),
     (b"a shovel", "expected str, got bytes"),
     ("shovel \x00\x01 dig", "binary data: the text contains NUL characters"),
-    ("".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r\x0b\x0c") + "ab", "binary data"),
+    ("a shovel \udcff to dig", "invalid text: lone surrogate U+DCFF at character 10"),
     ("Человек копал землю, чтобы посадить цветы.", "not English"),
     ("shovel " * 1500, "text too long: 10,500 characters > max_chars=10,000"),
 ])
@@ -113,6 +113,34 @@ def test_bad_inputs_give_error_records(linker, text, error):
     assert isinstance(result, LinkResult)
     assert not result.ok and result.error.startswith(error) and result.reason == result.error
     assert result.mentions == ()
+
+
+def test_control_characters_are_replaced_by_spaces_not_refused(linker):
+    clean = linker.link("What digs with a shovel?")
+    text = "What \x01\x02\x03\x04\x05\x06digs\x1b]0;title\x07 with a\x9b shovel?"
+    dirty = linker.link(text)
+    assert dirty.ok and dirty.nodes == clean.nodes == ["dig", "shovel"]
+    assert len(dirty.text) == len(text) and "\x1b" not in dirty.text
+    assert [text[m.start:m.end] for m in dirty.mentions] == ["digs", "shovel"]  # offsets into the given text
+    # only control characters: nothing to link, and not an error either
+    only = linker.link("".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r\x0b\x0c") + "ab")
+    assert only.ok and only.reason == "no concept found"
+
+
+def test_a_string_where_a_list_is_expected_is_refused(linker):
+    with pytest.raises(KGQAError, match=r"\[E141\] link_batch\(\): texts must be a list of texts \(str\), "
+                                        r"got one str, 'shovel'; to link one text use link\(\)"):
+        linker.link_batch("shovel")
+    with pytest.raises(KGQAError, match=r"\[E141\] link_qa\(\): choices must be a list of texts \(str\), "
+                                        r"got one str, 'shovel'"):
+        linker.link_qa("What digs?", "shovel")
+    with pytest.raises(KGQAError, match=r"\[E141\] link_qa\(\): choices .* got NoneType"):
+        linker.link_qa("What digs?", None)
+    with pytest.raises(KGQAError, match=r"\[E141\] link_qa\(\): choices .* got int 3 at position 2"):
+        linker.link_qa("What digs?", ["shovel", 3])
+    with pytest.raises(KGQAError, match=r"\[E141\] link_qa\(\): question must be a str, got bytes b'What digs\?'"):
+        linker.link_qa(b"What digs?", ["shovel"])
+    assert [r.ok for r in linker.link_batch(("shovel", None))] == [True, False]  # items: error records
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])

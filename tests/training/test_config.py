@@ -62,6 +62,18 @@ BAD_VALUES = [
     ("name: lm", "name: lmm", r"9: \(model.name\): unknown model 'lmm'"),
     ("{dropout: 0.2}", "{dropout: 0.2, hiden: 3}",
      r"10: \(model.kwargs.hiden\): 'hiden' is not a setting of model 'lm'"),
+    # numbers must be finite, model kwargs of the field's type and range (not torch's ValueError)
+    ("lr: 1.0e-3", "lr: .inf", r"13: \(training.lr\): Input should be a finite number"),
+    ("lr: 1.0e-3", "lr: .nan", r"13: \(training.lr\): Input should be a finite number"),
+    ("  lr: 1.0e-3", "  lr: 1.0e-3\n  max_minutes: .inf",
+     r"14: \(training.max_minutes\): Input should be a finite number"),
+    ("{dropout: 0.2}", "{dropout: 7}",
+     r"10: \(model.kwargs.dropout\): is a dropout probability: it must be between 0 and 1, got 7"),
+    ("{dropout: 0.2}", "{dropout: .inf}", r"10: \(model.kwargs.dropout\): must be a finite number"),
+    ("{dropout: 0.2}", "{dropout: high}", r"10: \(model.kwargs.dropout\): must be a number, got 'high'"),
+    ("{dropout: 0.2}", "{scorer_hidden: -3}", r"10: \(model.kwargs.scorer_hidden\): must be >= 0"),
+    ("{dropout: 0.2}", "{scorer_hidden: 2.5}",
+     r"10: \(model.kwargs.scorer_hidden\): must be an integer, got 2.5"),
 ]
 
 
@@ -70,6 +82,35 @@ def test_bad_value_names_the_line_and_key(tmp_path, old, new, problem):
     path = _write(tmp_path, GOOD.replace(old, new))
     with pytest.raises(KGQAError, match=re.escape(f"{path}:") + problem):
         load_config(path)
+
+
+def test_graph_settings_a_model_will_not_use_are_a_warning(tmp_path):
+    import warnings
+
+    lm = GOOD.replace("dataset: {name: csqa}", "dataset: {name: csqa}\ngraph: {name: default}")
+    with pytest.warns(UserWarning, match=re.escape("[W120] Experiment config ") + r".*exp.yaml:5 "
+                      r"\(graph\): not used by model 'lm', which reads no knowledge graph"):
+        load_config(_write(tmp_path, lm))
+    ernie = lm.replace("name: lm", "name: ernie").replace("{dropout: 0.2}", "{}").replace(
+        "regime: frozen", "regime: finetune").replace("{name: default}",
+                                                      "{name: default, retrieval: {max_nodes: 50}}")
+    with pytest.warns(UserWarning, match=r"\[W120\].*\(graph.retrieval\): not used by model "
+                                         r"'ernie', which reads no retrieved subgraphs"):
+        load_config(_write(tmp_path, ernie))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=r"\[W120\]")
+        load_config(_write(tmp_path, lm.replace("name: lm", "name: qagnn").replace(
+            "{dropout: 0.2}", "{dropout: 0.5}")))
+        load_config(_write(tmp_path, ernie.replace(", retrieval: {max_nodes: 50}", "")))
+
+
+def test_build_model_wraps_errors_of_the_model_itself():
+    from kgqa.training.runner import build_model
+
+    cfg = parse_config({"name": "x", "model": {"name": "lm", "kwargs": {"dropout": 7}}})
+    with pytest.raises(KGQAError, match=r"\[E040\] Model 'lm': cannot be built from model.kwargs "
+                                        r"\{'dropout': 7\}: ValueError: dropout probability"):
+        build_model(cfg, lm_hidden_size=8)
 
 
 def test_several_errors_are_all_reported(tmp_path):

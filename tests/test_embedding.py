@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kgqa.backbones.tiny import save_tiny_backbone
-from kgqa.embed import Encoder, embed
+from kgqa.embedding import Encoder, embed
 from kgqa.errors import KGQAError
 from kgqa.kge.artifacts import EntityEmbeddings
 from tests.conftest import build_graph
@@ -73,6 +73,22 @@ def test_embed_function_keeps_the_encoder_and_checks_input(setup):
         embed(TEXTS, model=str(backbone_dir), graph=kg, level="paragraph", embeddings=table)
     with pytest.raises(KGQAError, match="E013.*embedding kind"):
         Encoder(str(backbone_dir), kg, kind="both")
+
+
+@pytest.mark.parametrize("texts, error", [
+    (None, r"\[E141\] embed\(\): texts must be a list of texts \(str\), got NoneType"),
+    (["a shovel", 7], r"\[E141\] embed\(\): texts .* got int 7 at position 2"),
+    ([b"a shovel"], r"\[E141\] embed\(\): texts .* got bytes b'a shovel' at position 1"),
+    (["a shovel", "dig \udce9"], r"\[E140\] text 2 is not valid text: lone surrogate U\+DCE9 at character 5"),
+    ("caf\udce9", r"\[E140\] the text is not valid text: lone surrogate U\+DCE9 at character 4"),
+    ([], r"\[E015\] embed\(\) got no texts"),
+])
+def test_bad_texts_are_coded_errors(setup, texts, error):
+    kg, table, encoder, backbone_dir = setup
+    with pytest.raises(KGQAError, match=error):
+        encoder.encode(texts, kind="lm")
+    with pytest.raises(KGQAError, match=error):
+        embed(texts, model=str(backbone_dir), graph=kg, kind="lm", embeddings=table)
 
 
 def test_graph_helpers_and_other_graph(setup, tmp_path):

@@ -209,6 +209,11 @@ class Encoder(LazyLinkerMixin):
 
         Returns:
             :class:`Embeddings`.
+
+        Raises:
+            KGQAError: ``[E141]`` when ``texts`` is not a text or a list of texts (``None``, a
+                number in the list), ``[E140]`` for a text that is not valid Unicode (a lone
+                surrogate), ``[E015]`` for no texts.
         """
         import torch
 
@@ -216,9 +221,7 @@ class Encoder(LazyLinkerMixin):
         _check_choice("embedding kind", kind, KINDS)
         _check_choice("embedding level", level, LEVELS)
         _check_choice("return_tensors", return_tensors, ("np", "pt"))
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if not texts:
-            raise KGQAError(Errors.E015.format(problem="embed() got no texts"))
+        texts = _checked_texts(texts)
         tokenizer = self.lm.tokenizer if kind == "lm" else self.tokenizer if kind == "fused" else None
         if kind == "graph":
             tokenizer = self._fused.backbone.tokenizer if self._fused is not None else self.lm.tokenizer
@@ -323,6 +326,18 @@ class Encoder(LazyLinkerMixin):
         return [(self.kg.node_name(int(i)), round(float(cosine[i]), 4)) for i in top]
 
 
+def _checked_texts(texts) -> list[str]:
+    """One text or a list of texts as a non-empty list of valid ``str``."""
+    from kgqa.linking.checks import require_valid_text, text_list
+
+    texts = [texts] if isinstance(texts, str) else text_list(texts, function="embed()")
+    if not texts:
+        raise KGQAError(Errors.E015.format(problem="embed() got no texts"))
+    for i, text in enumerate(texts):
+        require_valid_text(text, f"text {i + 1}" if len(texts) > 1 else "the text")
+    return texts
+
+
 def _is_ernie_directory(model: str | Path) -> bool:
     """A directory written by ``KnowledgeFusedEncoder.save_pretrained`` (not a plain backbone)."""
     import json
@@ -381,9 +396,14 @@ def embed(texts: str | Sequence[str], model: str | Path = "minilm", graph: "str 
         :class:`Embeddings` (``vectors``, ``mask``, ``has_entities``, ``entities``...).
 
     The :class:`Encoder` is kept per (model, graph, options), so repeated calls load nothing.
+
+    Raises:
+        KGQAError: ``[E141]`` for ``texts`` that are not a text or a list of texts, ``[E140]``
+            for a text that is not valid Unicode; see also :class:`Encoder`.
     """
     from kgqa.kg.store import KnowledgeGraph
 
+    texts = _checked_texts(texts)  # before anything loads
     graph_key = str(graph.path) if isinstance(graph, KnowledgeGraph) else str(graph)
     key = (str(model), graph_key, repr(sorted((k, repr(v)) for k, v in options.items())))
     encoder = _ENCODERS.get(key)
