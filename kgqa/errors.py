@@ -85,6 +85,11 @@ class Errors(metaclass=_CodedMessages):
     E082 = ("No default model is shipped in this build ({path} has no model.safetensors and "
             "config.json). Reproduce it with `{command}` and copy the run's checkpoints/best "
             "there, or pass a checkpoint with --model / model=.")
+    # reliability of the graph store, the file system and preprocessing; numbered from E100
+    E100 = "Will not write to '{path}': {problem}. Nothing was changed. {hint}."
+    E101 = "Graph at '{path}' is damaged: {problem}. {fix}"
+    E102 = ("KGQA_HOME '{path}' is not a usable folder: {problem}. Point KGQA_HOME at a folder "
+            "(it is created if missing), or unset it to use ~/.cache/kgqa.")
 
 
 class Warnings(metaclass=_CodedMessages):
@@ -93,6 +98,9 @@ class Warnings(metaclass=_CodedMessages):
     W060 = ("No TransE embeddings for graph '{graph}': KagNet paths are kept unpruned. Train them "
             "with `kgqa graphs embed {graph}` to prune paths by plausibility.")
     W061 = "Retrieval cache shard '{path}' is damaged or mismatched ({problem}); rebuilding it."
+    # reliability of the graph store and preprocessing; numbered from W100
+    W100 = ("The {scheme} relation scheme dropped {edges:,} edges whose relation is outside its table "
+            "({examples}). Build with `--relations full` to keep them.")
 
 
 class KGQAError(ValueError):
