@@ -119,12 +119,12 @@ def check_arrays(path: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> N
     Assumes the shapes and dtypes already match the manifest.
     """
     n, e, r = manifest["num_nodes"], manifest["num_edges"], manifest["num_relations"]
-    for key, upper, what in (("head", n, "node"), ("tail", n, "node"), ("relation", r, "relation"),
-                             ("in_edges", e, "edge")):
+    for key, upper, what in (("head", n, "a node"), ("tail", n, "a node"), ("relation", r, "a relation"),
+                             ("in_edges", e, "an edge")):
         values = np.asarray(arrays[key])
         bad = _first_outside(values, 0, upper - 1)
         if bad is not None:
-            raise damaged(path, manifest, f"{key}.npy holds {values[bad]} at position {bad}, not a {what} id "
+            raise damaged(path, manifest, f"{key}.npy holds {values[bad]} at position {bad}, not {what} id "
                                           f"(0..{upper - 1})")
     for key in ("out_indptr", "in_indptr"):
         indptr = np.asarray(arrays[key])

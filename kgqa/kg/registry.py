@@ -36,10 +36,10 @@ def resolve_graph_dir(name_or_path: str | Path) -> Path:
     """Directory of a graph given its name or path (unpacking the default graph if needed)."""
     if isinstance(name_or_path, Path) or "/" in str(name_or_path) or str(name_or_path).startswith("."):
         path = Path(name_or_path)
+        if (path / "graph.npz").exists() and not (path / "head.npy").exists():  # a packed graph
+            return unpack_packed_graph(path)
         if (path / "manifest.json").exists():
             return path
-        if path.is_dir() and (path / "graph.npz").exists():
-            return unpack_packed_graph(path)
         raise KGQAError(Errors.E002.format(name=name_or_path, known=", ".join(known_graphs())))
     name = str(name_or_path)
     if name == "default":
