@@ -47,7 +47,11 @@ def graphs_list() -> None:
     from kgqa.kg.registry import known_graphs
     from kgqa.paths import recipes_dir
 
-    console.print("graphs: " + ", ".join(known_graphs()))
+    try:
+        names = known_graphs()
+    except KGQAError as exc:
+        fail(exc)
+    console.print("graphs: " + ", ".join(names))
     if recipes_dir().exists():
         console.print("recipes: " + ", ".join(sorted(p.stem for p in recipes_dir().glob("*.yaml"))))
 
