@@ -136,3 +136,14 @@ def test_unpacked_default_graph_gets_the_shipped_manifest():
     assert kg.manifest["weight_range"] == [1.0, 148.0]
     _edit_manifest(kg.path, lambda m: m.pop("weight_range"))  # unpacked by an older kgqa
     assert KnowledgeGraph.load("default").manifest["weight_range"] == [1.0, 148.0]
+
+
+def test_answering_with_a_damaged_graph_stops_at_the_graph(toy_graph):
+    """`kgqa answer --graph DIR` loads DIR through the same checks, before the model's graph check."""
+    from kgqa.explain.loading import has_default_model, load_answerer
+
+    if not has_default_model():
+        pytest.skip("no default model in this build")
+    _edit_array(toy_graph.path, "out_indptr", lambda a: a.__setitem__(slice(None), 0))
+    with pytest.raises(KGQAError, match=r"E101.*out_indptr.npy runs from 0 to 0"):
+        load_answerer(graph=str(toy_graph.path))
