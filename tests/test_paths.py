@@ -7,10 +7,7 @@ from kgqa.cli import app
 from kgqa.errors import KGQAError
 from kgqa.kg import KnowledgeGraph
 from kgqa.paths import ensure_folder, graphs_home, kgqa_home
-
-
-def flat(result) -> str:
-    return " ".join(result.output.replace("│", " ").split())
+from tests.conftest import cli_text
 
 
 def test_kgqa_home_pointing_to_a_file(tmp_path, monkeypatch):
@@ -22,7 +19,7 @@ def test_kgqa_home_pointing_to_a_file(tmp_path, monkeypatch):
         KnowledgeGraph.load("default")
     for args in (["graphs", "list"], ["graphs", "info"], ["graphs", "neighbors", "dig"]):
         result = CliRunner().invoke(app, args)
-        assert result.exit_code == 1 and "[E102]" in flat(result) and "it is a file" in flat(result), args
+        assert result.exit_code == 1 and "[E102]" in cli_text(result) and "it is a file" in cli_text(result), args
     monkeypatch.setenv("KGQA_HOME", str(tmp_path / "home" / "below"))
     with pytest.raises(KGQAError, match=r"E102.*a file is in the way"):
         kgqa_home()

@@ -85,8 +85,11 @@ def atomic_write_json(path: str | Path, obj) -> None:
 #: Written into every directory :func:`atomic_directory` creates; it names the artefact's kind,
 #: so that a later write knows the directory is kgqa's to replace.
 ARTEFACT_MARKER = ".kgqa-artefact"
-#: Half-written siblings: ``.<name>.<pid>-<host>-<random>.partial`` (and ``.old`` while swapping).
-_SIBLING = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{12}\.(?:partial|old)")
+#: A half-written sibling: ``.<name>.<pid>-<host>-<random>.partial``.
+_PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{12}\.partial")
+#: The previous copy while two renames swap it out: ``.<name>.old-<pid>`` (a kill between them
+#: leaves it as the only copy, which kgqa.training.checkpoint recovers).
+_OLD = re.compile(r"\.(?P<name>.+)\.old-\d+")
 #: What kgqa before 0.1.1 left behind (no owner in the name): removed once a day old.
 _LEGACY_PARTIAL = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.partial")
 _LEGACY_AGE_S = 24 * 3600
@@ -166,19 +169,23 @@ def _alive(pid: int) -> bool:
 def remove_stale_partials(final: str | Path) -> list[Path]:
     """Remove half-written siblings of ``final`` left by killed processes; returns what went.
 
-    Only siblings this host's dead processes made are removed (a live writer, or one on another
-    machine sharing the folder, keeps its own), plus unowned ones from older kgqa a day old.
+    Only partials this host's dead processes made are removed (a live writer, or one on another
+    machine sharing the folder, keeps its own), plus unowned ones from older kgqa a day old. A
+    previous copy (``.<name>.old-<pid>``) goes only once ``final`` exists again: while it is
+    missing, that copy is all there is.
     """
     final = Path(final)
     if not final.parent.is_dir():
         return []
     host, removed = _host_tag(), []
     for sibling in final.parent.glob(f".{glob.escape(final.name)}.*"):
-        match = _SIBLING.fullmatch(sibling.name)
-        if match and match["name"] == final.name and match["host"] == host:
-            stale = not _alive(int(match["pid"]))
+        partial, old = _PARTIAL.fullmatch(sibling.name), _OLD.fullmatch(sibling.name)
+        legacy = _LEGACY_PARTIAL.fullmatch(sibling.name)
+        if partial and partial["name"] == final.name:
+            stale = partial["host"] == host and not _alive(int(partial["pid"]))
+        elif old and old["name"] == final.name:
+            stale = final.is_dir()
         else:
-            legacy = _LEGACY_PARTIAL.fullmatch(sibling.name)
             stale = bool(legacy and legacy["name"] == final.name
                          and time.time() - sibling.stat().st_mtime > _LEGACY_AGE_S)
         if stale and sibling.is_dir() and not sibling.is_symlink():
@@ -213,7 +220,7 @@ def atomic_directory(final: str | Path, *, kind: str = "directory",
         yield tmp
         check_replaceable(final, kind, recognise=recognise, force=force)
         if final.is_dir() and not final.is_symlink():
-            old = tmp.with_name(tmp.name[:-len(".partial")] + ".old")
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
             os.replace(final, old)
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)

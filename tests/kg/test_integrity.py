@@ -14,14 +14,9 @@ from typer.testing import CliRunner
 from kgqa.cli import app
 from kgqa.errors import KGQAError
 from kgqa.kg import KnowledgeGraph
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_text
 
 # the toy graph (tests/conftest.py): 9 nodes, 9 edges, 6 relations, weights 1..3
-
-
-def flat(result) -> str:
-    """CLI output with rich's line wrapping and box borders undone."""
-    return " ".join(result.output.replace("│", " ").split())
 
 
 def _edit_array(path, key, change):
@@ -89,13 +84,13 @@ def test_in_range_change_is_found_by_verify(toy_graph):
     with pytest.raises(KGQAError, match=r"E101.*tail.npy sha256 [0-9a-f]{12}\.\.\. differs from the manifest's"):
         KnowledgeGraph.load(path, verify=True)
     result = CliRunner().invoke(app, ["graphs", "verify", str(path)])
-    assert result.exit_code == 1 and "tail.npy sha256" in flat(result)
+    assert result.exit_code == 1 and "tail.npy sha256" in cli_text(result)
 
 
 def test_verify_recomputes_the_checksum(toy_graph):
     path = toy_graph.path
     result = CliRunner().invoke(app, ["graphs", "verify", str(path)])
-    assert result.exit_code == 0 and f"ok: toy at {path}: 8 files match their sha256" in flat(result)
+    assert result.exit_code == 0 and f"ok: toy at {path}: 8 files match their sha256" in cli_text(result)
     _edit_manifest(path, lambda m: m["relations"].__setitem__(0, "LocatedAt"))  # same count, other meaning
     with pytest.raises(KGQAError, match=r"E101.*'checksum' does not match its files and relations"):
         KnowledgeGraph.load(path, verify=True)
@@ -128,7 +123,7 @@ def test_neighbors_of_a_corrupted_graph_exits_with_the_error_not_a_crash(toy_gra
 
 def test_negative_limit_is_rejected(toy_graph):
     result = CliRunner().invoke(app, ["graphs", "neighbors", "dig", "--graph", str(toy_graph.path), "--limit", "-1"])
-    assert result.exit_code == 2 and "--limit" in flat(result) and "greater than or equal to 0" in flat(result)
+    assert result.exit_code == 2 and "--limit" in cli_text(result) and "greater than or equal to 0" in cli_text(result)
 
 
 def test_unpacked_default_graph_gets_the_shipped_manifest():

@@ -11,7 +11,7 @@ from kgqa.cli import app
 from kgqa.errors import KGQAError
 from kgqa.kg import KnowledgeGraph
 from kgqa.kg.recipes import build_recipe, load_recipe
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_text, tree, user_folder
 
 CN4_LINES = [
     "shovel\tUsedFor\tdig\t2\t5",
@@ -163,38 +163,23 @@ def test_conceptnet5_csv_recipe_end_to_end(tmp_path):
     assert kg.manifest["relation_map"]["dropped_edges"] == {"ExternalURL": 1}
 
 
-def _user_folder(path):
-    (path / "sub").mkdir(parents=True)
-    (path / "important.txt").write_text("keep me")
-    (path / "sub" / "notes.md").write_text("# notes")
-    return path
-
-
-def _files(path):
-    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
-
-
-def flat(result) -> str:
-    return " ".join(result.output.replace("│", " ").split())
-
-
 @pytest.mark.parametrize("option", ["--out", "--pack"])
 def test_build_never_empties_a_folder_it_did_not_write(tmp_path, option):
     recipe = write_recipe(tmp_path)
-    user = _user_folder(tmp_path / "mine")
+    user = user_folder(tmp_path / "mine")
     runner = CliRunner()
     args = ["graphs", "build", str(recipe), option, str(user)]
     if option == "--pack":
         args += ["--out", str(tmp_path / "g")]
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
-    assert "[E100]" in flat(result) and "not a kgqa" in flat(result) and "important.txt, sub/" in flat(result)
-    assert _files(user) == ["important.txt", "sub", "sub/notes.md"]
+    assert "[E100]" in cli_text(result) and "not a kgqa" in cli_text(result) and "important.txt, sub/" in cli_text(result)
+    assert tree(user) == ["important.txt", "sub", "sub/notes.md"]
     assert not (tmp_path / "g").exists()  # refused before the build started
     # --force replaces that folder (and nothing else)
     result = runner.invoke(app, args + ["--force"])
     assert result.exit_code == 0, result.output
-    assert "important.txt" not in _files(user) and (user / "manifest.json").exists()
+    assert "important.txt" not in tree(user) and (user / "manifest.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["cn4.tsv.gz", "toy.yaml", "mine"] + (["g"] if option == "--pack" else []))
 
@@ -231,7 +216,7 @@ def test_unknown_importer_option_is_named(tmp_path):
                                         r"'conceptnet4' \(it takes: weight\)"):
         load_recipe(recipe)
     result = CliRunner().invoke(app, ["graphs", "build", str(recipe), "--out", str(tmp_path / "g")])
-    assert result.exit_code == 1 and "bogus_option" in flat(result) and "Traceback" not in result.output
+    assert result.exit_code == 1 and "bogus_option" in cli_text(result) and "Traceback" not in result.output
 
 
 def test_relations_outside_merged17_are_reported_with_their_count(tmp_path):

@@ -13,6 +13,7 @@ from kgqa.errors import BadInputError
 from kgqa.retrieval.cache import MANIFEST, RetrievalCache, read_shard
 from kgqa.retrieval.config import RetrievalConfig
 from kgqa.retrieval.preprocess import preprocess
+from tests.conftest import cli_text
 from tests.retrieval.helpers import QUESTIONS, WordLinker, write_questions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,7 +227,7 @@ def _cli_preprocess(garden_graph, dataset, *extra):
     result = CliRunner().invoke(app, ["preprocess", "--dataset", str(dataset), "--graph", str(garden_graph.path),
                                       "--ranker", "degree", "--path-scorer", "none", "--backend", "serial",
                                       "--no-progress", *extra])
-    return result, " ".join(result.output.replace("│", " ").split())
+    return result, cli_text(result)
 
 
 def test_cache_dir_that_is_a_file_is_a_coded_error(garden_graph, dataset, tmp_path):

@@ -8,7 +8,8 @@ import pytest
 
 from kgqa.errors import KGQAError
 from kgqa.utils.io import (_host_tag, artefact_kind, atomic_directory, atomic_write_bytes, atomic_write_json,
-                           check_replaceable)
+                           check_replaceable, remove_stale_partials)
+from tests.conftest import tree, user_folder
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 
@@ -66,24 +67,12 @@ def test_atomic_directory_keeps_the_old_one_on_failure(tmp_path, umask):
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
 
-def _user_folder(path):
-    """A folder of someone's own files."""
-    (path / "sub").mkdir(parents=True)
-    (path / "important.txt").write_text("keep me")
-    (path / "sub" / "notes.md").write_text("# notes")
-    return path
-
-
-def _files(path):
-    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
-
-
 def test_atomic_directory_never_replaces_a_folder_it_did_not_write(tmp_path):
-    user = _user_folder(tmp_path / "mine")
+    user = user_folder(tmp_path / "mine")
     with pytest.raises(KGQAError, match=r"\[E100\].*mine.*not a kgqa graph \(it holds important.txt, sub/\)"):
         with atomic_directory(user, kind="graph") as tmp:
             (tmp / "head.npy").write_text("x")
-    assert _files(user) == ["important.txt", "sub", "sub/notes.md"]
+    assert tree(user) == ["important.txt", "sub", "sub/notes.md"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temp folder left either
     # nor a file, nor a kgqa artefact of another kind
     (tmp_path / "file").write_text("x")
@@ -111,22 +100,22 @@ def test_atomic_directory_replaces_its_own_kind_an_empty_folder_and_with_force(t
     (legacy / "manifest.json").write_text("{}")
     with atomic_directory(legacy, kind="graph", recognise=lambda p: (p / "manifest.json").exists()) as tmp:
         (tmp / "x").write_text("new")
-    assert _files(legacy) == [".kgqa-artefact", "x"]
+    assert tree(legacy) == [".kgqa-artefact", "x"]
     # --force replaces that one folder, and only it
-    user = _user_folder(tmp_path / "mine")
+    user = user_folder(tmp_path / "mine")
     with atomic_directory(user, kind="graph", force=True) as tmp:
         (tmp / "x").write_text("forced")
-    assert _files(user) == [".kgqa-artefact", "x"]
+    assert tree(user) == [".kgqa-artefact", "x"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "g", "legacy", "mine"]
 
 
 def test_force_never_replaces_the_working_directory(tmp_path, monkeypatch):
-    work = _user_folder(tmp_path / "work")
+    work = user_folder(tmp_path / "work")
     monkeypatch.chdir(work / "sub")
     for target in (work, work / "sub"):
         with pytest.raises(KGQAError, match="E100"):
             check_replaceable(target, "graph", force=True)
-    assert _files(work) == ["important.txt", "sub", "sub/notes.md"]
+    assert tree(work) == ["important.txt", "sub", "sub/notes.md"]
 
 
 def test_stale_partials_of_dead_processes_are_removed(tmp_path):
@@ -135,19 +124,23 @@ def test_stale_partials_of_dead_processes_are_removed(tmp_path):
     host = _host_tag()
     names = {
         "dead": f".g.{dead.pid}-{host}-{'a' * 12}.partial",
-        "dead_old": f".g.{dead.pid}-{host}-{'b' * 12}.old",
         "alive": f".g.{os.getpid()}-{host}-{'c' * 12}.partial",  # a build running now
         "other_host": f".g.{dead.pid}-00000000-{'d' * 12}.partial",  # a machine sharing the folder
         "other_target": f".gg.{dead.pid}-{host}-{'e' * 12}.partial",
         "legacy_new": f".g.{'f' * 12}.partial",
         "legacy_old": f".g.{'0' * 12}.partial",
+        "old_copy": f".g.old-{dead.pid}",  # a kill between the two renames: the only copy of g
     }
     for name in names.values():
         (tmp_path / name).mkdir()
         (tmp_path / name / "head.npy").write_text("x")
     day_ago = time.time() - 2 * 24 * 3600
     os.utime(tmp_path / names["legacy_old"], (day_ago, day_ago))
+    kept = {names[k] for k in ("alive", "other_host", "other_target", "legacy_new")}
+    assert {p.name for p in remove_stale_partials(tmp_path / "g")} == {names["dead"], names["legacy_old"]}
+    assert {p.name for p in tmp_path.iterdir()} == kept | {names["old_copy"]}  # g is missing: keep its copy
     with atomic_directory(tmp_path / "g", kind="graph") as tmp:
         (tmp / "x").write_text("1")
-    left = {p.name for p in tmp_path.iterdir()}
-    assert left == {"g", names["alive"], names["other_host"], names["other_target"], names["legacy_new"]}
+    with atomic_directory(tmp_path / "g", kind="graph") as tmp:  # g is back: its old copy is garbage
+        (tmp / "x").write_text("2")
+    assert {p.name for p in tmp_path.iterdir()} == kept | {"g"}
