@@ -82,8 +82,8 @@ def atomic_write_json(path: str | Path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
-#: Written into every directory :func:`atomic_directory` creates; it names the artefact's kind,
-#: so that a later write knows the directory is kgqa's to replace.
+#: Written into every directory :func:`atomic_directory` creates for a named ``kind``, so that a
+#: later write knows the directory is kgqa's to replace.
 ARTEFACT_MARKER = ".kgqa-artefact"
 #: A half-written sibling: ``.<name>.<pid>-<host>-<random>.partial``.
 _PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{12}\.partial")
@@ -121,15 +121,17 @@ def _protected(path: Path) -> bool:
     return resolved in (Path(resolved.anchor), Path.home().resolve()) or resolved == cwd or resolved in cwd.parents
 
 
-def check_replaceable(final: str | Path, kind: str, *, recognise: Callable[[Path], bool] | None = None,
-                      force: bool | None = None) -> None:
+def check_replaceable(final: str | Path, kind: str | None, *, recognise: Callable[[Path], bool] | None = None,
+                      force: bool | None = None, incoming: Path | None = None) -> None:
     """Raise ``[E100]`` unless a new ``kind`` artefact may be written to ``final``.
 
     ``final`` may be missing, an empty directory, or a kgqa artefact of the same ``kind``: its
     :data:`ARTEFACT_MARKER` says so, or ``recognise(final)`` does (for artefacts written before
-    the marker existed). ``force=True`` also allows any other directory (never a file, a link,
-    the root, the home folder or the working directory). ``force=None`` means the caller offers
-    no such option (the message then does not suggest ``--force``).
+    the marker existed). Without a ``kind`` (a caller that names none), a directory also passes
+    when the ``incoming`` one rewrites every name in it (the same layout written again), so
+    nothing but what is rewritten is lost. ``force=True`` also allows any other directory (never
+    a file, a link, the root, the home folder or the working directory). ``force=None`` means the
+    caller offers no such option (the message then does not suggest ``--force``).
     """
     final = Path(final)
     problem, forcible = None, True
@@ -143,10 +145,14 @@ def check_replaceable(final: str | Path, kind: str, *, recognise: Callable[[Path
         return
     else:
         found = artefact_kind(final)
-        if found == kind or (recognise is not None and recognise(final)):
+        if (kind is not None and found == kind) or (recognise is not None and recognise(final)):
             return
-        problem = (f"it is a kgqa {found}, not a {kind}" if found else
-                   f"it is not empty and is not a kgqa {kind} (it holds {_listing(final)})")
+        if kind is None and incoming is not None and \
+                {p.name for p in final.iterdir()} <= {p.name for p in incoming.iterdir()}:
+            return
+        what = f"kgqa {kind}" if kind else "folder with the same files as the one being written"
+        problem = (f"it is a kgqa {found}, not a {kind or 'folder of this kind'}" if found else
+                   f"it is not empty and is not a {what} (it holds {_listing(final)})")
     if force and forcible and not _protected(final):
         return
     hint = "Choose another path, or move it away yourself"
@@ -195,30 +201,34 @@ def remove_stale_partials(final: str | Path) -> list[Path]:
 
 
 @contextmanager
-def atomic_directory(final: str | Path, *, kind: str = "directory",
+def atomic_directory(final: str | Path, *, kind: str | None = None,
                      recognise: Callable[[Path], bool] | None = None, force: bool | None = None):
     """Yield a temp directory beside ``final``; on success it replaces ``final`` in one rename.
 
-    ``final`` is replaced only when :func:`check_replaceable` allows it (missing, empty, or a
-    kgqa artefact of the same ``kind``), checked before the work starts and again before the
-    rename; otherwise ``[E100]`` and nothing changes. The new directory gets an
-    :data:`ARTEFACT_MARKER` naming ``kind``. Half-written siblings that killed processes left
-    are removed first (:func:`remove_stale_partials`); the temp name carries this process's id.
+    ``final`` is replaced only when :func:`check_replaceable` allows it: missing, empty, or a
+    kgqa artefact of the same ``kind`` (the new directory gets an :data:`ARTEFACT_MARKER` naming
+    it); checked before the work starts and again before the rename. A caller that names no
+    ``kind`` writes no marker and replaces a directory only when the new one rewrites every name
+    in it. Otherwise ``[E100]`` and nothing changes. Half-written siblings that killed processes
+    left are removed first (:func:`remove_stale_partials`); the temp name carries this process's
+    id.
 
     On any exception the temp directory is removed and ``final`` is left as it was. The
     directory gets the mode a plain ``mkdir`` would (``0o777`` less the umask), not
     :func:`tempfile.mkdtemp`'s ``0o700``.
     """
     final = Path(final)
-    check_replaceable(final, kind, recognise=recognise, force=force)
+    if kind is not None:  # without a kind, only the finished directory can tell (same layout)
+        check_replaceable(final, kind, recognise=recognise, force=force)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(final)
     owner = f"{os.getpid()}-{_host_tag()}"
     tmp, _ = _create_beside(final, ".partial", lambda candidate: os.mkdir(candidate, 0o777), owner)
     try:
-        (tmp / ARTEFACT_MARKER).write_text(json.dumps({"kind": kind}) + "\n")
+        if kind is not None:
+            (tmp / ARTEFACT_MARKER).write_text(json.dumps({"kind": kind}) + "\n")
         yield tmp
-        check_replaceable(final, kind, recognise=recognise, force=force)
+        check_replaceable(final, kind, recognise=recognise, force=force, incoming=tmp)
         if final.is_dir() and not final.is_symlink():
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
             os.replace(final, old)

@@ -144,3 +144,20 @@ def test_stale_partials_of_dead_processes_are_removed(tmp_path):
     with atomic_directory(tmp_path / "g", kind="graph") as tmp:  # g is back: its old copy is garbage
         (tmp / "x").write_text("2")
     assert {p.name for p in tmp_path.iterdir()} == kept | {"g"}
+
+
+def test_a_caller_that_names_no_kind_replaces_only_the_same_layout(tmp_path):
+    """Unnamed callers (checkpoints, caches) get no marker: a directory they may replace is one
+    whose every name the new directory writes again."""
+    for step in ("1", "2"):
+        with atomic_directory(tmp_path / "last") as tmp:
+            (tmp / "model.safetensors").write_text(step)
+            (tmp / "config.json").write_text(step)
+    assert tree(tmp_path / "last") == ["config.json", "model.safetensors"]  # no marker
+    assert (tmp_path / "last" / "config.json").read_text() == "2"
+    user = user_folder(tmp_path / "mine")
+    with pytest.raises(KGQAError, match=r"E100.*mine.*not a folder with the same files as the one being written"):
+        with atomic_directory(user) as tmp:
+            (tmp / "config.json").write_text("x")
+    assert tree(user) == ["important.txt", "sub", "sub/notes.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last", "mine"]
