@@ -154,7 +154,7 @@ class RelationMap:
     def dropped_outside_table(self) -> dict[str, int]:
         """Dropped edges per relation the scheme has no place for (not the negated ones that
         ``negated="drop"`` asks to drop)."""
-        return {name: count for name, count in self.dropped.items() if not is_negated(CN4_TO_CN5.get(name, name))}
+        return {name: count for name, count in self.dropped.items() if not is_negated(name)}
 
     def warn_dropped(self) -> None:
         """``[W100]`` with the count, when relations outside the table were dropped."""
