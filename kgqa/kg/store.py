@@ -134,7 +134,7 @@ class KnowledgeGraph:
                 ``KGQA_HOME/graphs``, or a graph directory.
             mmap: memory-map the arrays (fast, shared between processes) instead of reading.
             verify: also recompute every file's sha256 and the graph checksum against the
-                manifest (finds any change; about 10 ms on the default graph).
+                manifest (finds any change; about 20 ms on the default graph).
 
         Raises:
             KGQAError: unknown name (``[E002]``), wrong format version (``[E004]``), or a
