@@ -126,8 +126,8 @@ class KnowledgeGraph:
         """Load a graph by name or path, checking it first (:mod:`kgqa.kg.integrity`).
 
         Every load checks the manifest's keys, the arrays' shapes and dtypes, every id's range,
-        the CSR structure and the weights (vectorised, about a millisecond on the default
-        graph), so a damaged file is an error, never a crash or a wrong answer.
+        the CSR offsets and the weights (vectorised, 2-3 ms on the default graph), so a damaged
+        file is an error, never a crash or a number computed from it.
 
         Args:
             name_or_path: ``"default"`` (shipped with kgqa), a graph name under
