@@ -52,7 +52,11 @@ def graphs_list() -> None:
     from kgqa.kg.registry import known_graphs
     from kgqa.paths import recipes_dir
 
-    console.print("graphs: " + ", ".join(known_graphs()))
+    try:
+        names = known_graphs()
+    except KGQAError as exc:
+        fail(exc)
+    console.print("graphs: " + ", ".join(names))
     if recipes_dir().exists():
         console.print("recipes: " + ", ".join(sorted(p.stem for p in recipes_dir().glob("*.yaml"))))
 
@@ -87,7 +91,7 @@ def graphs_neighbors(node: str = typer.Argument(..., help="Node name, e.g. shove
                      relation: Optional[list[str]] = typer.Option(None, "--relation", "-r",
                                                                  help="Keep only these relations (repeatable)."),
                      direction: str = typer.Option("both", help="out, in or both."),
-                     limit: int = typer.Option(25, help="Rows to print (0 = all).")) -> None:
+                     limit: int = typer.Option(25, min=0, help="Rows to print (0 = all).")) -> None:
     """Neighbours of a node, strongest edges first."""
     import numpy as np
 
@@ -96,20 +100,33 @@ def graphs_neighbors(node: str = typer.Argument(..., help="Node name, e.g. shove
     try:
         kg = KnowledgeGraph.load(graph)
         nb = kg.neighbors(node, relations=relation, direction=direction)
+        order = np.argsort(-nb.weights, kind="stable")
+        if limit:
+            order = order[:limit]
+        table = Table(title=f"{node}: {len(nb):,} neighbours in {kg.name}")
+        table.add_column("edge")
+        table.add_column("weight", justify="right")
+        for i in order:
+            rel = kg.relation_name(nb.relations[i])
+            other = kg.node_label(nb.nodes[i])
+            edge = f"{node} <-{rel[1:]}-- {other}" if rel.startswith("~") else f"{node} --{rel}--> {other}"
+            table.add_row(edge, f"{nb.weights[i]:g}")
     except KGQAError as exc:
         fail(exc)
-    order = np.argsort(-nb.weights, kind="stable")
-    if limit:
-        order = order[:limit]
-    table = Table(title=f"{node}: {len(nb):,} neighbours in {kg.name}")
-    table.add_column("edge")
-    table.add_column("weight", justify="right")
-    for i in order:
-        rel = kg.relation_name(nb.relations[i])
-        other = kg.node_label(nb.nodes[i])
-        edge = f"{node} <-{rel[1:]}-- {other}" if rel.startswith("~") else f"{node} --{rel}--> {other}"
-        table.add_row(edge, f"{nb.weights[i]:g}")
     console.print(table)
+
+
+@graphs_app.command("verify")
+def graphs_verify(graph: str = typer.Argument("default", help="Graph name or directory.")) -> None:
+    """Check a graph in full: every file's sha256 and the checksum against its manifest."""
+    from kgqa.kg.store import KnowledgeGraph
+
+    try:
+        kg = KnowledgeGraph.load(graph, verify=True)
+    except KGQAError as exc:
+        fail(exc)
+    console.print(f"ok: {kg.name} at {kg.path}: {len(kg.manifest['files'])} files match their sha256, "
+                  f"checksum {kg.checksum[:16]}", highlight=False)
 
 
 @graphs_app.command("build")
@@ -119,16 +136,25 @@ def graphs_build(recipe: str = typer.Argument(..., help="Recipe name in graphs/ 
                  relations: Optional[str] = typer.Option(None, help="Override the relation scheme: full or merged17."),
                  skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count malformed lines."),
                  pack: Optional[Path] = typer.Option(None, help="Also write a compressed copy here (how the default graph ships)."),
+                 force: bool = typer.Option(False, "--force", help="Replace --out/--pack even when it is a folder that is not a graph."),
                  ) -> None:
-    """Build a graph from its recipe and check it against the recipe's expected counts."""
+    """Build a graph from its recipe and check it against the recipe's expected counts.
+
+    An existing --out (or --pack) folder is replaced only when it is empty or a graph (a packed
+    graph) that kgqa wrote; anything else stops the build before it starts, unless --force.
+    """
+    from kgqa.kg.integrity import PACKED_GRAPH_KIND, is_packed_graph_dir
     from kgqa.kg.recipes import build_recipe
     from kgqa.kg.registry import pack_graph
+    from kgqa.utils.io import check_replaceable
 
     try:
-        kg = build_recipe(recipe, out_dir=out, data_root=data_dir, skip_bad=skip_bad,
-                          relations=relations, progress=True)
         if pack:
-            pack_graph(kg.path, pack)
+            check_replaceable(pack, PACKED_GRAPH_KIND, recognise=is_packed_graph_dir, force=force)
+        kg = build_recipe(recipe, out_dir=out, data_root=data_dir, skip_bad=skip_bad,
+                          relations=relations, progress=True, force=force)
+        if pack:
+            pack_graph(kg.path, pack, force=force)
     except KGQAError as exc:
         fail(exc)
     console.print(f"built {kg!r} at {kg.path}", highlight=False)

@@ -110,6 +110,11 @@ class Errors(metaclass=_CodedMessages):
     E140 = ("{what} is not valid text: {problem}. Pass UTF-8 text (a lone surrogate such as U+DCFF "
             "is what bytes that are not UTF-8 become when decoded leniently).")
     E141 = "{function}: {argument} must be {expected}, got {got}."
+    # reliability of the graph store, the file system and preprocessing; numbered from E100
+    E100 = "Will not write to '{path}': {problem}. Nothing was changed. {hint}."
+    E101 = "Graph at '{path}' is damaged: {problem}. {fix}"
+    E102 = ("KGQA_HOME '{path}' is not a usable folder: {problem}. Point KGQA_HOME at a folder "
+            "(it is created if missing), or unset it to use ~/.cache/kgqa.")
 
 
 class Warnings(metaclass=_CodedMessages):
@@ -135,6 +140,9 @@ class Warnings(metaclass=_CodedMessages):
     # public API, answering and explaining; numbered from W140
     W140 = ("{count} of {total} questions could not be answered or written and were skipped (the "
             "others were written); first: {first}")
+    # reliability of the graph store and preprocessing; numbered from W100
+    W100 = ("The {scheme} relation scheme dropped {edges:,} edges whose relation is outside its table "
+            "({examples}). Build with `--relations full` to keep them.")
 
 
 class KGQAError(ValueError):

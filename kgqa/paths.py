@@ -17,22 +17,56 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 
 
+def _make_folder(path: Path) -> str | None:
+    """Create ``path`` and its parents if missing; the problem when it cannot be a folder."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return "it is a file, not a folder"
+    except NotADirectoryError:
+        return "a file is in the way of one of its parent folders"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def ensure_folder(path: str | Path) -> Path:
+    """Create ``path`` (and its parents) if missing; return it.
+
+    Raises:
+        KGQAError: ``[E014]`` when it cannot be a folder (a file is in the way, no permission).
+    """
+    path = Path(path)
+    problem = _make_folder(path)
+    if problem:
+        raise KGQAError(Errors.E014.format(path=path, problem=problem))
+    return path
+
+
 def kgqa_home() -> Path:
-    """The writable data home (created on first use)."""
+    """The writable data home (created on first use).
+
+    Raises:
+        KGQAError: ``[E102]`` when it cannot be a folder.
+    """
     env = os.environ.get("KGQA_HOME")
     if env:
         home = Path(env).expanduser()
     else:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         home = Path(base) / "kgqa"
-    home.mkdir(parents=True, exist_ok=True)
+    problem = _make_folder(home)
+    if problem:
+        raise KGQAError(Errors.E102.format(path=home, problem=problem))
     return home
 
 
 def graphs_home() -> Path:
-    path = kgqa_home() / "graphs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    home = kgqa_home()
+    problem = _make_folder(home / "graphs")
+    if problem:
+        raise KGQAError(Errors.E102.format(path=home, problem=f"graphs/ in it: {problem}"))
+    return home / "graphs"
 
 
 def data_dir(required: bool = True) -> Path | None:

@@ -72,3 +72,21 @@ def build_graph(path: Path, triples=TOY_TRIPLES, *, scheme: str | None = None, n
 def toy_graph(tmp_path):
     """The running example graph (relations as given, no merging)."""
     return build_graph(tmp_path / "toy")
+
+
+def cli_text(result) -> str:
+    """A CliRunner result's output with rich's line wrapping and panel borders undone."""
+    return " ".join(result.output.replace("│", " ").split())
+
+
+def user_folder(path: Path) -> Path:
+    """A folder of someone's own files (``important.txt``, ``sub/notes.md``) that kgqa must not touch."""
+    (path / "sub").mkdir(parents=True)
+    (path / "important.txt").write_text("keep me")
+    (path / "sub" / "notes.md").write_text("# notes")
+    return path
+
+
+def tree(path: Path) -> list[str]:
+    """Every path under ``path``, relative and sorted."""
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))

@@ -20,6 +20,7 @@ import numpy as np
 
 from kgqa.errors import Errors, KGQAError
 from kgqa.kg.importers.base import Triple
+from kgqa.kg.integrity import GRAPH_KIND, graph_checksum, is_graph_dir
 from kgqa.kg.relations import RelationMap
 from kgqa.kg.store import ARRAY_DTYPES, ARRAYS, FORMAT_VERSION, KnowledgeGraph
 from kgqa.utils.io import atomic_directory, sha256_bytes, sha256_file
@@ -156,11 +157,12 @@ class GraphBuilder:
              config: dict | None = None, command: str | None = None,
              hash_sources: bool = True,
              check: Callable[[KnowledgeGraph], None] | None = None,
-             extra_files: dict[str, str] | None = None) -> KnowledgeGraph:
+             extra_files: dict[str, str] | None = None, force: bool | None = None) -> KnowledgeGraph:
         """Write the graph directory atomically and return it loaded.
 
         Args:
-            out_dir: final directory (replaced in one rename if it exists).
+            out_dir: final directory: created, or replaced in one rename when it is empty or a
+                graph (``[E100]`` for anything else, unless ``force``).
             name: graph name recorded in the manifest.
             sources: input files, recorded with their sha256 and size.
             config: the build configuration (recipe) recorded in the manifest.
@@ -169,6 +171,8 @@ class GraphBuilder:
             check: called with the finished graph before it is moved into place; an exception
                 there leaves ``out_dir`` untouched.
             extra_files: small text files to write beside the arrays (e.g. ``LICENSE.md``).
+            force: also replace a non-empty ``out_dir`` that is not a graph (``None``: the
+                caller offers no such option).
         """
         from kgqa import __version__
 
@@ -176,8 +180,10 @@ class GraphBuilder:
         names, relations, arrays = self.arrays()
         if len(arrays["head"]) == 0:
             raise KGQAError(Errors.E012.format(sources=", ".join(map(str, sources)) or "the input"))
+        if self.relation_map is not None:
+            self.relation_map.warn_dropped()
         out_dir = Path(out_dir)
-        with atomic_directory(out_dir) as tmp:
+        with atomic_directory(out_dir, kind=GRAPH_KIND, recognise=is_graph_dir, force=force) as tmp:
             files: dict[str, str] = {}
             nodes_blob = ("\n".join(names) + "\n").encode("utf-8")
             (tmp / "nodes.txt").write_bytes(nodes_blob)
@@ -191,7 +197,8 @@ class GraphBuilder:
                 blob = json.dumps({str(k): v for k, v in sorted(labels.items())}, ensure_ascii=False).encode()
                 (tmp / "node_labels.json").write_bytes(blob)
                 files["node_labels.json"] = sha256_bytes(blob)
-            checksum = sha256_bytes(json.dumps({"files": files, "relations": relations}, sort_keys=True).encode())
+            checksum = graph_checksum(files, relations)
+            weight = arrays["weight"]
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "name": name,
@@ -200,6 +207,7 @@ class GraphBuilder:
                 "num_edges": int(len(arrays["head"])),
                 "num_relations": len(relations),
                 "relations": relations,
+                "weight_range": [float(weight.min()), float(weight.max())],
                 "relation_labels": {r: self.relation_labels[r] for r in relations if r in self.relation_labels},
                 "relation_map": self.relation_map.describe() if self.relation_map else {"scheme": "as-is"},
                 "sources": [self._source_record(s, hash_sources) for s in sources],

@@ -3,14 +3,14 @@ relation map, expected counts), so every graph is rebuilt by one command and che
 
 Recipe schema (validated; an unknown key is an error that names it)::
 
-    name: conceptnet4_en
+    name: conceptnet4_en                 # a plain name: the graph goes to KGQA_HOME/graphs/NAME
     description: ConceptNet 4 English, 17 merged relations
     license: CC BY 4.0 (ConceptNet / OMCS), via Divisi2 2.2.5
     sources:
       - importer: conceptnet4            # see IMPORTERS
         path: conceptnet/conceptnet4_en/conceptnet4_en.tsv.gz   # relative to the data dir
         sha256: 0a1b...                  # checked before reading (optional)
-        options: {}                      # importer keyword arguments
+        options: {}                      # importer keyword arguments (checked by name)
     labels: []                           # optional label sources (codex_entities, ernie_mentions)
     relations: {scheme: merged17, negated: keep}
     filters: {max_words: null, keep_self_loops: false}
@@ -20,19 +20,22 @@ Recipe schema (validated; an unknown key is an error that names it)::
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kgqa.errors import Errors, KGQAError
 from kgqa.kg.builder import GraphBuilder, command_line
 from kgqa.kg.importers.base import BadLines
+from kgqa.kg.integrity import GRAPH_KIND, is_graph_dir
 from kgqa.kg.relations import RelationMap
 from kgqa.kg.store import KnowledgeGraph
 from kgqa.paths import data_dir, graphs_home, recipes_dir
-from kgqa.utils.io import sha256_file
+from kgqa.utils.io import check_replaceable, sha256_file
 
 #: importer name -> (module, function). Each function is ``f(path, *, bad_lines, **options)``.
 IMPORTERS: dict[str, tuple[str, str]] = {
@@ -78,6 +81,10 @@ class ExpectedSpec(_Strict):
     num_relations: int | None = None
 
 
+#: A recipe name is a plain folder name: it becomes ``KGQA_HOME/graphs/<name>``.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 class Recipe(_Strict):
     name: str
     description: str = ""
@@ -87,6 +94,14 @@ class Recipe(_Strict):
     relations: RelationSpec = Field(default_factory=RelationSpec)
     filters: FilterSpec = Field(default_factory=FilterSpec)
     expected: ExpectedSpec = Field(default_factory=ExpectedSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if not PLAIN_NAME.fullmatch(name) or ".." in name:
+            raise ValueError(f"'{name}' is not a plain name (letters, digits, '.', '_', '-'; no '/' or "
+                             "'..'): it names the folder KGQA_HOME/graphs/NAME")
+        return name
 
 
 def find_recipe(name_or_path: str | Path) -> Path:
@@ -113,12 +128,24 @@ def load_recipe(path: str | Path) -> Recipe:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise KGQAError(Errors.E009.format(path=path, problem=problems)) from None
-    for source in recipe.sources:
+    for i, source in enumerate(recipe.sources):
         if source.importer not in IMPORTERS:
             raise KGQAError(Errors.E009.format(
-                path=path, problem=f"sources.importer: unknown importer '{source.importer}' "
+                path=path, problem=f"sources.{i}.importer: unknown importer '{source.importer}' "
                                    f"(known: {', '.join(IMPORTERS)})"))
+        known = importer_options(source.importer)
+        unknown = sorted(set(source.options) - set(known))
+        if unknown:
+            raise KGQAError(Errors.E009.format(
+                path=path, problem=f"sources.{i}.options: unknown option '{unknown[0]}' for importer "
+                                   f"'{source.importer}' (it takes: {', '.join(known) or 'none'})"))
     return recipe
+
+
+def importer_options(name: str) -> list[str]:
+    """The keyword options an importer takes (beyond the path and ``bad_lines``)."""
+    parameters = list(inspect.signature(_importer(name)).parameters.values())[1:]
+    return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "bad_lines"]
 
 
 def _resolve(path: str, base: Path | None) -> Path:
@@ -140,20 +167,25 @@ def word_count_filter(max_words: int):
 def build_recipe(recipe_path: str | Path, *, out_dir: str | Path | None = None,
                  data_root: str | Path | None = None, skip_bad: bool = False,
                  relations: str | None = None, progress: bool = False,
-                 check_expected: bool = True) -> KnowledgeGraph:
+                 check_expected: bool = True, force: bool | None = None) -> KnowledgeGraph:
     """Build the graph a recipe describes and check it against the recipe's expected counts.
 
     Args:
         recipe_path: recipe file (or name in ``graphs/``).
-        out_dir: where to write (default ``KGQA_HOME/graphs/<name>``).
+        out_dir: where to write (default ``KGQA_HOME/graphs/<name>``): created, or replaced
+            when it is empty or a graph; anything else is ``[E100]`` before any work, unless
+            ``force``.
         data_root: folder that relative source paths are read from (default: the data dir).
         skip_bad: count and skip malformed lines instead of stopping at the first.
         relations: override the recipe's relation scheme (``full`` keeps every relation).
         check_expected: fail when the built counts differ from ``expected`` (skipped when
             ``relations`` overrides the scheme, since the counts then differ by design).
+        force: replace ``out_dir`` even when it is a non-empty folder that is not a graph.
     """
     recipe_path = find_recipe(recipe_path)
     recipe = load_recipe(recipe_path)
+    out = Path(out_dir) if out_dir else graphs_home() / recipe.name
+    check_replaceable(out, GRAPH_KIND, recognise=is_graph_dir, force=force)
     base = Path(data_root) if data_root else None
     scheme = relations or recipe.relations.scheme
     relation_map = RelationMap(scheme, recipe.relations.negated)
@@ -178,7 +210,6 @@ def build_recipe(recipe_path: str | Path, *, out_dir: str | Path | None = None,
         _add_labels(builder, label.kind, _resolve(label.path, base))
     builder.stats["bad_lines_skipped"] = bad_lines.count
     name = recipe.name
-    out = Path(out_dir) if out_dir else graphs_home() / name
     config = recipe.model_dump()
     config["relations"]["scheme"] = scheme
     check = None
@@ -186,7 +217,7 @@ def build_recipe(recipe_path: str | Path, *, out_dir: str | Path | None = None,
         def check(kg: KnowledgeGraph) -> None:
             _check_expected(kg, recipe, recipe_path)
     return builder.save(out, name=name, sources=source_paths, config=config,
-                        command=command_line(), check=check,
+                        command=command_line(), check=check, force=force,
                         extra_files={"LICENSE.md": license_text(recipe, source_paths)})
 
 

@@ -33,7 +33,8 @@ A :class:`RelationMap` then decides what the stored graph keeps:
     ==============  =====================================================================
 
     Relations outside the table (``FormOf``, ``DerivedFrom``, ``SymbolOf``, ``ExternalURL``,
-    ``dbpedia/...``, ConceptNet 4's ``SimilarSize`` ...) are dropped and counted in the manifest.
+    ``dbpedia/...``, ConceptNet 4's ``SimilarSize`` ...) are dropped, counted in the manifest and
+    reported by a ``[W100]`` warning at build.
     Negated relations other than ``NotCapableOf``/``NotDesires`` (``NotIsA``,
     ``NotHasProperty``, ...) are never merged into their positive forms: with
     ``negated="keep"`` (default) they stay as their own types, with ``negated="drop"`` they go.
@@ -50,7 +51,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kgqa.errors import Errors, KGQAError
+from kgqa.errors import Errors, KGQAError, Warnings, warn
 
 #: ConceptNet 5.7 relations (without ``/r/``), in the order of the ConceptNet documentation.
 CN5_RELATIONS: tuple[str, ...] = (
@@ -149,6 +150,20 @@ class RelationMap:
         if self.scheme == "full":
             return (relation, False)
         return None
+
+    def dropped_outside_table(self) -> dict[str, int]:
+        """Dropped edges per relation the scheme has no place for (not the negated ones that
+        ``negated="drop"`` asks to drop)."""
+        return {name: count for name, count in self.dropped.items() if not is_negated(name)}
+
+    def warn_dropped(self) -> None:
+        """``[W100]`` with the count, when relations outside the table were dropped."""
+        outside = self.dropped_outside_table()
+        if outside:
+            ranked = sorted(outside.items(), key=lambda kv: (-kv[1], kv[0]))
+            examples = ", ".join(f"{name}: {count:,}" for name, count in ranked[:5])
+            examples += f" and {len(ranked) - 5} more relations" if len(ranked) > 5 else ""
+            warn(Warnings.W100.format(scheme=self.scheme, edges=sum(outside.values()), examples=examples))
 
     def describe(self) -> dict:
         """JSON-ready description for the graph manifest."""

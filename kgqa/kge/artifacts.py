@@ -32,6 +32,13 @@ FORMAT_VERSION = 1
 ENTITY_FILE = "entity_embeddings.npy"
 RELATION_FILE = "relation_embeddings.npy"
 MANIFEST_FILE = "manifest.json"
+#: Kind of :func:`kgqa.utils.io.atomic_directory` artefact: what a save may replace.
+ARTEFACT_KIND = "entity embeddings"
+
+
+def _is_embeddings_dir(path: Path) -> bool:
+    """An embedding directory (also one saved before artefact markers)."""
+    return (path / MANIFEST_FILE).is_file() and (path / ENTITY_FILE).is_file()
 
 
 @dataclass
@@ -124,7 +131,7 @@ class EntityEmbeddings:
         from kgqa.utils.io import atomic_directory, sha256_file
 
         directory = Path(directory)
-        with atomic_directory(directory) as tmp:
+        with atomic_directory(directory, kind=ARTEFACT_KIND, recognise=_is_embeddings_dir) as tmp:
             np.save(tmp / ENTITY_FILE, np.ascontiguousarray(self.entity, dtype=np.float32), allow_pickle=False)
             np.save(tmp / RELATION_FILE, np.ascontiguousarray(self.relation, dtype=np.float32), allow_pickle=False)
             manifest = dict(self.manifest)

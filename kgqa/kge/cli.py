@@ -9,12 +9,12 @@ import typer
 
 def graphs_embed(graph: str = typer.Argument("default", help="Graph name or directory."),
                  model: str = typer.Option("transe", "--model", "-m", help="transe, distmult or rotate."),
-                 dim: int = typer.Option(100, help="Embedding dimension (ERNIE uses 100)."),
-                 epochs: Optional[int] = typer.Option(None, help="Epochs (default: the config's)."),
-                 batch_size: Optional[int] = typer.Option(None, help="Positive edges per step."),
+                 dim: int = typer.Option(100, min=1, help="Embedding dimension (ERNIE uses 100)."),
+                 epochs: Optional[int] = typer.Option(None, min=1, help="Epochs (default: the config's)."),
+                 batch_size: Optional[int] = typer.Option(None, min=1, help="Positive edges per step."),
                  lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate."),
                  holdout: Optional[float] = typer.Option(None, help="Share of edges held out for link prediction."),
-                 eval_triples: Optional[int] = typer.Option(None, help="Held-out edges ranked (a sample)."),
+                 eval_triples: Optional[int] = typer.Option(None, min=1, help="Held-out edges ranked (a sample)."),
                  seed: int = typer.Option(0, help="Seed of the split, initialisation and negatives."),
                  force: bool = typer.Option(False, "--force", help="Train again even when saved ones exist."),
                  ) -> None:

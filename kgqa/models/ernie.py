@@ -15,6 +15,8 @@ A directory written by :meth:`KnowledgeFusedEncoder.save_pretrained`::
     model.safetensors    T-encoder + aggregators (+ the multiple-choice scorer for the QA model)
     backbone/            the truncated backbone's transformers config.json and tokenizer files
     entity_embeddings.npy  optional copy of the entity table (``include_entities=True``)
+    .kgqa-artefact       marks the folder as a saved encoder: a later save may replace it,
+                         and nothing else (:func:`kgqa.utils.io.atomic_directory`)
 
 The entity table is not in ``model.safetensors``: it is the graph's embedding table (99 MB for
 the default graph), referenced by path and by its sha256 (the entity vocabulary checksum),
@@ -47,6 +49,16 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 BACKBONE_DIR = "backbone"
 ENTITY_FILE = "entity_embeddings.npy"
+#: Kind of :func:`kgqa.utils.io.atomic_directory` artefact: what a save may replace.
+ARTEFACT_KIND = "knowledge-fused encoder"
+
+
+def is_encoder_dir(path: Path) -> bool:
+    """A directory saved by ``save_pretrained`` (also one saved before artefact markers)."""
+    try:
+        return (path / WEIGHTS_FILE).is_file() and "entity_checksum" in json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 #: aggregator parameter -> backbone-layer module, per layer layout (first that fits wins)
 _LAYER_LAYOUTS: dict[str, dict[str, str]] = {
@@ -365,14 +377,18 @@ class KnowledgeFusedEncoder(nn.Module):
 
     # ------------------------------------------------------------------ save / load
     def save_pretrained(self, directory: str | Path, *, extra_state: dict[str, Tensor] | None = None,
-                        model_name: str = "ernie", include_entities: bool = False) -> Path:
+                        model_name: str = "ernie", include_entities: bool = False,
+                        force: bool | None = None) -> Path:
         """Write the directory layout of the module docstring (atomically).
 
         Args:
-            directory: where to write.
+            directory: where to write: created, or replaced when it is empty or a saved encoder
+                (``[E100]`` for any other non-empty folder, unless ``force``).
             extra_state: more tensors for ``model.safetensors`` (a head's weights, prefixed).
             model_name: recorded in ``config.json``.
             include_entities: also copy the entity table (``entity_embeddings.npy``).
+            force: replace ``directory`` whatever it holds (``None``: the caller offers no
+                such option).
         """
         from safetensors.torch import save_file
 
@@ -386,7 +402,7 @@ class KnowledgeFusedEncoder(nn.Module):
                                      graph_checksum=self.graph_checksum, num_entities=self.num_entities)
         state = {f"encoder.{k}": v.detach().contiguous() for k, v in self.state_dict().items()}
         state.update({k: v.detach().contiguous() for k, v in (extra_state or {}).items()})
-        with atomic_directory(directory) as tmp:
+        with atomic_directory(directory, kind=ARTEFACT_KIND, recognise=is_encoder_dir, force=force) as tmp:
             save_file(state, str(tmp / WEIGHTS_FILE))
             with _quiet_transformers():
                 self.backbone.model.config.save_pretrained(tmp / BACKBONE_DIR)

@@ -10,9 +10,10 @@ import typer
 
 def pretrain_command(config: Path = typer.Argument(..., help="Pretraining config (YAML)."),
                      output: Optional[Path] = typer.Option(None, help="Output directory (default KGQA_HOME/pretrained/NAME)."),
-                     steps: Optional[int] = typer.Option(None, help="Override the config's steps."),
-                     num_texts: Optional[int] = typer.Option(None, help="Override the corpus size."),
-                     data_dir: Optional[Path] = typer.Option(None, help="Shared data folder (csqa/).")) -> None:
+                     steps: Optional[int] = typer.Option(None, min=1, help="Override the config's steps."),
+                     num_texts: Optional[int] = typer.Option(None, min=1, help="Override the corpus size."),
+                     data_dir: Optional[Path] = typer.Option(None, help="Shared data folder (csqa/)."),
+                     force: bool = typer.Option(False, "--force", help="Replace the output folder even when it is not a saved encoder.")) -> None:
     """Pretrain the knowledge-fused encoder (dEA + MLM); logs the losses and writes loss_curve.json."""
     import dataclasses
 
@@ -28,7 +29,7 @@ def pretrain_command(config: Path = typer.Argument(..., help="Pretraining config
         overrides = {k: v for k, v in dict(output=str(output) if output else None, steps=steps,
                                            num_texts=num_texts).items() if v is not None}
         cfg = dataclasses.replace(cfg, **overrides)
-        record = pretrain(cfg, data_dir=data_dir, progress=True)
+        record = pretrain(cfg, data_dir=data_dir, progress=True, force=force)
     except KGQAError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1)

@@ -49,7 +49,8 @@ class PretrainConfig:
         dea_weight: weight of the dEA loss (MLM has weight 1).
         log_every: steps between logged training losses.
         seed: seed of batching and corruption.
-        output: output directory (default ``KGQA_HOME/pretrained/<name>``).
+        output: output directory (default ``KGQA_HOME/pretrained/<name>``); an existing one is
+            replaced only when it is empty or a saved encoder (``[E100]`` otherwise).
         name: the run's name.
     """
 
@@ -182,7 +183,8 @@ def _evaluate(model: ErniePretrainingModel, encoded: dict, tokenizer, config: Pr
 
 
 def pretrain(config: PretrainConfig, *, data_dir: str | Path | None = None, backbone=None,
-             entity_embeddings=None, linker=None, texts: list[str] | None = None, progress: bool = False) -> dict:
+             entity_embeddings=None, linker=None, texts: list[str] | None = None, progress: bool = False,
+             force: bool | None = None) -> dict:
     """Run dEA + MLM pretraining; save the encoder and ``loss_curve.json``.
 
     Args:
@@ -192,16 +194,20 @@ def pretrain(config: PretrainConfig, *, data_dir: str | Path | None = None, back
             (tests pass tiny ones).
         texts: the corpus itself, instead of ``config.corpus``.
         progress: show a progress bar.
+        force: replace ``output`` even when it is a non-empty folder that is not a saved
+            encoder (without it that is ``[E100]``, raised before any work).
 
     Returns:
         the loss-curve record (also written to ``<output>/loss_curve.json``).
     """
-    from kgqa.models.ernie import ErnieConfig, KnowledgeFusedEncoder
+    from kgqa.models.ernie import ARTEFACT_KIND, ErnieConfig, KnowledgeFusedEncoder, is_encoder_dir
     from kgqa.models.ernie_inputs import ErnieInputBuilder
     from kgqa.paths import kgqa_home
-    from kgqa.utils.io import atomic_write_json
+    from kgqa.utils.io import atomic_write_json, check_replaceable
     from kgqa.utils.progress import progress_bar
 
+    output = Path(config.output) if config.output else kgqa_home() / "pretrained" / config.name
+    check_replaceable(output, ARTEFACT_KIND, recognise=is_encoder_dir, force=force)
     torch.manual_seed(config.seed)
     if backbone is None:
         from kgqa.backbones.backbone import Backbone
@@ -281,7 +287,6 @@ def pretrain(config: PretrainConfig, *, data_dir: str | Path | None = None, back
     after = _evaluate(model, eval_rows, backbone.tokenizer, config)
     candidates = (dea_corrupt(eval_rows["entity_ids"]).candidates >= 0).sum(dim=1).float()
     has = candidates > 0
-    output = Path(config.output) if config.output else kgqa_home() / "pretrained" / config.name
     record = {
         "name": config.name, "config": dataclasses.asdict(config),
         "corpus": {"texts": len(texts), "train_texts": int(len(train_index)), "eval_texts": n_eval,
@@ -294,6 +299,6 @@ def pretrain(config: PretrainConfig, *, data_dir: str | Path | None = None, back
         "output": str(output),
     }
     encoder.save_pretrained(output, extra_state={f"pretraining.{k}": v for k, v in model.state_dict().items()
-                                                  if not k.startswith("encoder.")})
+                                                  if not k.startswith("encoder.")}, force=force)
     atomic_write_json(output / "loss_curve.json", record)
     return record

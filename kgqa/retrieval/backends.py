@@ -4,13 +4,23 @@ Every backend runs the same :class:`ShardWorker` (graph memory-mapped, linker an
 built once per worker) on ``(shard index, questions)`` tasks; a worker writes its shard itself
 and returns only a small summary, so the output does not depend on the backend or on the order
 in which shards finish.
+
+Pool workers die with the process that started them: on Linux each asks the kernel for a
+parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), elsewhere a thread watches the
+parent, so a ``kill -9`` of ``kgqa preprocess`` leaves no worker (nor, since the workers held its
+pipe, multiprocessing's resource tracker) behind. A SIGTERM stops the workers at once and then
+ends the process as SIGTERM would.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kgqa.errors import Errors, KGQAError
@@ -91,10 +101,34 @@ def link_questions(linker, questions: list[str], choices: list[list[str]]) -> li
 
 # ---------------------------------------------------------------------- process pool
 _WORKER: ShardWorker | None = None
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _init_process(setup: WorkerSetup, threads: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """End this process as soon as ``parent_pid`` (its parent) is gone."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            armed = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL)) == 0
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            armed = False
+    if os.getppid() != parent_pid:  # the parent died before the request was made
+        os._exit(1)
+    if not armed:  # pragma: no cover - other systems: watch the parent
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="kgqa-parent-watch", daemon=True).start()
+
+
+def _init_process(setup: WorkerSetup, threads: int, parent_pid: int | None = None) -> None:
     global _WORKER
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     try:
         import torch
@@ -154,21 +188,50 @@ def _run_pool(tasks, setup, workers, on_done) -> list[dict]:
     threads = max(1, (os.cpu_count() or 1) // workers)
     out = []
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=_init_process, initargs=(setup, threads))
+                               initializer=_init_process, initargs=(setup, threads, os.getpid()))
     try:
-        pending = {pool.submit(_run_in_process, task) for task in tasks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                summary = future.result()
-                out.append(summary)
-                if on_done is not None:
-                    on_done(summary)
+        with _sigterm_raises():
+            pending = {pool.submit(_run_in_process, task) for task in tasks}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    summary = future.result()
+                    out.append(summary)
+                    if on_done is not None:
+                        on_done(summary)
+    except _Terminated:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        signal.raise_signal(signal.SIGTERM)  # the handler is restored: end as SIGTERM would
+        raise SystemExit(128 + signal.SIGTERM) from None  # a caller's own handler returned
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     return out
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived while the pool was running."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated()
+
+
+@contextmanager
+def _sigterm_raises():
+    """Turn SIGTERM into :class:`_Terminated` inside the block (main thread only: elsewhere
+    handlers cannot be set), then put the previous handler back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _run_ray(tasks, setup, workers, on_done) -> list[dict]:

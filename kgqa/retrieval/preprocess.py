@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kgqa.errors import Errors, KGQAError
+from kgqa.paths import ensure_folder
 from kgqa.retrieval.cache import (MANIFEST, RetrievalCache, cache_dir_name, cache_root, check_shard, read_shard,
                                   shard_name, warn_rebuild)
 from kgqa.retrieval.config import CACHE_FORMAT_VERSION, RetrievalConfig
@@ -36,10 +37,21 @@ if TYPE_CHECKING:  # pragma: no cover
 ALL_SPLITS = {"csqa": ("train", "dev", "test"), "obqa": ("train", "dev", "test")}
 
 
+#: Split names a lone ``.jsonl`` file may be named after (``dev.jsonl`` is the dev split).
+_SPLIT_NAMES = ("train", "dev", "test", "ih_train", "ih_dev", "ih_test", "valid", "validation")
+
+
 def resolve_splits(dataset: str, split: str | Sequence[str]) -> list[str]:
-    """``"all"`` -> the dataset's official splits; a comma list or sequence as given."""
+    """``"all"`` -> the dataset's official splits; a comma list or sequence as given.
+
+    A single ``.jsonl`` file is one split, processed once: ``"all"`` names it after the file
+    (``dev.jsonl`` -> ``dev``) or, for any other file name, ``test`` (answers optional).
+    """
     if isinstance(split, str):
         if split == "all":
+            path = Path(str(dataset)).expanduser()
+            if str(dataset).lower() not in ALL_SPLITS and path.is_file():
+                return [path.stem if path.stem in _SPLIT_NAMES else "test"]
             return list(ALL_SPLITS.get(str(dataset).lower(), ("train", "dev", "test")))
         return [s.strip() for s in split.split(",") if s.strip()]
     return list(split)
@@ -76,11 +88,13 @@ def preprocess(dataset: "str | QADataset" = "csqa", graph: "str | KnowledgeGraph
     Args:
         dataset: ``"csqa"``, ``"obqa"``, a jsonl path, or a loaded :class:`~kgqa.data.QADataset`.
         graph: graph name, directory or loaded graph.
-        split: ``"all"``, one split, a comma list or a sequence.
+        split: ``"all"``, one split, a comma list or a sequence (a single ``.jsonl`` file is
+            one split: see :func:`resolve_splits`).
         config: retrieval settings (:class:`RetrievalConfig` or a dict of its fields).
         workers: parallel workers (default: the number of CPU cores).
         backend: ``process``, ``ray`` or ``serial``.
-        cache_dir: cache root (default ``KGQA_HOME/cache/retrieval``).
+        cache_dir: cache root (default ``KGQA_HOME/cache/retrieval``; ``[E014]`` when it
+            cannot be a folder).
         data_dir: the dataset's folder (default ``<data_dir>/<name>``).
         linker: a linker object (``link_qa_batch`` or the ``Linker`` protocol); default: the
             graph's :func:`~kgqa.linking.linker.load_linker`.
@@ -103,8 +117,8 @@ def preprocess(dataset: "str | QADataset" = "csqa", graph: "str | KnowledgeGraph
     if backend not in BACKENDS:
         raise KGQAError(Errors.E013.format(kind="backend", name=backend, known=", ".join(BACKENDS)))
     cfg = config if isinstance(config, RetrievalConfig) else RetrievalConfig.from_dict(config)
+    root = ensure_folder(Path(cache_dir) if cache_dir is not None else cache_root())
     kg = graph if isinstance(graph, KnowledgeGraph) else KnowledgeGraph.load(graph)
-    root = Path(cache_dir) if cache_dir is not None else cache_root()
     workers = int(workers or os.cpu_count() or 1)
     _, scorer_info = load_path_scorer(kg, cfg.path_scorer)
     scorer_spec = "none" if not scorer_info.pruned else (cfg.path_scorer if cfg.path_scorer != "auto" else
@@ -141,7 +155,7 @@ def _preprocess_split(ds, kg, cfg: RetrievalConfig, root: Path, workers: int, ba
     fingerprint = dataset_fingerprint(ds)
     key = cache_key(fingerprint, kg.checksum, cfg, scorer)
     directory = root / cache_dir_name(ds.name, ds.split, kg.name, key)
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_folder(directory)
     size = cfg.shard_size
     ranges = [(i, lo, min(lo + size, len(ds))) for i, lo in enumerate(range(0, len(ds), size))]
 

@@ -1,4 +1,8 @@
 import gzip
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -7,7 +11,7 @@ from kgqa.cli import app
 from kgqa.errors import KGQAError
 from kgqa.kg import KnowledgeGraph
 from kgqa.kg.recipes import build_recipe, load_recipe
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_text, tree, user_folder
 
 CN4_LINES = [
     "shovel\tUsedFor\tdig\t2\t5",
@@ -40,7 +44,8 @@ relations: {{scheme: merged17, negated: keep}}
 
 def test_recipe_builds_and_checks_counts(tmp_path):
     recipe = write_recipe(tmp_path, "expected: {num_nodes: 7, num_edges: 4, num_relations: 4}")
-    kg = build_recipe(recipe, out_dir=tmp_path / "out")
+    with pytest.warns(UserWarning, match=r"W100.*dropped 1 edges .*\(SimilarSize: 1\)"):
+        kg = build_recipe(recipe, out_dir=tmp_path / "out")
     edges = {(kg.node_name(h), kg.relations[r], kg.node_name(t), float(w))
              for h, r, t, w in zip(kg.head, kg.relation, kg.tail, kg.weight)}
     assert edges == {("shovel", "UsedFor", "dig", 4.0), ("handle", "PartOf", "shovel", 1.0),
@@ -156,3 +161,100 @@ def test_conceptnet5_csv_recipe_end_to_end(tmp_path):
     assert edges == {("shovel", "UsedFor", "dig", 3.5), ("flower", "PartOf", "garden", 1.0),
                      ("flower", "AtLocation", "garden", 1.0)}
     assert kg.manifest["relation_map"]["dropped_edges"] == {"ExternalURL": 1}
+
+
+@pytest.mark.parametrize("option", ["--out", "--pack"])
+def test_build_never_empties_a_folder_it_did_not_write(tmp_path, option):
+    recipe = write_recipe(tmp_path)
+    user = user_folder(tmp_path / "mine")
+    runner = CliRunner()
+    args = ["graphs", "build", str(recipe), option, str(user)]
+    if option == "--pack":
+        args += ["--out", str(tmp_path / "g")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "[E100]" in cli_text(result) and "not a kgqa" in cli_text(result) and "important.txt, sub/" in cli_text(result)
+    assert tree(user) == ["important.txt", "sub", "sub/notes.md"]
+    assert not (tmp_path / "g").exists()  # refused before the build started
+    # --force replaces that folder (and nothing else)
+    result = runner.invoke(app, args + ["--force"])
+    assert result.exit_code == 0, result.output
+    assert "important.txt" not in tree(user) and (user / "manifest.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["cn4.tsv.gz", "toy.yaml", "mine"] + (["g"] if option == "--pack" else []))
+
+
+def test_rebuild_replaces_the_graph_it_wrote(tmp_path):
+    recipe = write_recipe(tmp_path)
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(app, ["graphs", "build", str(recipe), "--out", str(tmp_path / "g"),
+                                     "--pack", str(tmp_path / "packed")])
+        assert result.exit_code == 0, result.output
+    assert KnowledgeGraph.load(tmp_path / "packed").num_edges == 4  # the packed copy unpacks and loads
+    # a graph built before artefact markers existed is still recognised as a graph
+    (tmp_path / "g" / ".kgqa-artefact").unlink()
+    assert build_recipe(recipe, out_dir=tmp_path / "g").num_edges == 4
+    # but a packed graph is not a graph
+    with pytest.raises(KGQAError, match=r"E100.*kgqa packed graph, not a graph"):
+        build_recipe(recipe, out_dir=tmp_path / "packed")
+
+
+@pytest.mark.parametrize("name", ["../../../../some/dir", "a/b", "..", ".hidden", "/abs"])
+def test_recipe_name_is_a_plain_name(tmp_path, name):
+    recipe = write_recipe(tmp_path)
+    recipe.write_text(recipe.read_text().replace("name: toy", f"name: '{name}'"))
+    with pytest.raises(KGQAError, match=r"E009.*name: .*is not a plain name"):
+        load_recipe(recipe)
+
+
+def test_unknown_importer_option_is_named(tmp_path):
+    recipe = write_recipe(tmp_path)
+    recipe.write_text(recipe.read_text().replace(f"    path: {tmp_path / 'cn4.tsv.gz'}\n",
+                                                 f"    path: {tmp_path / 'cn4.tsv.gz'}\n    options: {{bogus_option: 1}}\n"))
+    with pytest.raises(KGQAError, match=r"E009.*sources.0.options: unknown option 'bogus_option' for importer "
+                                        r"'conceptnet4' \(it takes: weight\)"):
+        load_recipe(recipe)
+    result = CliRunner().invoke(app, ["graphs", "build", str(recipe), "--out", str(tmp_path / "g")])
+    assert result.exit_code == 1 and "bogus_option" in cli_text(result) and "Traceback" not in result.output
+
+
+def test_relations_outside_merged17_are_reported_with_their_count(tmp_path):
+    write_cn4(tmp_path / "cn4.tsv.gz", CN4_LINES + ["cat\tSimilarSize\tmouse\t1\t5", "heart\tSymbolOf\tlove\t1\t5"])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nsources:\n  - importer: conceptnet4\n    path: {tmp_path / 'cn4.tsv.gz'}\n")
+    with pytest.warns(UserWarning, match=r"\[W100\] The merged17 relation scheme dropped 3 edges whose relation "
+                                         r"is outside its table \(SimilarSize: 2, SymbolOf: 1\)"):
+        kg = build_recipe(recipe, out_dir=tmp_path / "g")
+    assert kg.manifest["relation_map"]["dropped_edges"] == {"SimilarSize": 2, "SymbolOf": 1}
+
+
+KILLED_BUILD = """
+import sys, time
+from kgqa.kg import GraphBuilder
+from kgqa.kg.importers.base import Triple
+builder = GraphBuilder()
+builder.add(Triple("a", "R", "b"))
+def hang(kg):  # the arrays are written, the rename not done yet
+    print("written", flush=True)
+    time.sleep(120)
+builder.save(sys.argv[1], name="g", check=hang)
+"""
+
+
+def test_partial_of_a_killed_build_is_removed_by_the_next_build(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_BUILD, str(tmp_path / "g")], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "written"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    (partial,) = tmp_path.iterdir()
+    assert partial.name.startswith(f".g.{proc.pid}-") and partial.name.endswith(".partial")
+    assert (partial / "tail.npy").exists()
+    (tmp_path / "recipe_files").mkdir()
+    recipe = write_recipe(tmp_path / "recipe_files")
+    kg = build_recipe(recipe, out_dir=tmp_path / "g")
+    assert kg.num_edges == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "recipe_files"]

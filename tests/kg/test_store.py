@@ -114,7 +114,7 @@ def _edit_manifest(path, **changes):
 def test_mismatched_manifest_is_a_clear_error(toy_graph):
     path = toy_graph.path
     _edit_manifest(path, num_edges=10)
-    with pytest.raises(KGQAError, match=r"E003.*head.npy"):
+    with pytest.raises(KGQAError, match=r"E101.*head.npy has shape"):
         KnowledgeGraph.load(path)
     _edit_manifest(path, num_edges=9, format_version=99)
     with pytest.raises(KGQAError, match="E004"):
@@ -127,7 +127,7 @@ def test_verify_detects_changed_array(toy_graph):
     weight[0] += 1
     np.save(path / "weight.npy", weight)
     KnowledgeGraph.load(path)  # shapes still match: cheap load passes
-    with pytest.raises(KGQAError, match=r"E003.*weight.npy sha256"):
+    with pytest.raises(KGQAError, match=r"E101.*weight.npy sha256"):
         KnowledgeGraph.load(path, verify=True)
 
 

@@ -191,7 +191,8 @@ def test_save_load_round_trip(tiny_dirs, toy, table, tmp_path):
             p.add_(0.5)
     batch = _mc_batch(model)
     model.save_pretrained(tmp_path / "ernie")
-    assert {p.name for p in (tmp_path / "ernie").iterdir()} == {"config.json", "model.safetensors", "backbone"}
+    assert {p.name for p in (tmp_path / "ernie").iterdir()} == {"config.json", "model.safetensors", "backbone",
+                                                          ".kgqa-artefact"}  # the marker: a kgqa encoder
     loaded = ErnieForMultipleChoice.from_pretrained(tmp_path / "ernie", entity_embeddings=table, linker=linker).eval()
     with torch.no_grad():
         assert torch.equal(model(batch).logits, loaded(batch).logits)

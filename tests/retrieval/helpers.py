@@ -65,3 +65,21 @@ class WordLinker:
 
     def link_qa_batch(self, questions, choices) -> list[QALinks]:
         return [QALinks(self.link(q), tuple(self.link(c) for c in cs)) for q, cs in zip(questions, choices)]
+
+
+class SlowLinker(WordLinker):
+    """A :class:`WordLinker` that, in every batch, leaves its process id in ``mark_dir`` and then
+    sleeps for ``seconds``: keeps pool workers busy for the tests that kill their parent."""
+
+    def __init__(self, names: list[str], mark_dir: str, seconds: float = 300.0):
+        super().__init__(names)
+        self.mark_dir = mark_dir
+        self.seconds = seconds
+
+    def link_qa_batch(self, questions, choices) -> list[QALinks]:
+        import os
+        import time
+
+        (Path(self.mark_dir) / str(os.getpid())).touch()
+        time.sleep(self.seconds)
+        return super().link_qa_batch(questions, choices)

@@ -13,6 +13,7 @@ from kgqa.errors import BadInputError
 from kgqa.retrieval.cache import MANIFEST, RetrievalCache, read_shard
 from kgqa.retrieval.config import RetrievalConfig
 from kgqa.retrieval.preprocess import preprocess
+from tests.conftest import cli_text
 from tests.retrieval.helpers import QUESTIONS, WordLinker, write_questions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -205,3 +206,37 @@ def test_damaged_manifest_is_rewritten_from_the_shards(garden_graph, dataset, tm
     with pytest.warns(UserWarning, match="W061"):
         fixed = run(garden_graph, dataset, tmp_path / "cache", on_shard=computed.append)
     assert computed == [] and fixed.stats == stats
+
+
+@pytest.mark.parametrize("file_name, split, answers", [("dev.jsonl", "dev", True), ("questions.jsonl", "test", False)])
+def test_a_jsonl_file_is_one_split_processed_once(garden_graph, tmp_path, file_name, split, answers):
+    path = write_questions(tmp_path / file_name, QUESTIONS if answers else [q[:3] + (None,) for q in QUESTIONS])
+    computed = []
+    caches = preprocess(str(path), garden_graph, "all", cache_dir=tmp_path / "cache", config=CONFIG, workers=1,
+                        backend="serial", linker=WordLinker(garden_graph.node_names), on_shard=computed.append)
+    assert list(caches) == [split] and caches[split].stats["questions"] == 7
+    assert len(computed) == 4  # 7 questions in shards of 2, once
+    assert [p.name.split("-")[:2] for p in (tmp_path / "cache").iterdir()] == [[path.stem, split]]
+
+
+def _cli_preprocess(garden_graph, dataset, *extra):
+    from typer.testing import CliRunner
+
+    from kgqa.cli import app
+
+    result = CliRunner().invoke(app, ["preprocess", "--dataset", str(dataset), "--graph", str(garden_graph.path),
+                                      "--ranker", "degree", "--path-scorer", "none", "--backend", "serial",
+                                      "--no-progress", *extra])
+    return result, cli_text(result)
+
+
+def test_cache_dir_that_is_a_file_is_a_coded_error(garden_graph, dataset, tmp_path):
+    (tmp_path / "c").write_text("x")
+    result, out = _cli_preprocess(garden_graph, dataset, "--cache-dir", str(tmp_path / "c"))
+    assert result.exit_code == 1 and "[E014]" in out and "it is a file" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("option", ["--max-nodes", "--max-paths", "--shard-size", "--workers", "--max-hops"])
+def test_negative_counts_are_rejected(garden_graph, dataset, tmp_path, option):
+    result, out = _cli_preprocess(garden_graph, dataset, "--cache-dir", str(tmp_path / "c"), option, "-5")
+    assert result.exit_code == 2 and option in out and not (tmp_path / "c").exists()
