@@ -156,3 +156,24 @@ def test_bf16_autocast_trains_a_tiny_model(tmp_path, csqa_fixture, tiny_backbone
     result = pipeline(config=cfg, seed=0, out_dir=tmp_path, progress=False)
     assert result.training["mixed_precision"] == "bf16"
     assert all(0 < r["dev_loss"] < 10 for r in result.training["history"])
+
+
+def test_tracker_is_called_per_step(tmp_path, csqa_fixture, tiny_backbone_dir, monkeypatch):
+    import kgqa.training.tracking as tracking
+
+    logged = []
+
+    class Recorder:
+        def log(self, values, step):
+            logged.append((step, dict(values)))
+
+        def finish(self):
+            logged.append(("finished", {}))
+
+    monkeypatch.setattr(tracking, "make_tracker", lambda kind, run_dir, config: Recorder())
+    pipeline(config=_config(csqa_fixture, log_with="tensorboard"), backbone=str(tiny_backbone_dir),
+             seed=0, out_dir=tmp_path / "runs", feature_cache_dir=tmp_path / "f", progress=False)
+    steps = [s for s, v in logged if "train/loss" in v]
+    assert steps == list(range(1, 7))  # 2 epochs x 3 batches
+    assert [s for s, v in logged if "dev/accuracy" in v] == [0, 3, 6]
+    assert logged[-1][0] == "finished"
