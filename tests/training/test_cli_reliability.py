@@ -57,6 +57,13 @@ def run(trained, tmp_path):
     return experiments / config.name, experiments / "runs" / "tiny_lm" / "seed-0"
 
 
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch):
+    """No line wrapping: where rich wraps depends on the temporary path's length, and a wrap on a
+    space drops that space."""
+    monkeypatch.setenv("COLUMNS", "2000")
+
+
 def _out(result) -> str:
     """The command's output with rich's line wrapping undone."""
     return result.output.replace("\n", "")
