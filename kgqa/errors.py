@@ -99,6 +99,10 @@ class Errors(metaclass=_CodedMessages):
     E184 = ("Cannot install backbone '{name}' into {path}: it exists and {problem}. Move it away "
             "or pass another KGQA_HOME; kgqa does not overwrite what it did not write.")
     E185 = "Experiment tracker '{kind}': {problem}"
+    # the papers' settings (retrieval's LM relevance, QA-GNN/KagNet/ERNIE options); from E200
+    E200 = ("Could not load the masked LM '{name}' of the `lm` relevance ranker: {problem}. Pass "
+            "`relevance_lm` as a local directory or a hub id (online, or already in the hub cache), "
+            "or use `ranker: relevance` (cosine of the cached node-name embeddings).")
 
 
 class Warnings(metaclass=_CodedMessages):
