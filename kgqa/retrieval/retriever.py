@@ -51,7 +51,7 @@ from kgqa.retrieval.adjacency import adjacency_of
 from kgqa.retrieval.config import RetrievalConfig
 from kgqa.retrieval.paths import PathFinder
 from kgqa.retrieval.pruning import ScorerInfo, load_path_scorer, prune_paths
-from kgqa.retrieval.subgraph import SubgraphBuilder, _ptr, edges_among_groups, split_concepts
+from kgqa.retrieval.subgraph import SubgraphBuilder, _ptr, edges_among_groups, push, split_concepts
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
@@ -120,12 +120,7 @@ def assemble_kernel(sub_ptr, sub_ids, choice_path_ptr, path_nodes, hop_eids, hea
                 if e >= 0 and not seen[e]:
                     seen[e] = True
                     if local[head[e]] >= n_sub or local[tail[e]] >= n_sub:
-                        if n_eids >= len(eids_out):
-                            bigger_e = np.empty(2 * len(eids_out), dtype=np.int64)
-                            bigger_e[:n_eids] = eids_out[:n_eids]
-                            eids_out = bigger_e
-                        eids_out[n_eids] = e
-                        n_eids += 1
+                        eids_out, n_eids = push(eids_out, n_eids, e)
         for p in range(p0, p1):
             for j in range(hop_eids.shape[1]):
                 e = hop_eids[p, j]

@@ -86,6 +86,17 @@ class Subgraph:
 
 
 @njit(cache=True)
+def push(arr, count, value):  # pragma: no cover - compiled
+    """Write ``value`` at ``arr[count]``, doubling ``arr`` when full; returns ``(arr, count + 1)``."""
+    if count >= len(arr):
+        bigger = np.empty(2 * len(arr), dtype=arr.dtype)
+        bigger[:count] = arr[:count]
+        arr = bigger
+    arr[count] = value
+    return arr, count + 1
+
+
+@njit(cache=True)
 def bridging_kernel(indptr, adj_node, q_ptr, q_ids, a_ptr, a_ids, hops):  # pragma: no cover - compiled
     """Bridging nodes of a batch of choices.
 
@@ -144,12 +155,7 @@ def bridging_kernel(indptr, adj_node, q_ptr, q_ids, a_ptr, a_ids, hops):  # prag
             for i in range(n_small):
                 v = small[i]
                 if dq[v] > 0 and da[v] > 0 and dq[v] + da[v] <= hops:
-                    if count >= len(out):
-                        bigger = np.empty(2 * len(out), dtype=np.int32)
-                        bigger[:count] = out[:count]
-                        out = bigger
-                    out[count] = v
-                    count += 1
+                    out, count = push(out, count, v)
             out[first:count] = np.sort(out[first:count])
             for i in range(nq):
                 dq[seen_q[i]] = far
@@ -194,23 +200,13 @@ def common_neighbour_kernel(indptr, adj_node, c_ptr, c_ids):  # pragma: no cover
                     if v == u:
                         continue
                     if count[v] == 0:
-                        if m >= len(touched):
-                            bigger = np.empty(2 * len(touched), dtype=np.int64)
-                            bigger[:m] = touched[:m]
-                            touched = bigger
-                        touched[m] = v
-                        m += 1
+                        touched, m = push(touched, m, v)
                     count[v] += 1
         first = total
         for i in range(m):
             v = touched[i]
             if count[v] >= 2 and not is_concept[v]:
-                if total >= len(out):
-                    bigger_out = np.empty(2 * len(out), dtype=np.int32)
-                    bigger_out[:total] = out[:total]
-                    out = bigger_out
-                out[total] = v
-                total += 1
+                out, total = push(out, total, v)
             count[v] = 0
         out[first:total] = np.sort(out[first:total])
         for i in range(lo, hi):
