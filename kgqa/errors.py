@@ -115,6 +115,10 @@ class Errors(metaclass=_CodedMessages):
     E101 = "Graph at '{path}' is damaged: {problem}. {fix}"
     E102 = ("KGQA_HOME '{path}' is not a usable folder: {problem}. Point KGQA_HOME at a folder "
             "(it is created if missing), or unset it to use ~/.cache/kgqa.")
+    # the papers' settings (retrieval's LM relevance, QA-GNN/KagNet/ERNIE options); from E200
+    E200 = ("Could not load the masked LM '{name}' of the `lm` relevance ranker: {problem}. Pass "
+            "`relevance_lm` as a local directory or a hub id (online, or already in the hub cache), "
+            "or use `ranker: relevance` (cosine of the cached node-name embeddings).")
 
 
 class Warnings(metaclass=_CodedMessages):

@@ -6,10 +6,11 @@ KagNet (Lin et al., EMNLP 2019) prunes the paths it retrieves with TransE: each 
 .. math::
     s(h, r, t) = \\frac{1 + \\cos(\\mathbf{r}, \\mathbf{t} - \\mathbf{h})}{2} \\in [0, 1]
 
-(the released code's ``vanila_score_triple``), and a path keeps the **mean** of its hops' scores
-here (KagNet multiplies them; the mean does not punish long paths by length alone, and ranks
-paths of one length the same way). A hop followed backwards (relation id ``r + R``, stored edge
-``v -r-> u``) is scored as the stored triple ``(v, r, u)``.
+(the released code's ``vanila_score_triple``). A path keeps the **mean** of its hops' scores by
+default (it does not punish long paths by length alone, and ranks paths of one length the same
+way), or their **product** as KagNet's ``score_triples`` (``aggregate="product"``; its pruning
+threshold of 0.15 was set for the product). A hop followed backwards (relation id ``r + R``,
+stored edge ``v -r-> u``) is scored as the stored triple ``(v, r, u)``.
 """
 
 from __future__ import annotations
@@ -59,11 +60,12 @@ def score_triples(embeddings: "EntityEmbeddings", heads, relations, tails) -> np
 
 
 class TransEPathScorer:
-    """Scores KagNet paths by the mean TransE plausibility of their hops.
+    """Scores KagNet paths by the mean (or product) TransE plausibility of their hops.
 
     Args:
         embeddings: TransE :class:`~kgqa.kge.artifacts.EntityEmbeddings` of the graph the paths
             come from (check it with ``embeddings.check_graph(kg)``).
+        aggregate: ``"mean"`` or ``"product"`` (KagNet's) of the hop scores.
 
     Shapes:
         - **input:** a :class:`~kgqa.retrieval.paths.PathSet` (``nodes (P, K+1)``,
@@ -71,11 +73,18 @@ class TransEPathScorer:
         - **output:** ``(P,)`` float32 in ``[0, 1]``; a zero-length path (``s == t``) scores 1.
     """
 
-    def __init__(self, embeddings: "EntityEmbeddings"):
+    def __init__(self, embeddings: "EntityEmbeddings", *, aggregate: str = "mean"):
         if embeddings.model != "transe":
             raise KGQAError(Errors.E013.format(kind="path-scoring KGE model", name=embeddings.model, known="transe"))
+        if aggregate not in ("mean", "product"):
+            raise KGQAError(Errors.E013.format(kind="path score aggregate", name=aggregate, known="mean, product"))
         self.embeddings = embeddings
         self.num_relations = len(embeddings.relation)
+        self.aggregate = aggregate
+
+    def with_aggregate(self, aggregate: str) -> "TransEPathScorer":
+        """The same scorer with another way of joining the hop scores."""
+        return TransEPathScorer(self.embeddings, aggregate=aggregate)
 
     def __call__(self, paths: "PathSet") -> np.ndarray:
         return self.score_paths(paths)
@@ -97,7 +106,7 @@ class TransEPathScorer:
                                           e.vectors(t).astype(np.float64)).astype(np.float32)
 
     def score(self, nodes: np.ndarray, relations: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """``(P,)`` mean hop plausibility of padded paths (see the class docstring)."""
+        """``(P,)`` mean (or product) hop plausibility of padded paths (see the class docstring)."""
         nodes, relations, lengths = np.asarray(nodes), np.asarray(relations), np.asarray(lengths)
         num_paths = len(lengths)
         if num_paths == 0:
@@ -105,6 +114,10 @@ class TransEPathScorer:
         hop = np.arange(relations.shape[1])[None, :] < lengths[:, None]
         rows, cols = np.nonzero(hop)
         per_hop = self.triple_scores(nodes[rows, cols], relations[rows, cols], nodes[rows, cols + 1])
+        if self.aggregate == "product":
+            out = np.ones(num_paths, dtype=np.float64)
+            np.multiply.at(out, rows, per_hop.astype(np.float64))
+            return out.astype(np.float32)
         total = np.bincount(rows, weights=per_hop, minlength=num_paths)
         counts = np.maximum(lengths, 1)
         out = total / counts

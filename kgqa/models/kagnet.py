@@ -32,8 +32,10 @@ class KagNetConfig(GraphModelConfig):
         lstm_layers: LSTM layers.
         bidirectional: bidirectional LSTM (off by default, as ``--bidirect`` in KagNet's code).
         pair_dim: width of the concept-pair vector :math:`\\mathbf{T}_{ij}`.
-        train_paths_per_pair: paths sampled per concept pair in each training forward
-            (KagNet's ``--num_random_paths``; ``0``: all). Evaluation always reads every path.
+        train_paths_per_pair: ``0`` (the default): training reads every path, as evaluation
+            does, so the attention-pooled vector is the same function in both; ``k > 0`` samples
+            ``k`` paths per concept pair in each training forward (saves memory on long path
+            lists; evaluation still reads all, so the pooled vector shifts at evaluation).
         scorer_hidden: hidden width of the scoring MLP.
     """
 
@@ -44,7 +46,7 @@ class KagNetConfig(GraphModelConfig):
     lstm_layers: int = 1
     bidirectional: bool = False
     pair_dim: int = 64
-    train_paths_per_pair: int = 16
+    train_paths_per_pair: int = 0
     scorer_hidden: int = 128
 
 
@@ -67,8 +69,9 @@ class KagNet(GraphQAModel):
        :math:`[\mathbf{c}_{v_{l-1}}; \mathbf{e}_{r_l}; \mathbf{c}_{v_l}]` triples, attention
        over the paths of each (question concept, answer concept) pair with a pair-specific
        query, then over the pairs with the statement as query, giving :math:`\mathbf{g}` (a
-       learned no-path vector for a statement without paths). Training samples
-       ``train_paths_per_pair`` paths per pair, as KagNet's ``num_random_paths``.
+       learned no-path vector for a statement without paths). Training and evaluation read
+       the same paths (all retrieved, after pruning); ``train_paths_per_pair`` optionally
+       samples some per pair in training to save memory.
     3. **Scoring**: :math:`\mathrm{logit} = \mathrm{MLP}([\mathbf{s}; \mathbf{g}])`.
 
     Args:
@@ -87,8 +90,8 @@ class KagNet(GraphQAModel):
           :class:`kgqa.retrieval.data.ChoiceGraph`
         - **output:** ``logits`` :math:`(B, C)`, ``path_attention`` :math:`(P,)` (the weight
           :math:`\alpha_p \beta_{ij}` of each path in its statement's vector; sums to 1 over a
-          statement's paths; in training, 0 for the paths not sampled), ``graph_vectors``
-          :math:`(B, C, F_{out})`
+          statement's paths; 0 for the paths left out by ``train_paths_per_pair`` in training),
+          ``graph_vectors`` :math:`(B, C, F_{out})`
     """
 
     config_class = KagNetConfig

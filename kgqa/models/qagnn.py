@@ -9,16 +9,19 @@ from torch import Tensor, nn
 
 from kgqa.models.base import QABatch, QAModelOutput
 from kgqa.models.common import (ANSWER_CONCEPT, CONTEXT_NODE, QUESTION_CONCEPT, GraphInputs,
-                                GraphModelConfig, GraphQAModel)
+                                GraphModelConfig, GraphQAModel, model_error)
 from kgqa.models.registry import register_model
 from kgqa.nn.attention_pool import AttentionPool
 from kgqa.nn.mlp import MLP
 from kgqa.nn.node_type_score import NodeTypeScoreEncoder
 from kgqa.nn.qagnn_conv import QAGNNConv
 
-#: Edge types the model gives the context-node edges it adds, offset by ``num_relations``.
+#: Edge types of the context-node edges, counted from the first of the last four edge-type ids
+#: (``num_relations - 4``): the ids retrieval gives its own context edges (2R .. 2R + 3 of
+#: :func:`kgqa.retrieval.data.num_edge_types`), so both kinds share one set of embeddings.
 CONTEXT_TO_QUESTION, CONTEXT_TO_ANSWER, QUESTION_TO_CONTEXT, ANSWER_TO_CONTEXT = range(4)
 NUM_CONTEXT_RELATIONS = 4
+ATTENTIONS = ("target", "source")
 
 
 @dataclass
@@ -27,10 +30,14 @@ class QAGNNConfig(GraphModelConfig):
 
     Attributes:
         num_layers: message-passing layers (QA-GNN: 5).
-        heads: attention heads of each layer (QA-GNN: 4).
-        pool_heads: heads of the LM-conditioned attention pooling (QA-GNN: 2).
+        heads: attention heads of each layer (QA-GNN: 4, ``GATConvE``'s ``head_count``).
+        pool_heads: heads of the LM-conditioned attention pooling (QA-GNN: 2, ``--att_head_num``).
         scorer_hidden: hidden width of the scoring MLP (QA-GNN: 200).
-        scorer_layers: linear maps in the scoring MLP.
+        scorer_layers: linear maps in the scoring MLP (QA-GNN: 1, ``--fc_layer_num 0``).
+        attention: how each layer normalises its attention (:class:`~kgqa.nn.QAGNNConv`):
+            ``"source"`` (QA-GNN's: softmax over a source's outgoing edges, times its
+            out-degree) or ``"target"`` (over a target's incoming edges, GAT's; the default,
+            which the shipped default model was trained with).
     """
 
     num_layers: int = 5
@@ -38,6 +45,7 @@ class QAGNNConfig(GraphModelConfig):
     pool_heads: int = 2
     scorer_hidden: int = 200
     scorer_layers: int = 2
+    attention: str = "target"
 
 
 @dataclass
@@ -66,10 +74,16 @@ def join_context_nodes(graphs: GraphInputs, num_relations: int) -> JoinedGraph:
 
     Graphs whose retrieval already added a context node (``node_type == 3``) keep it (the first
     one if several); the others get a new node appended after the batch's nodes, with edges
-    context -> question concept (type ``num_relations + 0``), context -> answer concept
-    (``+ 1``) and the reverse edges (``+ 2``, ``+ 3``), as QA-GNN connects its context node
-    :math:`z`.
+    context -> question concept (type ``num_relations - 4``), context -> answer concept
+    (``- 3``) and the reverse edges (``- 2``, ``- 1``), as QA-GNN connects its context node
+    :math:`z`: the last four of the ``num_relations`` edge types, which retrieval gives its own
+    context edges too.
     """
+    if num_relations < NUM_CONTEXT_RELATIONS:
+        raise model_error("qagnn", (
+            f"num_relations={num_relations} leaves no room for the {NUM_CONTEXT_RELATIONS} context-edge "
+            "types; set it to retrieval's number of edge types (2 x relations + 4)"))
+    base = num_relations - NUM_CONTEXT_RELATIONS
     num_nodes, num_graphs = graphs.num_nodes, graphs.num_graphs
     device = graphs.batch.device
     nodes = torch.arange(num_nodes, device=device)
@@ -91,8 +105,8 @@ def join_context_nodes(graphs: GraphInputs, num_relations: int) -> JoinedGraph:
     linked_nodes = linked.nonzero().view(-1)
     hubs = context_index[graphs.batch[linked_nodes]]
     is_answer = (concept_type[linked_nodes] == ANSWER_CONCEPT).long()
-    out_type = num_relations + CONTEXT_TO_QUESTION + is_answer * (CONTEXT_TO_ANSWER - CONTEXT_TO_QUESTION)
-    in_type = num_relations + QUESTION_TO_CONTEXT + is_answer * (ANSWER_TO_CONTEXT - QUESTION_TO_CONTEXT)
+    out_type = base + CONTEXT_TO_QUESTION + is_answer * (CONTEXT_TO_ANSWER - CONTEXT_TO_QUESTION)
+    in_type = base + QUESTION_TO_CONTEXT + is_answer * (ANSWER_TO_CONTEXT - QUESTION_TO_CONTEXT)
     edge_index = torch.cat([graphs.edge_index, torch.stack([hubs, linked_nodes]),
                             torch.stack([linked_nodes, hubs])], dim=1)
     edge_type = torch.cat([graphs.edge_type, out_type, in_type])
@@ -141,7 +155,8 @@ class QAGNN(GraphQAModel):
         - **output:** ``logits`` :math:`(B, C)`; ``node_attention`` :math:`(N,)` pooling weights
           (mean over heads; sum to 1 over each graph's concept nodes, 0 for context nodes);
           ``edge_attention`` :math:`(E, K)` attention of the last layer on the batch's edges
-          (each target's incoming weights, self-loop and context edges included, sum to 1);
+          (``"target"``: each target's incoming weights, self-loop and context edges included,
+          sum to 1; ``"source"``: each source's outgoing weights sum to its out-degree);
           ``graph_vectors`` :math:`(B, C, F)` the pooled vectors
     """
 
@@ -158,9 +173,11 @@ class QAGNN(GraphQAModel):
         self.context_projection = nn.Linear(cfg.lm_hidden_size, dim)
         self.node_features = NodeTypeScoreEncoder(cfg.num_node_types, dim,
                                                   context_type=CONTEXT_NODE)
+        if cfg.attention not in ATTENTIONS:
+            raise model_error(self.model_name, f"attention='{cfg.attention}'; choose one of {', '.join(ATTENTIONS)}")
         self.convs = nn.ModuleList(
-            QAGNNConv(dim, cfg.num_relations + NUM_CONTEXT_RELATIONS, cfg.num_node_types,
-                      extra_channels=dim, heads=cfg.heads)
+            QAGNNConv(dim, cfg.num_relations, cfg.num_node_types, extra_channels=dim, heads=cfg.heads,
+                      attention=cfg.attention)
             for _ in range(cfg.num_layers))
         self.skip_input = nn.Linear(dim, dim)   # V_h
         self.skip_output = nn.Linear(dim, dim)  # V_x
@@ -171,6 +188,18 @@ class QAGNN(GraphQAModel):
         self.scorer = MLP(cfg.lm_hidden_size + 2 * dim, cfg.scorer_hidden, 1,
                           num_layers=cfg.scorer_layers, dropout=cfg.dropout, layer_norm=True)
         self.start_at_prior(self.scorer)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before the context edges shared retrieval's ids have 4 more relation
+        # rows: [graph relations, 4 never-used rows, 4 model context rows, self-loop]
+        rows = self.config.num_relations + 1
+        for i in range(len(self.convs)):
+            key = f"{prefix}convs.{i}.relation_embedding.weight"
+            weight = state_dict.get(key)
+            if weight is not None and weight.shape[0] == rows + NUM_CONTEXT_RELATIONS:
+                base = self.config.num_relations - NUM_CONTEXT_RELATIONS
+                state_dict[key] = torch.cat([weight[:base], weight[base + NUM_CONTEXT_RELATIONS:]])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, batch: QABatch) -> QAModelOutput:
         statements = self.statement_vectors(batch)

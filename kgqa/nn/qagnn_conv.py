@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import softmax
+from torch_geometric.utils import scatter, softmax
 
 from kgqa.errors import Errors, KGQAError
 
@@ -48,9 +48,21 @@ class QAGNNConv(MessagePassing):
     \mathbf{W}_k` are evaluated once per distinct triple (at most :math:`(R+1)T^2` rows), and the
     node halves once per node; the per-edge work is gathers, a dot product and a scatter.
 
-    Differences from the released code: attention is normalised over each *target's* incoming
-    edges (the code normalises over a source's outgoing edges and rescales by out-degree), and
-    :math:`f_r, f_n` use no batch norm (it would make a node's output depend on the batch).
+    ``attention="source"`` is the paper's (Sec. 3.3) and the released ``GATConvE``'s: the *source*
+    asks (query :math:`\mathbf{q}_s = \mathbf{W}_q \mathbf{z}_s`, key
+    :math:`\mathbf{k}_{st} = \mathbf{W}_k [\mathbf{z}_t; \mathbf{r}_{st}]` from the target), the
+    softmax runs over each source's *outgoing* edges and is rescaled by the source's out-degree
+    :math:`|\mathcal{N}^{out}(s) \cup \{s\}|`, so each source spreads a total weight equal to its
+    out-degree and a target receives an unnormalised sum:
+
+    .. math::
+        \alpha_{st} = |\mathcal{N}^{out}(s) \cup \{s\}| \cdot
+        \frac{\exp(\mathbf{q}_s^\top \mathbf{k}_{st} / \sqrt{d})}
+        {\sum_{t' \in \mathcal{N}^{out}(s) \cup \{s\}} \exp(\mathbf{q}_s^\top \mathbf{k}_{st'} / \sqrt{d})}.
+
+    ``attention="target"`` (the default above, GAT's convention) normalises over each target's
+    incoming edges instead. Either way :math:`f_r, f_n` use no batch norm (the released code
+    has it; it would make a node's output depend on the batch).
 
     Args:
         channels: hidden width :math:`F` (divisible by ``heads``).
@@ -62,6 +74,8 @@ class QAGNNConv(MessagePassing):
         attention_dropout: dropout on :math:`\alpha` in training.
         add_self_loops: add :math:`t \to t` edges so every node keeps its own state.
         residual: add :math:`\mathbf{h}_t` to the output.
+        attention: ``"target"`` (softmax over each target's incoming edges) or ``"source"``
+            (the paper's: over each source's outgoing edges, times its out-degree).
 
     Shapes:
         - **input:** node states ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`,
@@ -69,16 +83,20 @@ class QAGNNConv(MessagePassing):
           :math:`(N, F_u)` *(optional)*
         - **output:** :math:`(N, F)`; with ``return_attention_weights=True`` also
           ``(edge_index, alpha)`` with ``edge_index`` :math:`(2, E + N)` (the self-loops appended
-          last) and ``alpha`` :math:`(E + N, K)`, each target's incoming weights summing to 1 per
-          head.
+          last) and ``alpha`` :math:`(E + N, K)`: per head, each target's incoming weights sum to
+          1 (``"target"``), or each source's outgoing weights sum to its out-degree, self-loop
+          included (``"source"``).
     """
 
     def __init__(self, channels: int, num_relations: int, num_node_types: int, *,
                  extra_channels: int = 0, heads: int = 4, attention_dropout: float = 0.0,
-                 add_self_loops: bool = True, residual: bool = True):
+                 add_self_loops: bool = True, residual: bool = True, attention: str = "target"):
         super().__init__(aggr="add", node_dim=0)
         if channels % heads:
             raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
+        if attention not in ("target", "source"):
+            raise ValueError(f"attention must be 'target' or 'source', got {attention!r}")
+        self.attention = attention
         self.channels = channels
         self.num_relations = num_relations
         self.num_node_types = num_node_types
@@ -136,8 +154,11 @@ class QAGNNConv(MessagePassing):
         # project the whole (small) triple table, then gather one row per edge (index_select:
         # its backward is an index_add, far faster than advanced indexing's index_put on CPU)
         relation = self.key_message_relation(table).view(-1, 2, self.channels).index_select(0, triple)
-        out = self.propagate(edge_index, query=query, key_message=key_message, relation=relation,
-                             size=(num_nodes, num_nodes))
+        if self.attention == "source":
+            out = self._source_attention(edge_index, query, key_message, relation, num_nodes)
+        else:
+            out = self.propagate(edge_index, query=query, key_message=key_message, relation=relation,
+                                 size=(num_nodes, num_nodes))
         out = self.update_mlp(out.reshape(num_nodes, self.channels))
         if self.residual:
             out = out + x
@@ -157,6 +178,23 @@ class QAGNNConv(MessagePassing):
         if self.training and self.attention_dropout > 0:
             alpha = nn.functional.dropout(alpha, p=self.attention_dropout)
         return message * alpha.unsqueeze(-1)
+
+    def _source_attention(self, edge_index: Tensor, query: Tensor, key_message: Tensor,
+                          relation: Tensor, num_nodes: int) -> Tensor:
+        """The released code's attention: query of the source, key of the target, softmax per
+        source times its out-degree; returns the ``(N, K, d)`` summed messages."""
+        source, target = edge_index[0], edge_index[1]
+        shape = (-1, self.heads, self.head_channels)
+        key = (key_message[:, 0].index_select(0, target) + relation[:, 0]).view(shape)
+        message = (key_message[:, 1].index_select(0, source) + relation[:, 1]).view(shape)
+        scores = (query.index_select(0, source) * key).sum(dim=-1)  # (E, K)
+        out_degree = scatter(torch.ones_like(source, dtype=scores.dtype), source, dim=0,
+                             dim_size=num_nodes, reduce="sum")
+        alpha = softmax(scores, source, num_nodes=num_nodes) * out_degree.index_select(0, source).unsqueeze(-1)
+        self._alpha = alpha
+        if self.training and self.attention_dropout > 0:
+            alpha = nn.functional.dropout(alpha, p=self.attention_dropout)
+        return scatter(message * alpha.unsqueeze(-1), target, dim=0, dim_size=num_nodes, reduce="sum")
 
     def _check(self, edge_type: Tensor, node_type: Tensor, node_extra: Tensor | None,
                num_nodes: int) -> None:
@@ -181,4 +219,4 @@ class QAGNNConv(MessagePassing):
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, num_relations={self.num_relations}, "
                 f"num_node_types={self.num_node_types}, heads={self.heads}, "
-                f"extra_channels={self.extra_channels}")
+                f"extra_channels={self.extra_channels}, attention={self.attention}")

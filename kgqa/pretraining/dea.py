@@ -1,21 +1,24 @@
 """ERNIE's pretraining objectives: the denoising entity auto-encoder (dEA) and masked LM.
 
-dEA (Zhang et al., ACL 2019, section 3.4): of the token-entity alignments of a sequence,
+dEA (Zhang et al., ACL 2019, section 3.4, and ``run_pretrain.py`` of thunlp/ERNIE): of the
+token-entity alignments of a batch,
 
-* 5% have their entity **masked**: the token keeps no entity (id ``-1``);
-* 15% have it **replaced** by another entity of the same sequence (kept when the sequence has
-  no other entity);
+* 5% have their entity **replaced** by another entity drawn uniformly from the *batch's*
+  distinct entities (kept when the batch has no other entity);
+* 15% have their entity **masked**: the token keeps no entity (id ``-1``);
 * the rest (80%) are kept;
 
-and the model predicts, at every aligned token, the original entity among the sequence's
-entities:
+and the model predicts, at every aligned token, the original entity among the batch's distinct
+entities (ERNIE's ``ent_candidate``):
 
 .. math::
     p(e_j \\mid w_j) = \\frac{\\exp(\\mathrm{linear}(w^o_j) \\cdot e_j)}
     {\\sum_{k=1}^{m} \\exp(\\mathrm{linear}(w^o_j) \\cdot e_k)}
 
-(the softmax runs over the ``m`` distinct entities of the sequence). MLM is BERT's: 15% of the
-word pieces, 80% of them ``[MASK]``, 10% a random piece, 10% unchanged.
+with :math:`m` the number of distinct entities in the batch. ``scope="sequence"`` draws the
+replacements and the candidates from each sequence's own entities instead (2-5 for a
+CommonsenseQA question, which makes the task nearly trivial). MLM is BERT's: 15% of the word
+pieces, 80% of them ``[MASK]``, 10% a random piece, 10% unchanged.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ class DEACorruption:
 
     Attributes:
         input_entity_ids: ``(N, L)`` entity ids fed to the encoder (``-1`` = none).
-        candidates: ``(N, M)`` each sequence's distinct original entities, ``-1`` padded.
+        candidates: ``(N, M)`` the entities each row is predicted among, ``-1`` padded: the
+            batch's distinct entities in every row (``scope="batch"``) or the row's own.
         targets: ``(N, L)`` index into ``candidates`` of the original entity at aligned
             tokens, ``-100`` elsewhere.
-        corruption: ``(N, L)`` ``0`` kept, ``1`` masked, ``2`` replaced, ``-1`` no alignment.
+        corruption: ``(N, L)`` ``0`` kept, ``1`` masked, ``2`` replaced (by another entity),
+            ``-1`` no alignment.
     """
 
     input_entity_ids: Tensor
@@ -64,30 +69,53 @@ def sequence_entities(entity_ids: Tensor) -> tuple[Tensor, Tensor]:
     return candidates, targets
 
 
-def dea_corrupt(entity_ids: Tensor, *, mask_prob: float = 0.05, replace_prob: float = 0.15,
-                generator: torch.Generator | None = None) -> DEACorruption:
-    """Apply dEA's corruption to ``(N, L)`` aligned entity ids (see the module docstring)."""
+def batch_entities(entity_ids: Tensor) -> tuple[Tensor, Tensor]:
+    """The batch's distinct entities as every row's candidates: ``(N, M)`` ids and ``(N, L)`` the
+    index of each token's entity among them (``-100`` without entity)."""
+    n, length = entity_ids.shape
+    aligned = entity_ids >= 0
+    row = torch.unique(entity_ids[aligned])
+    if row.numel() == 0:
+        row = torch.full((1,), -1, dtype=torch.long, device=entity_ids.device)
+    targets = torch.full((n, length), IGNORE, dtype=torch.long, device=entity_ids.device)
+    targets[aligned] = torch.searchsorted(row, entity_ids[aligned])
+    return row.unsqueeze(0).expand(n, -1).clone(), targets
+
+
+def dea_corrupt(entity_ids: Tensor, *, mask_prob: float = 0.15, replace_prob: float = 0.05,
+                scope: str = "batch", generator: torch.Generator | None = None) -> DEACorruption:
+    """Apply dEA's corruption to ``(N, L)`` aligned entity ids (see the module docstring).
+
+    Args:
+        entity_ids: ``(N, L)`` entity id of each token, ``-1`` without one.
+        mask_prob: share of alignments whose entity is removed (ERNIE: 15%).
+        replace_prob: share replaced by another entity (ERNIE: 5%).
+        scope: ``"batch"`` (ERNIE's code: replacements and candidates from the batch's
+            entities) or ``"sequence"`` (from the row's own entities).
+        generator: random generator.
+    """
     if mask_prob < 0 or replace_prob < 0 or mask_prob + replace_prob > 1:
         raise ValueError(f"mask_prob {mask_prob} + replace_prob {replace_prob} must be within [0, 1]")
-    candidates, targets = sequence_entities(entity_ids)
+    if scope not in ("batch", "sequence"):
+        raise ValueError(f"scope must be 'batch' or 'sequence', got {scope!r}")
+    candidates, targets = batch_entities(entity_ids) if scope == "batch" else sequence_entities(entity_ids)
     aligned = entity_ids >= 0
     draw = torch.rand(entity_ids.shape, generator=generator, device=entity_ids.device)
-    masked = aligned & (draw < mask_prob)
-    replaced = aligned & (draw >= mask_prob) & (draw < mask_prob + replace_prob)
+    replaced = aligned & (draw < replace_prob)
+    masked = aligned & (draw >= replace_prob) & (draw < replace_prob + mask_prob)
+    counts = (candidates >= 0).sum(dim=1)
+    replaced &= (counts > 1).unsqueeze(1)  # nothing else to draw: the alignment is kept
     corruption = torch.full_like(entity_ids, -1)
     corruption[aligned] = KEEP
     corruption[masked] = MASKED
     inputs = entity_ids.clone()
     inputs[masked] = -1
-    counts = (candidates >= 0).sum(dim=1)
     if replaced.any():
         rows, cols = replaced.nonzero(as_tuple=True)
         sizes = counts[rows]
-        # another entity of the sequence: offset 1..m-1 from the original's index (mod m)
-        offset = 1 + (torch.rand(len(rows), generator=generator, device=entity_ids.device)
-                      * (sizes - 1).clamp(min=1)).long()
-        new_index = torch.where(sizes > 1, (targets[rows, cols] + offset) % sizes.clamp(min=1), targets[rows, cols])
-        inputs[rows, cols] = candidates[rows, new_index]
+        # another candidate, uniformly: offset 1..m-1 from the original's index (mod m)
+        offset = 1 + (torch.rand(len(rows), generator=generator, device=entity_ids.device) * (sizes - 1)).long()
+        inputs[rows, cols] = candidates[rows, (targets[rows, cols] + offset) % sizes]
         corruption[rows, cols] = REPLACED
     return DEACorruption(inputs, candidates, targets, corruption)
 

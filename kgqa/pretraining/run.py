@@ -45,7 +45,10 @@ class PretrainConfig:
         eval_texts: held-out texts (the last ones of the corpus) scored before and after.
         max_length: tokens per text.
         steps, batch_size, learning_rate, weight_decay, warmup_steps: optimisation.
-        mlm_prob, entity_mask_prob, entity_replace_prob: the corruption rates.
+        mlm_prob, entity_mask_prob, entity_replace_prob: the corruption rates (ERNIE: 15% of
+            the word pieces; of the entity alignments 15% masked, 5% replaced).
+        dea_scope: where dEA's replacements and candidates come from: ``"batch"`` (the batch's
+            distinct entities, ERNIE's code) or ``"sequence"`` (each text's own).
         dea_weight: weight of the dEA loss (MLM has weight 1).
         log_every: steps between logged training losses.
         seed: seed of batching and corruption.
@@ -74,8 +77,9 @@ class PretrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 20
     mlm_prob: float = 0.15
-    entity_mask_prob: float = 0.05
-    entity_replace_prob: float = 0.15
+    entity_mask_prob: float = 0.15
+    entity_replace_prob: float = 0.05
+    dea_scope: str = "batch"
     dea_weight: float = 1.0
     log_every: int = 10
     seed: int = 0
@@ -105,6 +109,9 @@ def load_pretrain_config(path: str | Path) -> PretrainConfig:
     for key in ("steps", "batch_size", "max_length", "num_aggregators", "log_every"):
         if int(getattr(config, key)) < 1:
             raise KGQAError(Errors.E055.format(location=f"{path}: {key}", problem=f"must be >= 1, got {getattr(config, key)}"))
+    if config.dea_scope not in ("batch", "sequence"):
+        raise KGQAError(Errors.E055.format(location=f"{path}: dea_scope",
+                                           problem=f"unknown scope {config.dea_scope!r}; known: batch, sequence"))
     if config.corpus != "csqa":
         raise KGQAError(Errors.E055.format(location=f"{path}: corpus", problem=f"unknown corpus {config.corpus!r}; known: csqa"))
     return config
@@ -152,10 +159,20 @@ def _corrupt(batch: dict, tokenizer, config: PretrainConfig, generator: torch.Ge
     masked_ids, labels = mlm_mask(ids, special, mask_token_id=tokenizer.mask_token_id, vocab_size=len(tokenizer),
                                   prob=config.mlm_prob, generator=generator)
     dea = dea_corrupt(batch["entity_ids"], mask_prob=config.entity_mask_prob,
-                      replace_prob=config.entity_replace_prob, generator=generator)
+                      replace_prob=config.entity_replace_prob, scope=config.dea_scope, generator=generator)
     return {"input_ids": masked_ids, "attention_mask": batch["attention_mask"],
             "token_type_ids": batch.get("token_type_ids"), "entity_ids": dea.input_entity_ids,
             "mlm_labels": labels, "candidates": dea.candidates, "dea_targets": dea.targets}
+
+
+def _candidate_counts(rows: dict, config: PretrainConfig) -> Tensor:
+    """``(N,)`` how many entities each row's dEA prediction chooses among, batch by batch as in
+    evaluation (for the chance-level loss)."""
+    counts = []
+    for start in range(0, len(rows["entity_ids"]), config.batch_size):
+        ids = rows["entity_ids"][start:start + config.batch_size]
+        counts.append((dea_corrupt(ids, scope=config.dea_scope).candidates >= 0).sum(dim=1).float())
+    return torch.cat(counts) if counts else torch.zeros(0)
 
 
 def _rows(encoded: dict, index) -> dict:
@@ -285,7 +302,7 @@ def pretrain(config: PretrainConfig, *, data_dir: str | Path | None = None, back
                 bar.update(task, completed=step, description=(
                     f"mlm {curve['mlm_loss'][-1]:.3f} dea {curve['dea_loss'][-1]:.3f}"))
     after = _evaluate(model, eval_rows, backbone.tokenizer, config)
-    candidates = (dea_corrupt(eval_rows["entity_ids"]).candidates >= 0).sum(dim=1).float()
+    candidates = _candidate_counts(eval_rows, config)
     has = candidates > 0
     record = {
         "name": config.name, "config": dataclasses.asdict(config),

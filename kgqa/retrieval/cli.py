@@ -14,14 +14,18 @@ def preprocess_command(
         split: str = typer.Option("all", "--split", "-s", help="all, train, dev, test, ih_train... or a comma list (a .jsonl file is one split)."),
         workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Parallel workers (default: CPU cores)."),
         backend: str = typer.Option("process", "--backend", help="process, ray or serial."),
-        ranker: str = typer.Option("relevance", help="Node ranking over the cap: relevance, degree or random."),
+        ranker: str = typer.Option("relevance", help="Node relevance: relevance (MiniLM cosine), lm (QA-GNN's masked-LM score), degree or random."),
+        relevance_lm: str = typer.Option("roberta-large", help="Masked LM of --ranker lm."),
+        subgraph: str = typer.Option("bridging", help="bridging (nodes between Q and A) or qagnn (common neighbours of any two concepts)."),
         max_nodes: int = typer.Option(200, min=1, help="Most subgraph nodes per choice."),
         subgraph_hops: int = typer.Option(2, min=0, max=6, help="Bridging nodes v with d(Q,v) + d(v,A) <= this."),
         max_hops: int = typer.Option(3, min=0, max=8, help="Longest KagNet path, in hops."),
         max_paths: int = typer.Option(100, min=0, help="Paths kept per concept pair, shortest first (0 = all)."),
+        path_relations: str = typer.Option("first", help="first (one path per node sequence) or all (one per relation combination)."),
         path_scorer: str = typer.Option("none", help="none (keep all paths), auto (newest TransE of the graph) or an embedding directory."),
+        path_aggregate: str = typer.Option("mean", help="Path plausibility from its hops: mean or product (KagNet)."),
         node_embeddings: str = typer.Option("all", help="Relevance ranker: embed all node names once (all) or on demand (lazy)."),
-        score_all_nodes: bool = typer.Option(False, help="Run the ranker on every choice, not only over the cap."),
+        score_all_nodes: bool = typer.Option(True, help="Score every node of every choice (--no-score-all-nodes: only over the cap)."),
         shard_size: int = typer.Option(500, min=1, help="Questions per cache shard."),
         data_dir: Optional[Path] = typer.Option(None, help="The dataset's folder."),
         cache_dir: Optional[Path] = typer.Option(None, help="Cache root (default KGQA_HOME/cache/retrieval)."),
@@ -40,9 +44,11 @@ def preprocess_command(
 
     console, err = Console(), Console(stderr=True)
     try:
-        config = RetrievalConfig(max_hops=max_hops, max_paths=max_paths, subgraph_hops=subgraph_hops,
-                                 max_nodes=max_nodes, ranker=ranker, node_embeddings=node_embeddings,
-                                 score_all_nodes=score_all_nodes, path_scorer=path_scorer, shard_size=shard_size)
+        config = RetrievalConfig(max_hops=max_hops, max_paths=max_paths, path_relations=path_relations,
+                                 subgraph=subgraph, subgraph_hops=subgraph_hops, max_nodes=max_nodes, ranker=ranker,
+                                 relevance_lm=relevance_lm, node_embeddings=node_embeddings,
+                                 score_all_nodes=score_all_nodes, path_scorer=path_scorer,
+                                 path_aggregate=path_aggregate, shard_size=shard_size)
         caches = preprocess(dataset, graph, split, config=config, workers=workers, backend=backend,
                             cache_dir=cache_dir, data_dir=data_dir, progress=progress)
     except KGQAError as exc:

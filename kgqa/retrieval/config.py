@@ -11,7 +11,9 @@ from kgqa.errors import Errors, KGQAError
 #: Bumped whenever the cache layout or the meaning of a stored array changes.
 CACHE_FORMAT_VERSION = 1
 
-RANKERS = ("relevance", "degree", "random")
+RANKERS = ("relevance", "lm", "degree", "random")
+SUBGRAPHS = ("bridging", "qagnn")
+PATH_RELATIONS = ("first", "all")
 
 
 @dataclass(frozen=True)
@@ -22,36 +24,53 @@ class RetrievalConfig:
         max_hops: longest KagNet path (3; KagNet used up to 4).
         max_paths: paths kept per (question concept, answer concept) pair, shortest first
             (0 = all).
-        subgraph_hops: ``k`` of the subgraph: bridging nodes ``v`` with ``d(Q, v) + d(v, A) <= k``
-            (2 = adjacent to a question and an answer concept, as QA-GNN).
+        path_relations: ``first`` (one path per node sequence, each hop with the lowest relation
+            id among its parallel edges, as KagNet) or ``all`` (every relation combination is its
+            own path, so parallel edges multiply the paths).
+        subgraph: ``bridging`` (question and answer concepts plus the nodes ``v`` with
+            ``d(Q, v) + d(v, A) <= subgraph_hops``) or ``qagnn`` (QA-GNN's: the common neighbours
+            of any two distinct question/answer concepts, question-question pairs included); see
+            :mod:`kgqa.retrieval.subgraph`.
+        subgraph_hops: ``k`` of the ``bridging`` subgraph (2 = adjacent to a question and an
+            answer concept); unused by ``qagnn``.
         max_nodes: most subgraph nodes (question and answer concepts always kept).
-        ranker: ``relevance`` (MiniLM similarity to question + choice), ``degree`` or ``random``.
+        ranker: ``relevance`` (cosine of the cached node-name embedding to question + choice),
+            ``lm`` (QA-GNN's: a masked LM's likelihood of "question choice. concept." against
+            "question choice."; a forward pass per node, slow on a CPU), ``degree`` or ``random``.
         ranker_seed: seed of the ``random`` ranker.
         encoder: sentence encoder of the ``relevance`` ranker.
+        relevance_lm: masked LM of the ``lm`` ranker (a short name, directory or hub id).
         node_embeddings: ``all`` (embed every node name once per graph, cached) or ``lazy``
             (only the nodes that get ranked); it changes the time, not the output.
-        score_all_nodes: run the ranker on every choice (else only where the cap forces it, and
-            ``node_score`` is NaN elsewhere).
+        score_all_nodes: give every node of every choice a ranker score (``node_score``, the
+            relevance feature of QA-GNN); ``False`` runs the ranker only where the cap forces a
+            choice and leaves ``node_score`` NaN elsewhere (the old default; the shipped default
+            model was trained with it).
         path_scorer: ``none`` (keep every path found, the default), ``auto`` (prune with the
             graph's newest TransE embeddings if trained, else keep every path and say so) or the
             path of an embedding directory. Pruning is opt-in so that retrieval output (and the
             models trained on it) does not change when someone trains embeddings for the graph.
-        prune_threshold: KagNet's threshold: paths whose mean hop plausibility is below it are
-            dropped.
+        prune_threshold: KagNet's threshold: paths whose plausibility is below it are dropped.
+        path_aggregate: how a path's hop plausibilities join: ``mean`` or ``product`` (KagNet's,
+            for which its threshold 0.15 was set).
         shard_size: questions per cache shard (the unit of parallel work and of resuming).
     """
 
     max_hops: int = 3
     max_paths: int = 100
+    path_relations: str = "first"
+    subgraph: str = "bridging"
     subgraph_hops: int = 2
     max_nodes: int = 200
     ranker: str = "relevance"
     ranker_seed: int = 0
     encoder: str = "minilm"
+    relevance_lm: str = "roberta-large"
     node_embeddings: str = "all"
-    score_all_nodes: bool = False
+    score_all_nodes: bool = True
     path_scorer: str = "none"
     prune_threshold: float = 0.15
+    path_aggregate: str = "mean"
     shard_size: int = 500
 
     def __post_init__(self):
@@ -70,6 +89,13 @@ class RetrievalConfig:
             raise KGQAError(Errors.E060.format(problem="invalid values: " + ", ".join(problems)))
         if self.ranker not in RANKERS:
             raise KGQAError(Errors.E013.format(kind="node ranker", name=self.ranker, known=", ".join(RANKERS)))
+        if self.subgraph not in SUBGRAPHS:
+            raise KGQAError(Errors.E013.format(kind="subgraph", name=self.subgraph, known=", ".join(SUBGRAPHS)))
+        if self.path_relations not in PATH_RELATIONS:
+            raise KGQAError(Errors.E013.format(kind="path_relations", name=self.path_relations,
+                                               known=", ".join(PATH_RELATIONS)))
+        if self.path_aggregate not in ("mean", "product"):
+            raise KGQAError(Errors.E013.format(kind="path_aggregate", name=self.path_aggregate, known="mean, product"))
         if self.node_embeddings not in ("all", "lazy"):
             raise KGQAError(Errors.E013.format(kind="node_embeddings", name=self.node_embeddings, known="all, lazy"))
 
@@ -95,6 +121,12 @@ class RetrievalConfig:
             out.pop("ranker_seed")
         if self.ranker != "relevance":
             out.pop("encoder")
+        if self.ranker != "lm":
+            out.pop("relevance_lm")
+        if self.subgraph != "bridging":
+            out.pop("subgraph_hops")
+        if self.path_scorer == "none":
+            out.pop("path_aggregate")
         return out
 
     def fingerprint(self, extra: dict | None = None) -> str:

@@ -13,7 +13,8 @@ key                  shape / dtype   meaning
 node_ptr             (C+1,) int64    choice ``c`` owns nodes ``node_ptr[c]:node_ptr[c+1]``
 node_ids             (N,) int32      graph ids: subgraph nodes first, then path-only nodes
 node_type            (N,) int8       0 question concept, 1 answer concept, 2 other
-node_score           (N,) float32    ranker score (NaN where the ranker did not run)
+node_score           (N,) float32    ranker score of every node, path-only nodes included
+                                     (NaN where the ranker did not run: score_all_nodes=False)
 num_subgraph_nodes   (C,) int32      leading nodes of each choice that form the subgraph
 num_subgraph_edges   (C,) int32      leading edges of each choice among subgraph nodes
 num_candidates       (C,) int32      subgraph nodes before the ``max_nodes`` cap
@@ -45,11 +46,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from kgqa.errors import Errors, KGQAError
 from kgqa.retrieval.adjacency import adjacency_of
 from kgqa.retrieval.config import RetrievalConfig
 from kgqa.retrieval.paths import PathFinder
 from kgqa.retrieval.pruning import ScorerInfo, load_path_scorer, prune_paths
-from kgqa.retrieval.subgraph import SubgraphBuilder, _ptr, edges_among_groups, split_concepts
+from kgqa.retrieval.subgraph import SubgraphBuilder, _ptr, edges_among_groups, push, split_concepts
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
@@ -118,12 +120,7 @@ def assemble_kernel(sub_ptr, sub_ids, choice_path_ptr, path_nodes, hop_eids, hea
                 if e >= 0 and not seen[e]:
                     seen[e] = True
                     if local[head[e]] >= n_sub or local[tail[e]] >= n_sub:
-                        if n_eids >= len(eids_out):
-                            bigger_e = np.empty(2 * len(eids_out), dtype=np.int64)
-                            bigger_e[:n_eids] = eids_out[:n_eids]
-                            eids_out = bigger_e
-                        eids_out[n_eids] = e
-                        n_eids += 1
+                        eids_out, n_eids = push(eids_out, n_eids, e)
         for p in range(p0, p1):
             for j in range(hop_eids.shape[1]):
                 e = hop_eids[p, j]
@@ -178,16 +175,24 @@ class Retriever:
         cfg = self.config
         adjacency = adjacency_of(kg)
         self.ranker = ranker if ranker is not None else make_ranker(
-            cfg.ranker, kg, seed=cfg.ranker_seed, encoder=cfg.encoder, node_embeddings=cfg.node_embeddings)
-        self.builder = SubgraphBuilder(kg, hops=cfg.subgraph_hops, max_nodes=cfg.max_nodes, ranker=self.ranker,
-                                       score_all_nodes=cfg.score_all_nodes, adjacency=adjacency)
-        self.finder = PathFinder(kg, max_hops=cfg.max_hops, max_paths=cfg.max_paths, adjacency=adjacency)
+            cfg.ranker, kg, seed=cfg.ranker_seed, encoder=cfg.encoder, node_embeddings=cfg.node_embeddings,
+            relevance_lm=cfg.relevance_lm)
+        self.builder = SubgraphBuilder(kg, mode=cfg.subgraph, hops=cfg.subgraph_hops, max_nodes=cfg.max_nodes,
+                                       ranker=self.ranker, score_all_nodes=cfg.score_all_nodes, adjacency=adjacency)
+        self.finder = PathFinder(kg, max_hops=cfg.max_hops, max_paths=cfg.max_paths,
+                                 relations=cfg.path_relations, adjacency=adjacency)
         if scorer is Retriever._UNSET:
             self.scorer, self.scorer_info = load_path_scorer(kg, cfg.path_scorer)
         else:
             self.scorer = scorer
             self.scorer_info = (ScorerInfo(True, type(scorer).__name__) if scorer is not None
                                 else ScorerInfo(False, "none", reason="no scorer given"))
+        if self.scorer is not None and cfg.path_aggregate != getattr(self.scorer, "aggregate", "mean"):
+            if not hasattr(self.scorer, "with_aggregate"):
+                raise KGQAError(Errors.E060.format(problem=(
+                    f"path_aggregate={cfg.path_aggregate!r} needs a path scorer with with_aggregate() "
+                    f"(the TransE one); {type(self.scorer).__name__} has none")))
+            self.scorer = self.scorer.with_aggregate(cfg.path_aggregate)
 
     def retrieve(self, question_concepts: Sequence[Sequence[int]], answer_concepts: Sequence[Sequence[int]],
                  queries: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -242,9 +247,9 @@ class Retriever:
         num_sub_edges = np.array([e[0].shape[1] for e in sub_edges], dtype=np.int32)
         node_type = np.concatenate([np.concatenate([s.node_type, np.full(len(n) - len(s.node_ids), 2, np.int8)])
                                     for s, n in zip(selections, node_lists)]) if selections else np.zeros(0, np.int8)
-        node_score = np.concatenate([np.concatenate([s.node_score, np.full(len(n) - len(s.node_ids), np.nan,
-                                                                           np.float32)])
-                                     for s, n in zip(selections, node_lists)]) if selections else np.zeros(0, np.float32)
+        path_scores = self._path_node_scores(selections, node_lists, queries)
+        node_score = np.concatenate([np.concatenate([s.node_score, extra]) for s, extra in zip(selections, path_scores)]
+                                    ) if selections else np.zeros(0, np.float32)
         edge_ptr = np.zeros(len(selections) + 1, dtype=np.int64)
         np.cumsum([e[0].shape[1] for e in edges], out=edge_ptr[1:])
         edge_index = (np.concatenate([e[0] for e in edges], axis=1) if edges else np.zeros((2, 0))).astype(np.int32)
@@ -272,6 +277,19 @@ class Retriever:
             "path_lengths": kept.lengths.astype(np.int8),
             **({"path_score": scores.astype(np.float32)} if self.scorer is not None else {}),
         }
+
+    def _path_node_scores(self, selections, node_lists, queries) -> list[np.ndarray]:
+        """Scores of the nodes found only on each choice's paths (KagNet's view): the same
+        ranker as the subgraph nodes with ``score_all_nodes``, else NaN."""
+        extra = [nodes[len(sel.node_ids):] for sel, nodes in zip(selections, node_lists)]
+        out = [np.full(len(nodes), np.nan, dtype=np.float32) for nodes in extra]
+        need = [c for c, nodes in enumerate(extra) if len(nodes)]
+        if self.config.score_all_nodes and need:
+            got = self.ranker.score_many([extra[c] for c in need],
+                                         None if queries is None else [queries[c] for c in need])
+            for c, score in zip(need, got):
+                out[c] = np.asarray(score, dtype=np.float32)
+        return out
 
     @property
     def adjacency(self):

@@ -1,24 +1,39 @@
-"""Per-choice subgraphs, QA-GNN style: question and answer concepts plus the nodes that bridge them.
+"""Per-choice subgraphs: question and answer concepts plus the nodes that connect them.
 
-QA-GNN (Yasunaga et al., "QA-GNN: Reasoning with Language Models and Knowledge Graphs for
-Question Answering", NAACL 2021) grounds a (question, choice) pair to the concepts ``Q`` linked
-in the question and ``A`` linked in the choice and adds the nodes that lie between them:
+A (question, choice) pair is grounded to the concepts ``Q`` linked in the question and ``A``
+linked in the choice. Two ways to add the nodes between them (``RetrievalConfig.subgraph``):
 
-.. math::
-    V = Q \\cup A \\cup \\{v \\notin Q \\cup A : d(Q, v) + d(v, A) \\le k\\}
+* ``bridging`` (kgqa's default): the nodes that lie between a question and an answer concept,
 
-where :math:`d(S, v)` is the hop distance from the set ``S`` in the undirected graph. With the
-default ``k = 2`` the bridging nodes are those adjacent to both a question and an answer concept
-(the middle nodes of 2-hop paths), as in QA-GNN and MHGRN. When :math:`|V|` exceeds
-``max_nodes`` the bridging nodes are ranked (:mod:`kgqa.retrieval.ranking`) and the best kept;
-question and answer concepts are always kept. The edges are every stored edge among the kept
-nodes (:meth:`KnowledgeGraph.edges_among`), forward direction only: inverse edges and the
-optional context node are added when the subgraph becomes a PyG ``Data``
+  .. math::
+      V = Q \\cup A \\cup \\{v \\notin Q \\cup A : d(Q, v) + d(v, A) \\le k\\}
+
+  where :math:`d(S, v)` is the hop distance from the set ``S`` in the undirected graph; with
+  ``k = 2`` these are the nodes adjacent to both a question and an answer concept (the middle
+  nodes of 2-hop question-answer paths; ``concepts_to_adj_matrices_2hop_qa_pair`` in QA-GNN's
+  code, which QA-GNN itself does not use).
+* ``qagnn`` (QA-GNN, Yasunaga et al., NAACL 2021, ``concepts_to_adj_matrices_2hop_all_pair`` of
+  its code): the common neighbours of *any* two distinct concepts of :math:`C = Q \\cup A`,
+  question-question and answer-answer pairs included,
+
+  .. math::
+      V = C \\cup \\{v \\notin C : |N(v) \\cap C| \\ge 2\\}.
+
+  This is a superset of ``bridging`` with ``k = 2``, and larger (QA-GNN then keeps the 200 most
+  relevant nodes, its context node included).
+
+When :math:`|V|` exceeds ``max_nodes`` the other nodes are ranked
+(:mod:`kgqa.retrieval.ranking`) and the best kept; question and answer concepts are always kept.
+With ``score_all_nodes`` (the default) the ranker scores every node of every subgraph, so
+``node_score`` (QA-GNN's relevance feature) is never missing. The edges are every stored edge
+among the kept nodes (:meth:`KnowledgeGraph.edges_among`), forward direction only: inverse
+edges and the optional context node are added when the subgraph becomes a PyG ``Data``
 (:mod:`kgqa.retrieval.data`).
 
 Node order in a subgraph: question concepts, answer concepts (each in the order given), then
-bridging nodes by decreasing score (ties by node id). A concept linked in both the question and
-the choice is an answer concept (QA-GNN removes it from the question concepts).
+the other nodes by decreasing score (ties by node id; by node id when unranked). A concept
+linked in both the question and the choice is an answer concept (QA-GNN removes it from the
+question concepts).
 """
 
 from __future__ import annotations
@@ -45,8 +60,8 @@ class Subgraph:
     Attributes:
         node_ids: ``(N,)`` int32 graph node ids (question concepts, answer concepts, others).
         node_type: ``(N,)`` int8: 0 question concept, 1 answer concept, 2 other.
-        node_score: ``(N,)`` float32 ranker score of each node (NaN where the ranker did not run:
-            by default it runs only on choices over the ``max_nodes`` cap).
+        node_score: ``(N,)`` float32 ranker score of each node (NaN where the ranker did not run,
+            which only happens with ``score_all_nodes=False`` under the cap).
         edge_index: ``(2, M)`` int32 local ``(head, tail)`` of every stored edge among the nodes.
         edge_type: ``(M,)`` int32 forward relation ids in ``[0, R)``.
         edge_weight: ``(M,)`` float32 edge weights.
@@ -68,6 +83,17 @@ class Subgraph:
     @property
     def num_edges(self) -> int:
         return self.edge_index.shape[1]
+
+
+@njit(cache=True)
+def push(arr, count, value):  # pragma: no cover - compiled
+    """Write ``value`` at ``arr[count]``, doubling ``arr`` when full; returns ``(arr, count + 1)``."""
+    if count >= len(arr):
+        bigger = np.empty(2 * len(arr), dtype=arr.dtype)
+        bigger[:count] = arr[:count]
+        arr = bigger
+    arr[count] = value
+    return arr, count + 1
 
 
 @njit(cache=True)
@@ -129,12 +155,7 @@ def bridging_kernel(indptr, adj_node, q_ptr, q_ids, a_ptr, a_ids, hops):  # prag
             for i in range(n_small):
                 v = small[i]
                 if dq[v] > 0 and da[v] > 0 and dq[v] + da[v] <= hops:
-                    if count >= len(out):
-                        bigger = np.empty(2 * len(out), dtype=np.int32)
-                        bigger[:count] = out[:count]
-                        out = bigger
-                    out[count] = v
-                    count += 1
+                    out, count = push(out, count, v)
             out[first:count] = np.sort(out[first:count])
             for i in range(nq):
                 dq[seen_q[i]] = far
@@ -142,6 +163,56 @@ def bridging_kernel(indptr, adj_node, q_ptr, q_ids, a_ptr, a_ids, hops):  # prag
                 da[seen_a[i]] = far
         out_ptr[c + 1] = count
     return out_ptr, out[:count].copy()
+
+
+@njit(cache=True)
+def common_neighbour_kernel(indptr, adj_node, c_ptr, c_ids):  # pragma: no cover - compiled
+    """QA-GNN's extra nodes of a batch of choices.
+
+    Choice ``c`` has the distinct concepts ``c_ids[c_ptr[c]:c_ptr[c+1]]`` (question and answer
+    concepts together). Returns ``(ptr, nodes)``: the sorted ids of the nodes outside the
+    concepts that are adjacent to at least two of them (parallel edges to one concept count once).
+    """
+    n = len(indptr) - 1
+    num_choices = len(c_ptr) - 1
+    count = np.zeros(n, dtype=np.int32)
+    is_concept = np.zeros(n, dtype=np.bool_)
+    touched = np.empty(1024, dtype=np.int64)
+    out_ptr = np.zeros(num_choices + 1, dtype=np.int64)
+    out = np.empty(1024, dtype=np.int32)
+    total = 0
+    for c in range(num_choices):
+        lo = c_ptr[c]
+        hi = c_ptr[c + 1]
+        for i in range(lo, hi):
+            is_concept[c_ids[i]] = True
+        m = 0
+        if hi - lo >= 2:
+            for i in range(lo, hi):
+                u = c_ids[i]
+                e = indptr[u]
+                end = indptr[u + 1]
+                while e < end:
+                    v = adj_node[e]
+                    e += 1
+                    while e < end and adj_node[e] == v:  # one count per distinct neighbour
+                        e += 1
+                    if v == u:
+                        continue
+                    if count[v] == 0:
+                        touched, m = push(touched, m, v)
+                    count[v] += 1
+        first = total
+        for i in range(m):
+            v = touched[i]
+            if count[v] >= 2 and not is_concept[v]:
+                out, total = push(out, total, v)
+            count[v] = 0
+        out[first:total] = np.sort(out[first:total])
+        for i in range(lo, hi):
+            is_concept[c_ids[i]] = False
+        out_ptr[c + 1] = total
+    return out_ptr, out[:total].copy()
 
 
 @njit(cache=True)
@@ -291,19 +362,21 @@ class SubgraphBuilder:
 
     Args:
         kg: the graph.
-        hops: ``k`` in the module docstring (2 = nodes adjacent to a question and an answer concept).
+        mode: ``"bridging"`` or ``"qagnn"`` (see the module docstring).
+        hops: ``k`` of ``bridging`` (2 = nodes adjacent to a question and an answer concept).
         max_nodes: most nodes per subgraph (question and answer concepts are always kept, even
             when they alone exceed it).
-        ranker: ranks bridging nodes when there are too many; ``None`` ranks by degree.
+        ranker: ranks the other nodes; ``None`` ranks by degree.
         score_all_nodes: run the ranker on every choice, so ``node_score`` is always filled;
-            by default it runs only where the cap forces a choice (the relevance ranker encodes
-            the question + choice text, which costs more than the rest of retrieval).
+            ``False`` runs it only where the cap forces a choice.
         adjacency: the sorted undirected adjacency (built once per process if omitted).
     """
 
-    def __init__(self, kg: "KnowledgeGraph", *, hops: int = 2, max_nodes: int = 200,
-                 ranker: "NodeRanker | None" = None, score_all_nodes: bool = False,
+    def __init__(self, kg: "KnowledgeGraph", *, mode: str = "bridging", hops: int = 2, max_nodes: int = 200,
+                 ranker: "NodeRanker | None" = None, score_all_nodes: bool = True,
                  adjacency: UndirectedAdjacency | None = None):
+        if mode not in ("bridging", "qagnn"):
+            raise ValueError(f"mode must be 'bridging' or 'qagnn', got {mode!r}")
         if hops < 0 or hops > 6:
             raise ValueError(f"hops must be in [0, 6], got {hops}")
         if max_nodes < 1:
@@ -311,6 +384,7 @@ class SubgraphBuilder:
         from kgqa.retrieval.ranking import DegreeRanker
 
         self.kg = kg
+        self.mode = mode
         self.hops = int(hops)
         self.max_nodes = int(max_nodes)
         self.score_all_nodes = bool(score_all_nodes)
@@ -326,6 +400,14 @@ class SubgraphBuilder:
                                      self.hops)
         return [nodes[ptr[i]:ptr[i + 1]] for i in range(len(ptr) - 1)]
 
+    def common_neighbours(self, question_concepts: Sequence[Sequence[int]],
+                          answer_concepts: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Sorted ids of QA-GNN's extra nodes of each choice: outside ``Q`` and ``A``, adjacent
+        to two distinct concepts of ``Q`` and ``A`` together (``Q``/``A`` as distinct ids)."""
+        c_ptr, c_ids = _ptr([list(q) + list(a) for q, a in zip(question_concepts, answer_concepts)])
+        ptr, nodes = common_neighbour_kernel(self.adjacency.indptr, self.adjacency.nodes, c_ptr, c_ids)
+        return [nodes[ptr[i]:ptr[i + 1]] for i in range(len(ptr) - 1)]
+
     def select(self, question_concepts: Sequence[Sequence[int]], answer_concepts: Sequence[Sequence[int]],
                queries: Sequence[str] | None = None) -> list[NodeSelection]:
         """The nodes of every choice's subgraph (see :meth:`build_many` for the arguments)."""
@@ -334,7 +416,8 @@ class SubgraphBuilder:
         if queries is not None and len(queries) != len(answer_concepts):
             raise ValueError("queries needs one text per choice")
         split = [split_concepts(q, a) for q, a in zip(question_concepts, answer_concepts)]
-        bridges = self.bridging([q for q, _ in split], [a for _, a in split])
+        extra = self.common_neighbours if self.mode == "qagnn" else self.bridging
+        bridges = extra([q for q, _ in split], [a for _, a in split])
         node_lists = [np.concatenate([q, a, b]).astype(np.int32) for (q, a), b in zip(split, bridges)]
         need = [i for i, nodes in enumerate(node_lists)
                 if len(nodes) and (self.score_all_nodes or len(nodes) > self.max_nodes)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch_geometric.data import Batch
 
+from kgqa.errors import KGQAError
 from kgqa.models.common import GraphInputs
 from kgqa.models.qagnn import join_context_nodes
 from tests.models.model_fixtures import (NUM_RELATIONS, ChoiceGraph, build, choice_graph,
@@ -104,8 +106,9 @@ def test_join_context_nodes_adds_one_hub_per_graph_without_one():
     assert joined.node_type.tolist() == [0, 1, 2, 3, 0, 3, 3]
     assert joined.is_context.tolist() == [False, False, False, True, False, True, True]
     assert joined.edge_index.tolist() == [[0, 1, 3, 5, 5, 0, 1], [1, 2, 4, 0, 1, 5, 5]]
+    # context edges take the last four edge types, as retrieval's own context edges
     r = NUM_RELATIONS
-    assert joined.edge_type.tolist() == [0, 1, 5, r + 0, r + 1, r + 2, r + 3]
+    assert joined.edge_type.tolist() == [0, 1, 5, r - 4, r - 3, r - 2, r - 1]
 
 
 def test_qagnn_uses_retrievals_context_node():
@@ -122,3 +125,57 @@ def test_qagnn_uses_retrievals_context_node():
     graphs = Batch.from_data_list(with_hub)
     hub = graphs.node_type == 3
     assert out.node_attention[hub].tolist() == [0.0] * 6
+
+
+def test_kagnet_reads_the_same_paths_in_training_and_evaluation():
+    """By default every path gets weight in a training forward, exactly the ones evaluation
+    weighs; sampling (train_paths_per_pair) is an opt-in that leaves some out in training only."""
+    torch.manual_seed(0)
+    model = build("kagnet", dropout=0.0, lm_dropout=0.0)
+    graphs = make_graphs(empty=(4,))
+    batch = frozen_batch(graphs)
+    train = model.train()(batch)
+    evaluation = model.eval()(batch)
+    used = graphs.path_lengths >= 0
+    assert (train.path_attention[used] > 0).all()
+    assert torch.equal(train.path_attention > 0, evaluation.path_attention > 0)
+    # without dropout the two modes compute the same function
+    torch.testing.assert_close(train.logits, evaluation.logits)
+    torch.manual_seed(0)
+    sampled = build("kagnet", dropout=0.0, lm_dropout=0.0, train_paths_per_pair=1)
+    assert (sampled.train()(batch).path_attention[used] == 0).any()
+    assert (sampled.eval()(batch).path_attention[used] > 0).all()
+
+
+def test_qagnn_source_attention_is_an_option():
+    torch.manual_seed(0)
+    target = build("qagnn").eval()
+    torch.manual_seed(0)
+    source = build("qagnn", attention="source").eval()
+    source.load_state_dict(target.state_dict())  # the same weights, only the normalisation differs
+    batch = frozen_batch(make_graphs(empty=(2,)))
+    a, b = target(batch), source(batch)
+    assert torch.isfinite(b.logits).all() and not torch.allclose(a.logits, b.logits)
+    assert (b.edge_attention > 0).all() and (b.edge_attention > 1).any()  # rescaled by out-degree
+    with pytest.raises(KGQAError, match="attention='both'"):
+        build("qagnn", attention="both")
+
+
+def test_qagnn_loads_checkpoints_with_four_unused_context_rows():
+    """Checkpoints saved when the model's own context edges took ids past num_relations have
+    4 more rows per layer ([relations, 4 unused, 4 context, self-loop]); they load to the same
+    function."""
+    torch.manual_seed(0)
+    model = build("qagnn").eval()
+    base = NUM_RELATIONS - 4
+    old = {}
+    for key, value in model.state_dict().items():
+        if key.endswith("relation_embedding.weight"):
+            assert value.shape[0] == NUM_RELATIONS + 1
+            value = torch.cat([value[:base], torch.randn(4, value.shape[1]), value[base:]])
+        old[key] = value
+    torch.manual_seed(1)
+    fresh = build("qagnn").eval()
+    fresh.load_state_dict(old)
+    batch = frozen_batch(make_graphs())
+    torch.testing.assert_close(fresh(batch).logits, model(batch).logits)

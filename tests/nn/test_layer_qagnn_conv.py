@@ -28,7 +28,10 @@ def _inputs():
 
 
 def reference(conv: QAGNNConv, x, extra, edge_index, edge_type, node_type):
-    """The layer's equations, one edge at a time (self-loops appended, relation id R)."""
+    """The layer's equations, one edge at a time (self-loops appended, relation id R); with
+    ``attention="source"`` the query is the source's, the key the target's, the softmax runs over
+    each source's outgoing edges and is multiplied by their number (QA-GNN's GATConvE)."""
+    by_source = conv.attention == "source"
     n = x.size(0)
     edges = [(int(s), int(t), int(r)) for (s, t), r in zip(edge_index.t(), edge_type)]
     edges += [(v, v, conv.num_relations) for v in range(n)]
@@ -41,19 +44,21 @@ def reference(conv: QAGNNConv, x, extra, edge_index, edge_type, node_type):
     w_rel = conv.key_message_relation.weight
     for s, t, r in edges:
         rel = table[r, node_type[s], node_type[t]]
-        q = conv.query(z[t]).view(heads, d)
-        k = (w_node[:f] @ z[s] + b_node[:f] + w_rel[:f] @ rel).view(heads, d)
+        asker, other = (s, t) if by_source else (t, s)
+        q = conv.query(z[asker]).view(heads, d)
+        k = (w_node[:f] @ z[other] + b_node[:f] + w_rel[:f] @ rel).view(heads, d)
         m = (w_node[f:] @ z[s] + b_node[f:] + w_rel[f:] @ rel).view(heads, d)
         scores.append((q * k).sum(-1) / math.sqrt(d))
         messages.append(m)
     alpha = torch.zeros(len(edges), heads)
+    for v in range(n):
+        group = [i for i, e in enumerate(edges) if e[0 if by_source else 1] == v]
+        weights = torch.softmax(torch.stack([scores[i] for i in group]), dim=0)
+        for w, i in zip(weights, group):
+            alpha[i] = w * (len(group) if by_source else 1)
     out = torch.zeros(n, heads, d)
-    for t in range(n):
-        incoming = [i for i, e in enumerate(edges) if e[1] == t]
-        weights = torch.softmax(torch.stack([scores[i] for i in incoming]), dim=0)
-        for w, i in zip(weights, incoming):
-            alpha[i] = w
-            out[t] += w.unsqueeze(-1) * messages[i]
+    for i, (s, t, r) in enumerate(edges):
+        out[t] += alpha[i].unsqueeze(-1) * messages[i]
     out = conv.update_mlp(out.reshape(n, -1)) + x
     return out, alpha
 
@@ -83,6 +88,36 @@ def test_matches_per_edge_reference():
         expected_out, expected_alpha = reference(conv, x, extra, EDGE_INDEX, EDGE_TYPE, NODE_TYPE)
     torch.testing.assert_close(alpha, expected_alpha)
     torch.testing.assert_close(out, expected_out)
+
+
+# 0 -> 1, 0 -> 2, 0 -> 3, 2 -> 1, 1 -> 2: out-degrees with the self-loop 4, 2, 2, 1
+FAN_INDEX = torch.tensor([[0, 0, 0, 2, 1], [1, 2, 3, 1, 2]])
+FAN_TYPE = torch.tensor([0, 1, 2, 1, 2])
+
+
+def test_source_attention_sums_to_each_sources_out_degree():
+    conv = _conv(attention="source")
+    x, extra = _inputs()
+    with torch.no_grad():
+        out, (edge_index, alpha) = conv(x, FAN_INDEX, FAN_TYPE, NODE_TYPE, extra,
+                                        return_attention_weights=True)
+    assert edge_index.shape == (2, 5 + 4) and alpha.shape == (9, 2)
+    outgoing = torch.zeros(4, 2).index_add_(0, edge_index[0], alpha)
+    torch.testing.assert_close(outgoing, torch.tensor([[4.0] * 2, [2.0] * 2, [2.0] * 2, [1.0] * 2]))
+    assert alpha[-1].tolist() == [1.0, 1.0]  # node 3 has only its self-loop
+    # a target receives an unnormalised sum: node 1 gets weight from 0, 2 and itself
+    incoming = torch.zeros(4, 2).index_add_(0, edge_index[1], alpha)
+    assert not torch.allclose(incoming, torch.ones(4, 2))
+    expected_out, expected_alpha = reference(conv, x, extra, FAN_INDEX, FAN_TYPE, NODE_TYPE)
+    torch.testing.assert_close(alpha, expected_alpha)
+    torch.testing.assert_close(out, expected_out)
+    # the default normalises per target instead, with the same weights otherwise
+    target = _conv()
+    with torch.no_grad():
+        _, (_, alpha_t) = target(x, FAN_INDEX, FAN_TYPE, NODE_TYPE, extra, return_attention_weights=True)
+    torch.testing.assert_close(torch.zeros(4, 2).index_add_(0, edge_index[1], alpha_t), torch.ones(4, 2))
+    with pytest.raises(ValueError, match="attention"):
+        _conv(attention="sideways")
 
 
 def test_relation_and_node_types_change_the_output():

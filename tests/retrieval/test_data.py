@@ -1,3 +1,5 @@
+import numpy as np
+import pytest
 import torch
 from torch_geometric.loader import DataLoader
 
@@ -28,12 +30,21 @@ def test_arrays_by_hand(garden_graph):
     assert arrays["edge_type"].tolist() == [AT, HAS_A, AT, AT, AT, REL_TO, USED_FOR]
     assert arrays["edge_weight"].tolist() == [3, 1, 1, 1, 2, 1, 2]
     assert arrays["pair_nodes"].tolist() == [[shovel], [flower]]
-    assert arrays["path_ptr"].tolist() == [0, 5] and arrays["pair_found"].tolist() == [5]
-    # paths in local indices: shovel 0, flower 1, garden 2, dig 3, plant 4
-    assert arrays["path_nodes"].tolist() == [[0, 2, 1, -1], [0, 2, 1, -1], [0, 3, 2, 1], [0, 3, 2, 1], [0, 2, 4, 1]]
-    assert arrays["path_relations"].tolist() == [[AT, AT + R, -1], [AT, HAS_A, -1], [USED_FOR, AT, AT + R],
-                                                 [USED_FOR, AT, HAS_A], [AT, AT + R, REL_TO]]
+    assert arrays["path_ptr"].tolist() == [0, 3] and arrays["pair_found"].tolist() == [3]
+    # paths in local indices: shovel 0, flower 1, garden 2, dig 3, plant 4; one per node sequence
+    assert arrays["path_nodes"].tolist() == [[0, 2, 1, -1], [0, 3, 2, 1], [0, 2, 4, 1]]
+    assert arrays["path_relations"].tolist() == [[AT, HAS_A, -1], [USED_FOR, AT, HAS_A], [AT, AT + R, REL_TO]]
     assert "path_score" not in arrays  # not pruned
+    # every node has a score, the path-only ones too (degree ranker: log(1 + degree))
+    degrees = [3, 3, 5, 3, 2]
+    assert garden_graph.degree[[shovel, flower, garden, dig, plant]].tolist() == degrees
+    assert arrays["node_score"].tolist() == pytest.approx(np.log1p(degrees).tolist())
+    assert arrays["ranked"].tolist() == [1]
+
+
+def test_score_all_nodes_off_leaves_nan_under_the_cap(garden_graph):
+    arrays = retrieve(garden_graph, [[shovel]], [[flower]], score_all_nodes=False)
+    assert np.isnan(arrays["node_score"]).all() and arrays["ranked"].tolist() == [0]
 
 
 def test_choice_graph_kagnet_view_with_context_and_inverse(garden_graph):
@@ -49,10 +60,11 @@ def test_choice_graph_kagnet_view_with_context_and_inverse(garden_graph):
     assert g.edge_type.tolist() == types + [t + R for t in types] + [2 * R, 2 * R + 1, 2 * R + 2, 2 * R + 3]
     assert int(g.edge_type.max()) < num_edge_types(R) == 2 * R + 4
     # path steps index the graph's nodes; after the end they repeat the answer concept
-    assert g.path_nodes.tolist() == [[1, 3, 2, 2], [1, 3, 2, 2], [1, 4, 3, 2], [1, 4, 3, 2], [1, 3, 5, 2]]
-    assert g.path_lengths.tolist() == [2, 2, 3, 3, 3]
-    assert g.path_relations[0].tolist() == [AT, AT + R, -1]
-    assert g.path_graph.tolist() == [0] * 5
+    assert g.path_nodes.tolist() == [[1, 3, 2, 2], [1, 4, 3, 2], [1, 3, 5, 2]]
+    assert g.path_lengths.tolist() == [2, 3, 3]
+    assert g.path_relations[0].tolist() == [AT, HAS_A, -1]
+    assert g.path_graph.tolist() == [0] * 3
+    assert torch.isfinite(g.node_score).all() and g.node_score[0] == 0  # the context node: 0
 
 
 def test_choice_graph_subgraph_view(garden_graph):

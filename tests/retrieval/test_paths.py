@@ -23,6 +23,17 @@ def multigraph(kg) -> nx.MultiGraph:
     return graph
 
 
+def networkx_first_paths(graph: nx.MultiGraph, s: int, t: int, cutoff: int, num_relations: int) -> Counter:
+    """(node sequence, relation sequence) of every simple path of the simple graph, each hop with
+    the lowest relation id (as walked) among its parallel edges."""
+    found = Counter()
+    for nodes in nx.all_simple_paths(nx.Graph(graph), s, t, cutoff=cutoff):
+        rels = [min(d["relation"] if d["head"] == u else d["relation"] + num_relations
+                    for d in graph.get_edge_data(u, v).values()) for u, v in zip(nodes, nodes[1:])]
+        found[(tuple(nodes), tuple(rels))] += 1
+    return found
+
+
 def networkx_paths(graph: nx.MultiGraph, s: int, t: int, cutoff: int, num_relations: int) -> Counter:
     """(node sequence, relation sequence) of every simple edge path, as our relation ids."""
     found = Counter()
@@ -49,7 +60,22 @@ def random_graph(path, seed: int, nodes: int = 25, edges: int = 70):
 def test_hand_computed_paths_shortest_first(garden_graph):
     paths = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=None)
     # garden-flower is a multi-edge: flower -AtLocation-> garden (walked backwards: AtLocation + R)
-    # and garden -HasA-> flower; each relation choice is its own path.
+    # and garden -HasA-> flower; one path per node sequence, the hop keeps the lower id (HasA)
+    assert paths.as_tuples(0) == [
+        ((shovel, garden, flower), (AT, HAS_A)),
+        ((shovel, dig, garden, flower), (USED_FOR, AT, HAS_A)),
+        ((shovel, garden, plant, flower), (AT, AT + R, REL_TO)),
+    ]
+    assert paths.lengths.tolist() == [2, 3, 3]
+    assert paths.nodes[0].tolist() == [shovel, garden, flower, -1]
+    assert paths.relations[0].tolist() == [AT, HAS_A, -1]
+    assert paths.pair_ptr.tolist() == [0, 3]
+    # backwards the same hop is flower -> garden: AtLocation (0) beats ~HasA (1 + R)
+    assert find_paths(garden_graph, [flower], [garden], max_hops=1).as_tuples(0) == [((flower, garden), (AT,))]
+
+
+def test_all_relations_makes_each_relation_choice_a_path(garden_graph):
+    paths = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=None, relations="all")
     assert paths.as_tuples(0) == [
         ((shovel, garden, flower), (AT, AT + R)),
         ((shovel, garden, flower), (AT, HAS_A)),
@@ -58,17 +84,54 @@ def test_hand_computed_paths_shortest_first(garden_graph):
         ((shovel, garden, plant, flower), (AT, AT + R, REL_TO)),
     ]
     assert paths.lengths.tolist() == [2, 2, 3, 3, 3]
-    assert paths.nodes[0].tolist() == [shovel, garden, flower, -1]
-    assert paths.relations[0].tolist() == [AT, AT + R, -1]
     assert paths.pair_ptr.tolist() == [0, 5]
 
 
 def test_cap_keeps_the_shortest_paths(garden_graph):
-    capped = find_paths(garden_graph, [shovel, shovel], [flower, tool], max_hops=3, max_paths=3)
-    assert capped.paths_per_pair.tolist() == [3, 1]
-    assert capped.as_tuples(0)[:2] == [((shovel, garden, flower), (AT, AT + R)), ((shovel, garden, flower), (AT, HAS_A))]
-    assert capped.as_tuples(0)[2][0] in {(shovel, dig, garden, flower), (shovel, garden, plant, flower)}
+    capped = find_paths(garden_graph, [shovel, shovel], [flower, tool], max_hops=3, max_paths=2)
+    assert capped.paths_per_pair.tolist() == [2, 1]
+    assert capped.as_tuples(0)[0] == ((shovel, garden, flower), (AT, HAS_A))
+    assert capped.as_tuples(0)[1][0] in {(shovel, dig, garden, flower), (shovel, garden, plant, flower)}
     assert capped.as_tuples(1) == [((shovel, tool), (REL["IsA"],))]
+
+
+def test_parallel_edges_do_not_fill_the_cap(garden_graph):
+    """With one path per relation combination the garden-flower multi-edge spends the whole cap
+    of 2 on one node sequence; one path per node sequence keeps two different ones."""
+    every = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=2, relations="all")
+    assert [nodes for nodes, _ in every.as_tuples(0)] == [(shovel, garden, flower)] * 2
+    first = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=2)
+    assert len({nodes for nodes, _ in first.as_tuples(0)}) == 2
+
+
+def fan_graph(path, width: int = 40):
+    """s - m00..m39 - t: ``width`` two-hop paths between s and t, plus s - t directly."""
+    builder = GraphBuilder(None)
+    builder.add(Triple("s", "A", "t", 1.0))
+    for i in range(width):
+        builder.add(Triple("s", "A", f"m{i:02d}", 1.0))
+        builder.add(Triple(f"m{i:02d}", "B", "t", 1.0))
+    return builder.save(path, name="fan")
+
+
+def test_cap_inside_a_length_is_a_fair_sample_not_the_lowest_ids(tmp_path):
+    kg = fan_graph(tmp_path / "fan")
+    s, t = kg.node_id("s"), kg.node_id("t")
+    middles = sorted(kg.node_id(f"m{i:02d}") for i in range(40))
+    capped = PathFinder(kg, max_hops=2, max_paths=11).find([s, t], [t, s])
+    assert capped.paths_per_pair.tolist() == [11, 11]
+    forward, backward = capped.as_tuples(0), capped.as_tuples(1)
+    assert forward[0] == ((s, t), (kg.relation_id("A"),))  # the shorter path is always kept
+    kept = [nodes[1] for nodes, _ in forward[1:]]
+    assert len(set(kept)) == 10 and set(kept) <= set(middles)
+    assert kept != middles[:10]  # walk order would keep the 10 lowest ids
+    assert sum(m >= middles[20] for m in kept) >= 2  # from both halves of the id range
+    # a seeded hash, not the walk: the same sample for the reversed pair, another with another seed
+    assert sorted(kept) == sorted(nodes[1] for nodes, _ in backward[1:])
+    again = PathFinder(kg, max_hops=2, max_paths=11).find([s], [t]).as_tuples(0)
+    assert again == forward
+    other_seed = PathFinder(kg, max_hops=2, max_paths=11, seed=1).find([s], [t]).as_tuples(0)
+    assert other_seed != forward
 
 
 def test_same_concept_is_one_zero_length_path(garden_graph):
@@ -79,8 +142,8 @@ def test_same_concept_is_one_zero_length_path(garden_graph):
 
 
 def test_backwards_search_gives_reversed_inverted_paths(garden_graph):
-    forward = find_paths(garden_graph, [flower], [shovel], max_hops=3, max_paths=None).as_tuples(0)
-    backward = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=None).as_tuples(0)
+    forward = find_paths(garden_graph, [flower], [shovel], max_hops=3, max_paths=None, relations="all").as_tuples(0)
+    backward = find_paths(garden_graph, [shovel], [flower], max_hops=3, max_paths=None, relations="all").as_tuples(0)
 
     def invert(path):
         nodes, rels = path
@@ -97,29 +160,34 @@ def test_no_path_and_isolated_pairs(garden_graph):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_uncapped_paths_equal_networkx_on_random_pairs(tmp_path, garden_graph, seed):
-    """Node sequences (with multiplicity) = nx.all_simple_paths on the multigraph view, and
-    (node, relation) sequences = nx.all_simple_edge_paths, identical before pruning."""
+    """``relations="all"``: node sequences (with multiplicity) = nx.all_simple_paths on the
+    multigraph view, and (node, relation) sequences = nx.all_simple_edge_paths; ``"first"``:
+    node sequences = nx.all_simple_paths on the simple graph, each hop's lowest relation."""
     kg = garden_graph if seed == 0 else random_graph(tmp_path / "g", seed)
     graph = multigraph(kg)
     rng = random.Random(seed)
     pairs = [(rng.randrange(kg.num_nodes), rng.randrange(kg.num_nodes)) for _ in range(60)]
     for hops in (1, 2, 3, 4):
-        paths = PathFinder(kg, max_hops=hops, max_paths=None).find([p[0] for p in pairs], [p[1] for p in pairs])
+        paths = PathFinder(kg, max_hops=hops, max_paths=None, relations="all").find(*zip(*pairs))
+        first = PathFinder(kg, max_hops=hops, max_paths=None).find(*zip(*pairs))
         for k, (s, t) in enumerate(pairs):
             ours = paths.as_tuples(k)
             assert Counter(nodes for nodes, _ in ours) == Counter(
                 tuple(p) for p in nx.all_simple_paths(graph, s, t, cutoff=hops)), (hops, s, t)
             assert Counter(ours) == networkx_paths(graph, s, t, hops, kg.num_relations), (hops, s, t)
-            lengths = [len(nodes) - 1 for nodes, _ in ours]
-            assert lengths == sorted(lengths)
+            assert Counter(first.as_tuples(k)) == networkx_first_paths(graph, s, t, hops, kg.num_relations)
+            for found in (ours, first.as_tuples(k)):
+                lengths = [len(nodes) - 1 for nodes, _ in found]
+                assert lengths == sorted(lengths)
 
 
-def test_capped_sets_are_the_shortest_subset(tmp_path):
+@pytest.mark.parametrize("relations", ["first", "all"])
+def test_capped_sets_are_the_shortest_subset(tmp_path, relations):
     kg = random_graph(tmp_path / "g", 7, nodes=20, edges=80)
     rng = random.Random(7)
     pairs = [(rng.randrange(20), rng.randrange(20)) for _ in range(80)]
-    full = PathFinder(kg, max_hops=4, max_paths=None).find(*zip(*pairs))
-    capped = PathFinder(kg, max_hops=4, max_paths=10).find(*zip(*pairs))
+    full = PathFinder(kg, max_hops=4, max_paths=None, relations=relations).find(*zip(*pairs))
+    capped = PathFinder(kg, max_hops=4, max_paths=10, relations=relations).find(*zip(*pairs))
     assert full.paths_per_pair.max() > 10  # the cap matters for some pairs
     for k in range(len(pairs)):
         all_paths, kept = full.as_tuples(k), capped.as_tuples(k)

@@ -192,6 +192,9 @@ def test_cli_preprocess_with_the_real_linker(garden_graph, dataset, tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["dev"]["stats"]["questions"] == 7 and out["dev"]["stats"]["choices"] == 21
+    # the command's defaults are RetrievalConfig's: the same settings from Python hit its cache
+    same = run(garden_graph, dataset, tmp_path / "c", config=RetrievalConfig(ranker="degree", path_scorer="none"))
+    assert str(same.path) == out["dev"]["path"]
     bad = CliRunner().invoke(app, ["preprocess", "--dataset", str(dataset), "--graph", str(garden_graph.path),
                                    "--split", "dev", "--backend", "mpi", "--cache-dir", str(tmp_path / "c"),
                                    "--ranker", "degree", "--path-scorer", "none", "--no-progress"])

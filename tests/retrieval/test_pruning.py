@@ -25,9 +25,9 @@ class ShortIsPlausible:
 def test_pluggable_scorer_drops_paths_below_threshold(garden_graph):
     paths = find_paths(garden_graph, [shovel, shovel], [flower, dig], max_hops=3, max_paths=None)
     kept, scores = prune_paths(paths, ShortIsPlausible(), threshold=0.4)
-    assert kept.lengths.tolist() == [2, 2, 1, 2] and kept.paths_per_pair.tolist() == [2, 2]
-    assert scores.tolist() == pytest.approx([0.5, 0.5, 1.0, 0.5])
-    assert paths.lengths.tolist() == [2, 2, 3, 3, 3, 1, 2]
+    assert kept.lengths.tolist() == [2, 1, 2] and kept.paths_per_pair.tolist() == [1, 2]
+    assert scores.tolist() == pytest.approx([0.5, 1.0, 0.5])
+    assert paths.lengths.tolist() == [2, 3, 3, 1, 2]
     same, nan = prune_paths(paths, None)
     assert same is paths and np.isnan(nan).all() and len(nan) == len(paths)
 
@@ -52,12 +52,19 @@ def test_transe_scorer_prunes_in_the_retriever(garden_graph):
     relation[REL["AtLocation"]] = [1, 0]
     relation[REL["HasA"]] = [-1, 0]
     scorer = TransEPathScorer(EntityEmbeddings.from_arrays(kg, entity, relation))
-    paths = find_paths(kg, [shovel], [flower], max_hops=2, max_paths=None)
+    paths = find_paths(kg, [shovel], [flower], max_hops=2, max_paths=None, relations="all")
     # shovel -AtLocation-> garden: cos(r, garden - shovel) = 1 -> 1; then garden <-AtLocation- flower:
     # the stored triple (flower, AtLocation, garden), cos((1,0), (-1,0)) = -1 -> 0; mean 0.5.
     # garden -HasA-> flower: cos((-1,0), (1,0)) = -1 -> 0; mean 0.5 as well.
     assert scorer.score(paths.nodes, paths.relations, paths.lengths).tolist() == pytest.approx([0.5, 0.5])
+    # KagNet multiplies the hop scores: 1 * 0
+    product = scorer.with_aggregate("product")
+    assert product.score(paths.nodes, paths.relations, paths.lengths).tolist() == pytest.approx([0.0, 0.0])
     arrays = Retriever(kg, RetrievalConfig(ranker="degree", max_hops=2, prune_threshold=0.6),
                        scorer=scorer).retrieve([[shovel]], [[flower]])
-    assert arrays["pair_found"].tolist() == [2] and arrays["path_ptr"].tolist() == [0, 0]
+    assert arrays["pair_found"].tolist() == [1] and arrays["path_ptr"].tolist() == [0, 0]
     assert arrays["path_score"].shape == (0,)
+    # the mean keeps the path at a threshold of 0.4, the product does not
+    kept = [Retriever(kg, RetrievalConfig(ranker="degree", max_hops=2, prune_threshold=0.4, path_aggregate=agg),
+                      scorer=scorer).retrieve([[shovel]], [[flower]])["path_ptr"].tolist() for agg in ("mean", "product")]
+    assert kept == [[0, 1], [0, 0]]

@@ -22,7 +22,10 @@ def test_two_hop_subgraph_by_hand(garden_graph):
     assert sub.edge_index.tolist() == [[1, 2, 0], [2, 1, 2]]
     assert sub.edge_type.tolist() == [REL["AtLocation"], REL["HasA"], REL["AtLocation"]]
     assert sub.edge_weight.tolist() == [3.0, 1.0, 1.0]
-    assert np.isnan(sub.node_score).all()  # under the cap: the ranker does not run
+    # every node is scored (the default ranker: log(1 + degree)), under the cap too
+    assert sub.node_score.tolist() == pytest.approx(np.log1p([3, 3, 5]).tolist())
+    lazy = SubgraphBuilder(garden_graph, score_all_nodes=False).build([shovel], [flower])
+    assert np.isnan(lazy.node_score).all()  # only a cap makes the ranker run
 
 
 def test_three_hop_bridging_and_shared_concepts(garden_graph):
@@ -35,6 +38,37 @@ def test_three_hop_bridging_and_shared_concepts(garden_graph):
     assert q.tolist() == [shovel] and a.tolist() == [flower]
     sub = SubgraphBuilder(garden_graph).build([flower], [flower])
     assert sub.node_ids.tolist() == [flower] and sub.node_type.tolist() == [1]
+
+
+def test_qagnn_subgraph_by_hand(garden_graph):
+    """QA-GNN keeps the common neighbours of any two distinct concepts; bridging only those of a
+    question and an answer concept. Neighbours: shovel {dig, garden, tool}, hammer {nail, tool},
+    flower {garden, plant}, dig {shovel, ground, garden}, plant {flower, garden}, ground {dig}."""
+    qagnn = SubgraphBuilder(garden_graph, mode="qagnn")
+    bridging = SubgraphBuilder(garden_graph)
+    # Q = {shovel, hammer}, A = {flower}: tool bridges the two question concepts
+    assert qagnn.common_neighbours([[shovel, hammer]], [[flower]])[0].tolist() == [garden, tool]
+    assert bridging.bridging([[shovel, hammer]], [[flower]])[0].tolist() == [garden]
+    sub = qagnn.build([shovel, hammer], [flower])
+    assert sub.node_ids.tolist() == [shovel, hammer, flower, garden, tool]  # garden: degree 5 > tool: 2
+    assert sub.node_type.tolist() == [0, 0, 1, 2, 2] and sub.num_candidates == 5
+    # flower -AtLocation-> garden, garden -HasA-> flower, hammer -IsA-> tool, shovel -AtLocation->
+    # garden, shovel -IsA-> tool (edge-id order), local indices
+    assert sub.edge_index.tolist() == [[2, 3, 1, 0, 0], [3, 2, 4, 3, 4]]
+    assert sub.edge_type.tolist() == [REL["AtLocation"], REL["HasA"], REL["IsA"], REL["AtLocation"], REL["IsA"]]
+    # Q = {ground}, A = {plant, dig}: garden is common to the two answer concepts only
+    assert qagnn.common_neighbours([[ground]], [[plant, dig]])[0].tolist() == [garden]
+    assert bridging.bridging([[ground]], [[plant, dig]])[0].tolist() == []
+    # no answer concept: question-question pairs still count; one concept alone has no pair
+    assert qagnn.common_neighbours([[shovel, hammer]], [[]])[0].tolist() == [tool]
+    assert qagnn.common_neighbours([[garden]], [[]])[0].tolist() == []
+    # a concept linked in both is an answer concept, and concepts are never extra nodes
+    assert qagnn.build([shovel, garden], [garden, dig]).node_ids.tolist() == [shovel, garden, dig]
+    # a superset of bridging (k = 2) on every choice of a batch
+    qs = [[shovel], [dig], [hammer, plant], [flower, tool], [nail]]
+    as_ = [[flower], [plant], [garden], [dig], [ground]]
+    for ours, theirs in zip(qagnn.select(qs, as_), bridging.select(qs, as_)):
+        assert set(theirs.node_ids.tolist()) <= set(ours.node_ids.tolist())
 
 
 def test_no_linked_concept_gives_answer_only_or_empty_subgraph(garden_graph):
