@@ -157,6 +157,39 @@ def _split_header(role: str, split: str | None) -> str:
     return f"{pretty.get(split or role, split or role)} acc (%)"
 
 
+#: Settings that may differ between a run and its config without making the run stale.
+_RUN_ONLY = {("seeds",), ("description",), ("reported",), ("training", "max_minutes"),
+             ("training", "torch_threads")}
+
+
+def is_stale(run: RunResult, config=None) -> bool:
+    """Whether ``run`` was made with another config than ``config`` (both read through today's
+    schema, so settings added since take their defaults) or by the training engine before
+    budget-planned schedules and the frozen regime's zero-shot prior (its ``results.json`` has no
+    ``training.planned_steps``)."""
+    if run.regime != "zeroshot" and "planned_steps" not in (run.training or {}):
+        return True
+    if config is None or not run.config:
+        return False
+    from kgqa.errors import KGQAError
+    from kgqa.training.config import parse_config
+
+    def normalised(data: dict) -> dict:
+        data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+        for path in _RUN_ONLY:
+            if len(path) == 1:
+                data.pop(path[0], None)
+            elif isinstance(data.get(path[0]), dict):
+                data[path[0]].pop(path[1], None)
+        return data
+
+    try:
+        recorded = parse_config(run.config or {}, source="results.json").to_dict()
+    except KGQAError:
+        return True
+    return normalised(recorded) != normalised(config.to_dict())
+
+
 def render_results_markdown(results: list[RunResult], configs: list = (), *,
                             title: str = "Results", command: str = "kgqa results experiments/"
                             ) -> str:
@@ -194,6 +227,8 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
     for name, entry in by_name.items():
         meta = info(entry)
         runs = sorted(entry["runs"], key=lambda r: r.seed)
+        current = next((c for c in configs if c.name == name), None)
+        meta["stale"] = [r.seed for r in runs if is_stale(r, current)]
         dev = [r.accuracy("dev") for r in runs if r.accuracy("dev") is not None]
         test = [r.accuracy("test") for r in runs if r.accuracy("test") is not None]
         rows.append({"name": name, **meta, "runs": runs, "dev": dev, "test": test,
@@ -232,13 +267,19 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
             what = ", ".join(str(v) for v in (pipe.get("backbone"), pipe.get("regime")) if v)
             setting = f"{cite}{where}" + (f" ({what})" if what else "")
         fmt = (lambda v: "—" if v is None else f"{v:.2f}")
-        lines.append(f"| {row['name']} | {row['model']} | {row['regime']} | {row['backbone']} | "
+        mark = " †" if row["stale"] else ""
+        lines.append(f"| {row['name']}{mark} | {row['model']} | {row['regime']} | {row['backbone']} | "
                      f"{seeds} | {_pct(row['dev'])} | {_pct(row['test'])} | {delta} | {minutes} | "
                      f"{fmt(rep_dev)} | {fmt(rep_test)} | {setting} |")
     devices = sorted({r.device for row in rows for r in row["runs"]})
     commits = sorted({str((r.git or {}).get("commit") or "?")[:10] for row in rows for r in row["runs"]})
     lines += ["", f"Runs: {sum(len(r['runs']) for r in rows)}; devices: {', '.join(devices) or '—'}; "
                   f"git commits: {', '.join(commits) or '—'}.", ""]
+    if any(row["stale"] for row in rows):
+        lines += ["† Runs made with an earlier version of the experiment's config or of the training "
+                  "engine (before the frozen regime's zero-shot prior and budget-planned schedules): "
+                  "they are what was measured, not what the config runs today; regenerate them with "
+                  "`kgqa train experiments/<name>.yaml --overwrite`.", ""]
     return "\n".join(lines)
 
 

@@ -13,7 +13,8 @@ def _run(name, model, seed, dev, test, regime="frozen", minutes=2.0):
                      metrics={"ih_dev": {"accuracy": dev, "loss": 1.2, "num_questions": 1221},
                               "ih_test": {"accuracy": test, "loss": 1.3, "num_questions": 1241}},
                      roles={"dev": "ih_dev", "test": "ih_test"}, wall_seconds=minutes * 60,
-                     git={"commit": "abcdef1234567", "dirty": False}, device="cpu (2 cores)")
+                     git={"commit": "abcdef1234567", "dirty": False}, device="cpu (2 cores)",
+                     training={"planned_steps": 100})
 
 
 def test_results_json_round_trip_writes_nan_as_null(tmp_path):
@@ -53,3 +54,22 @@ def test_results_table_from_two_fake_results():
     assert "| — | — | — | — | — | — | — | — |" in rows["csqa_rgcn_frozen_minilm"]
     assert "Runs: 3; devices: cpu (2 cores); git commits: abcdef1234." in text
     assert math.isclose(float(rows["csqa_qagnn_frozen_minilm"].split(" | ")[5]), 55.0)
+
+
+def test_runs_of_an_older_config_or_engine_are_marked_stale():
+    from kgqa.training.results import is_stale
+
+    cfg = parse_config({"name": "x", "model": {"name": "lm"}, "seeds": [0, 1],
+                        "training": {"lr": 1e-3, "max_minutes": 10}})
+    same = _run("x", "lm", 0, 0.5, 0.4)
+    same.config = {**cfg.to_dict(), "seeds": [0], "training": {**cfg.to_dict()["training"],
+                                                              "max_minutes": 3}}
+    assert not is_stale(same, cfg)  # seeds and the time budget may differ
+    other_lr = _run("x", "lm", 1, 0.5, 0.4)
+    other_lr.config = {**cfg.to_dict(), "training": {**cfg.to_dict()["training"], "lr": 1e-2}}
+    assert is_stale(other_lr, cfg)
+    old_engine = _run("x", "lm", 2, 0.5, 0.4)
+    old_engine.training = {"steps": 10}  # no planned_steps: before budget-planned schedules
+    assert is_stale(old_engine, cfg)
+    text = render_results_markdown([same, other_lr], [cfg])
+    assert "| x † |" in text and "† Runs made with an earlier version" in text
