@@ -211,7 +211,8 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
     A fresh run is evaluated once before its first step (a model that starts at the zero-shot
     baseline keeps that as its best checkpoint until training beats it). With
     ``settings.max_minutes`` and ``budget_schedule``, the schedule is re-planned after
-    ``CALIBRATION_STEPS`` steps from the measured step and evaluation times, so warm-up and
+    ``CALIBRATION_STEPS`` steps from the measured step and evaluation times (and again every
+    5 x that many steps in the first half of the plan, as step times drift on a shared machine), so warm-up and
     decay complete inside the budget (:func:`budget_steps`). With ``freeze_lm_steps`` /
     ``freeze_lm_epochs`` the backbone gets no gradient for that many first steps.
 
@@ -351,7 +352,8 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
                              "lr": optimizer.param_groups[0]["lr"]}, step=state.step)
             if not step_clock:
                 step_clock.append((time.perf_counter(), state.step))  # the first step warms up
-            elif plan_by_budget and state.step - step_clock[0][1] == calibration:
+            elif plan_by_budget and _replan_now(state.step - step_clock[0][1], calibration,
+                                                state.step, total_steps):
                 replan()
             if state.batch_in_epoch >= steps_per_epoch:
                 state.epoch += 1
@@ -384,6 +386,15 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
 
 #: Steps timed (after the first) before a time budget re-plans the schedule.
 CALIBRATION_STEPS = 20
+
+
+def _replan_now(timed: int, calibration: int, step: int, total_steps: int) -> bool:
+    """Re-plan after the calibration steps, then every 5 x calibration steps while less than
+    half of the planned steps are done: the step time on a shared machine drifts, and a plan made
+    late would bend the decay too much."""
+    if timed < calibration or (timed - calibration) % (5 * calibration):
+        return False
+    return timed == calibration or step < total_steps // 2
 
 
 def _schedule_of(scheduler) -> Schedule | None:

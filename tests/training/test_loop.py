@@ -234,3 +234,10 @@ def test_freeze_lm_phase_keeps_the_backbone_fixed(tmp_path, accelerator):
     assert seen[:5] == [False] * 5 and all(seen[5:])
     assert not torch.equal(before, model.backbone.weight)
     assert model.backbone.weight.requires_grad  # trainable again after training
+
+
+def test_replanning_happens_early_and_not_late():
+    from kgqa.training.loop import _replan_now
+
+    when = [t for t in range(1, 400) if _replan_now(t, 20, step=t + 1, total_steps=500)]
+    assert when == [20, 120, 220]  # then step 321 >= half of 500: no more re-planning
