@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from kgqa.explain.extract import UNIFORM_BAND
 from kgqa.explain.types import Explanation, duplicate_choices
 from kgqa.utils.terminal import printable
 
@@ -133,7 +134,14 @@ def choice_block(explanation: Explanation, index: int, *, top_paths: int = 5, to
             text.append(f" {node.occlusion:+.3f}", style="dim")
         lines.append(text)
     nodes = [n for n in c.top_nodes(top_nodes, kinds=("intermediate",)) if n.score > 0]
-    if nodes and not fused:
+    # pooling attention (QA-GNN, R-GCN: sums to 1 over the concepts; not KagNet's path sums)
+    pooled = [n.attention for n in c.nodes if n.attention is not None]
+    pooling = bool(pooled) and not any(p.source == "model" for p in c.paths)
+    uniform = 1.0 / c.num_subgraph_nodes if c.num_subgraph_nodes else 0.0
+    if nodes and not fused and pooling and uniform and max(pooled) <= UNIFORM_BAND * uniform:
+        lines.append(Text(f"  node attention: uniform over the {c.num_subgraph_nodes} concepts "
+                          f"({uniform:.3f} each): it singles out no node", style="dim"))
+    elif nodes and not fused:
         label = "attention" if nodes[0].attention is not None else "relevance"
         text = Text(f"  top nodes ({label}): ", style="dim")
         for k, node in enumerate(nodes):
