@@ -19,13 +19,15 @@ def _path_rows(paths) -> dict[str, dict[str, Any]]:
                      "attention": p.attention, "negated": list(p.negated)} for p in paths}
 
 
-def compare(first: Explanation, second: Explanation) -> dict[str, Any]:
+def compare(first: Explanation, second: Explanation, *, top: int = 2) -> dict[str, Any]:
     """The differences between ``first`` and ``second`` (the same choices, two questions).
+
+    Paths are compared for the ``top`` most probable choices of either context.
 
     Returns:
         ``{"concepts": {"only_first", "only_second", "both"}, "answers": [{choice, probability}
         x 2], "same_answer": bool, "shifts": [{choice, first, second, change}] (largest change
-        first), "paths": [{choice, only_first, only_second}] (choices whose shown paths differ;
+        first), "paths": [{choice, only_first, only_second}] (leading choices whose shown paths differ;
         each path with text, sentence, occlusion, attention, negated), "closing": str}``.
     """
     concepts = {
@@ -41,8 +43,9 @@ def compare(first: Explanation, second: Explanation) -> dict[str, Any]:
                            "change": second.probabilities[i] - first.probabilities[i]})
     shifts.sort(key=lambda s: -round(abs(s["change"]), 6))  # ties keep the choice order
     paths = []
-    for a, b in zip(first.per_choice, second.per_choice):
-        if a.choice != b.choice:
+    leading = set(first.ranking[:top]) | set(second.ranking[:top])
+    for i, (a, b) in enumerate(zip(first.per_choice, second.per_choice)):
+        if a.choice != b.choice or i not in leading:
             continue
         rows_a, rows_b = _path_rows(a.paths), _path_rows(b.paths)
         only_a = [row for text, row in rows_a.items() if text not in rows_b]
