@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kgqa.retrieval.config import RetrievalConfig
 
 #: Options of :func:`kgqa.explain.extract.explain_batch` that callers may pass through.
-EXPLAIN_OPTIONS = ("top_paths", "max_nodes", "max_edges", "max_hops", "max_checked")
+EXPLAIN_OPTIONS = ("top_paths", "max_nodes", "max_edges", "max_hops", "max_checked", "check_budget")
 
 
 @dataclass
@@ -316,7 +316,7 @@ class Answerer(LazyLinkerMixin):
             ids, labels: dataset ids and gold indices (shown in explanations).
             explain: also build the :class:`Explanation` (cheap).
             batch_size: questions per model call.
-            **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops`` of
+            **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops``, ``max_checked``, ``check_budget`` of
                 :func:`~kgqa.explain.extract.explain_batch`.
 
         Raises:
@@ -505,7 +505,8 @@ def answer(question: str, choices: Sequence[str], *, model: "str | Path | Answer
         graph: the graph (name, directory or loaded); ``None`` = the graph the model was trained
             on. A graph with another checksum than the model's is refused (``[E081]``).
         explain: also build the explanation (``result.explanation``).
-        **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops`` of the explanation.
+        **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops``, ``max_checked``,
+            ``check_budget`` of the explanation (:func:`~kgqa.explain.extract.explain_batch`).
 
     Returns:
         An :class:`AnswerResult`: ``ranked`` choices with probabilities, ``prediction`` and

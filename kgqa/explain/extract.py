@@ -61,6 +61,8 @@ CONTEXT_TYPE = 3
 UNIFORM_BAND = 1.1
 #: A logit change below this is no change.
 MIN_LOGIT_CHANGE = 1e-3
+#: Paths per choice checked by occlusion whatever the budget.
+MIN_CHECKED = 4
 
 NO_LINK_MESSAGE = ("no concept of the question or this choice is in the graph: no graph evidence, "
                    "the score comes from the language model alone")
@@ -136,7 +138,8 @@ def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph
                   links: Sequence["QALinks"] | None = None,
                   layers: Sequence["LayerAttention"] | None = None,
                   occluder: "Occluder | None" = None, top_paths: int = 5, max_nodes: int = 20,
-                  max_edges: int = 40, max_hops: int = 2, max_checked: int = 32) -> list[Explanation]:
+                  max_edges: int = 40, max_hops: int = 2, max_checked: int = 32,
+                  check_budget: int = 30_000) -> list[Explanation]:
     """One :class:`Explanation` per question of ``batch``.
 
     Args:
@@ -160,6 +163,10 @@ def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph
         max_hops: longest subgraph path (models that read no paths).
         max_checked: most paths per choice checked by occlusion (shortest first, then by
             attention); the others keep their attention only.
+        check_budget: edges in all occlusion copies of one question, shared equally by its
+            choices: a choice of ``E`` edges gets ``check_budget / (C * E)`` copies (at least
+            ``MIN_CHECKED``, at most ``max_checked``), which bounds the time of a question
+            with large subgraphs (the copies' forward pass costs per edge).
 
     Returns:
         ``B`` explanations, in batch order.
@@ -174,7 +181,10 @@ def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph
     if view is not None:
         candidates = {g: view.candidates(g, max_hops=max_hops) for g in range(B * C)}
         if occluder is not None:
-            _occlude_paths(view, candidates, occluder, logits, max_checked)
+            E = np.diff(view.edge_ptr)
+            limits = {g: min(max_checked, max(MIN_CHECKED, int(check_budget // (C * max(int(E[g]), 1)))))
+                      for g in candidates}
+            _occlude_paths(view, candidates, occluder, logits, limits)
     entity_effects: dict[int, dict[int, float]] = {}
     if view is None and occluder is not None and entity_ids is not None:
         entity_effects = _occlude_entities(occluder, entity_ids, B, C)
@@ -234,7 +244,7 @@ def checked_paths(paths: Sequence[PathCandidate], limit: int) -> list[PathCandid
 
 
 def _occlude_paths(view: "_GraphView", candidates: dict[int, list[PathCandidate]],
-                   occluder: "Occluder", logits: np.ndarray, limit: int) -> None:
+                   occluder: "Occluder", logits: np.ndarray, limits: dict[int, int]) -> None:
     """Every checked path of every choice in one batched forward (plus one unchanged copy per
     choice, the baseline); fills ``occlusion`` and ``probability_drop`` in place."""
     from kgqa.explain.occlusion import probability_after
@@ -244,7 +254,7 @@ def _occlude_paths(view: "_GraphView", candidates: dict[int, list[PathCandidate]
     owners: list[tuple[int, PathCandidate | None]] = []
     empty = np.zeros(0, dtype=np.int64)
     for g, paths in candidates.items():
-        picked = checked_paths(paths, limit)
+        picked = checked_paths(paths, limits[g])
         if not picked:
             continue
         requests.append((g, empty))

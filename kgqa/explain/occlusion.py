@@ -137,6 +137,8 @@ class Occluder:
         self.chunk = int(chunk)
         self._graphs: dict[int, object] = {}
         self.forwards = 0  # forward passes run (for tests and benchmarks)
+        self.copies = 0  # graph copies (or pairs) run
+        self.copied_edges = 0  # edges in those copies
 
     def graph(self, g: int):
         """Choice graph ``g`` on its own (local node and edge positions)."""
@@ -206,6 +208,8 @@ class Occluder:
                     runs.append((g, [removed]))
             out = self._pair_batch([g for g, _ in part])
             out.graphs = copies_without_edges([self.graph(g) for g, _ in runs], [r for _, r in runs])
+            self.copies += len(part)
+            self.copied_edges += out.graphs.edge_index.size(1)
             return out
 
         return self._run(make, len(requests))
