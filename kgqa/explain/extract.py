@@ -61,8 +61,6 @@ CONTEXT_TYPE = 3
 UNIFORM_BAND = 1.1
 #: A logit change below this is no change.
 MIN_LOGIT_CHANGE = 1e-3
-#: Paths per choice checked by occlusion whatever the budget.
-MIN_CHECKED = 4
 
 NO_LINK_MESSAGE = ("no concept of the question or this choice is in the graph: no graph evidence, "
                    "the score comes from the language model alone")
@@ -164,9 +162,10 @@ def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph
         max_checked: most paths per choice checked by occlusion (shortest first, then by
             attention); the others keep their attention only.
         check_budget: edges in all occlusion copies of one question, shared equally by its
-            choices: a choice of ``E`` edges gets ``check_budget / (C * E)`` copies (at least
-            ``MIN_CHECKED``, at most ``max_checked``), which bounds the time of a question
-            with large subgraphs (the copies' forward pass costs per edge).
+            choices: a choice of ``E`` edges gets ``check_budget / (C * E)`` copies (at most
+            ``max_checked``, at least ``top_paths``, so every shown path is checked), which
+            bounds the time of a question with large subgraphs (the copies' forward pass costs
+            per edge).
 
     Returns:
         ``B`` explanations, in batch order.
@@ -182,7 +181,7 @@ def explain_batch(output: "QAModelOutput", batch: "QABatch", kg: "KnowledgeGraph
         candidates = {g: view.candidates(g, max_hops=max_hops) for g in range(B * C)}
         if occluder is not None:
             E = np.diff(view.edge_ptr)
-            limits = {g: min(max_checked, max(MIN_CHECKED, int(check_budget // (C * max(int(E[g]), 1)))))
+            limits = {g: max(top_paths, min(max_checked, int(check_budget // (C * max(int(E[g]), 1)))))
                       for g in candidates}
             _occlude_paths(view, candidates, occluder, logits, limits)
     entity_effects: dict[int, dict[int, float]] = {}

@@ -188,3 +188,13 @@ def test_ernie_entity_occlusion(toy_kg):
                                                            "shovel": float(shovel + 1)}
     assert first.ranking == "occlusion" and "changes this choice's logit the most" in first.path_note
     assert {n.name: n.occlusion for n in exp.per_choice[1].nodes} == {"dig": float(dig + 1)}
+
+
+def test_the_budget_bounds_the_copies_but_every_shown_path_is_checked(toy_kg):
+    exp, occluder = explain_with(EdgeSum(), make_batch(paths=False), toy_kg, check_budget=1, top_paths=2)
+    shovel = exp.per_choice[0]
+    assert shovel.num_paths == 3 and shovel.num_checked == 2 and occluder.copies == 3  # + one baseline
+    # the shortest paths first are checked (the HasA path is not), then ranked by their drop
+    assert [(p.text, p.occlusion) for p in shovel.paths] == [
+        ("flower --AtLocation--> garden <-AtLocation-- shovel", 8.0), ("dig <-UsedFor-- shovel", 4.0)]
+    assert all(p.occlusion is not None for p in shovel.paths)
