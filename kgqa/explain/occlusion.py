@@ -100,9 +100,10 @@ def _copy_paths(graph, keep: torch.Tensor, node_offset: torch.Tensor, first_grap
         graph.edge_index[0].tolist(), graph.edge_index[1].tolist(), graph.edge_type.tolist()))}
     hops = relations.size(1) if relations.dim() == 2 else 0
     hop_edge = torch.full((lengths.numel(), max(hops, 1)), E, dtype=torch.long)  # E: no edge
+    node_rows, relation_rows = nodes.tolist(), relations.tolist()
     for p, length in enumerate(lengths.tolist()):
         for j in range(max(length, 0)):
-            hop_edge[p, j] = position.get((int(nodes[p, j]), int(nodes[p, j + 1]), int(relations[p, j])), E)
+            hop_edge[p, j] = position.get((node_rows[p][j], node_rows[p][j + 1], relation_rows[p][j]), E)
     alive = torch.cat([keep, torch.ones(K, 1, dtype=torch.bool)], dim=1)[:, hop_edge].all(dim=-1)  # (K, P)
     copy = torch.arange(K).view(K, 1).expand_as(alive)[alive]
     rows = torch.arange(lengths.numel()).view(1, -1).expand_as(alive)[alive]
@@ -207,7 +208,8 @@ class Occluder:
                 else:
                     runs.append((g, [removed]))
             out = self._pair_batch([g for g, _ in part])
-            out.graphs = copies_without_edges([self.graph(g) for g, _ in runs], [r for _, r in runs])
+            out.graphs = copies_without_edges([self.graph(g) for g, _ in runs],
+                                              [r for _, r in runs]).to(self.batch.graphs.batch.device)
             self.copies += len(part)
             self.copied_edges += out.graphs.edge_index.size(1)
             return out
