@@ -102,7 +102,9 @@ def path_line(path) -> "RenderableType":
 
 def choice_block(explanation: Explanation, index: int, *, top_paths: int = 5, top_nodes: int = 6
                  ) -> "RenderableType":
-    """One choice: linked concepts, top paths with weights, top-attended nodes."""
+    """One choice: linked concepts, the shown paths (occlusion effect, attention, sentence,
+    negation mark) with the note on their scores, and the top-attended nodes (or the logit drop
+    of each concept's fusion, ERNIE)."""
     from rich.console import Group
     from rich.text import Text
 
