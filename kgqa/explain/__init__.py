@@ -27,7 +27,7 @@ _NAMES = {
     "ExplainedPath": "kgqa.explain.types",
     "explain_batch": "kgqa.explain.extract",
     "record_layer_attention": "kgqa.explain.attention", "Occluder": "kgqa.explain.occlusion",
-    "compare": "kgqa.explain.compare",
+    "context_differences": "kgqa.explain.compare",
     "Answerer": "kgqa.explain.answer",
     "AnswerResult": "kgqa.explain.answer", "RankedChoice": "kgqa.explain.answer",
     "load_answerer": "kgqa.explain.loading",

@@ -103,9 +103,10 @@ def relative_to_uniform(edge_index: np.ndarray, alpha: np.ndarray, num_nodes: in
 def record_layer_attention(model: torch.nn.Module):
     """Keep the attention of every attention layer of ``model`` while the block runs.
 
-    Yields a list that fills with one :class:`LayerAttention` per layer call, in call order
-    (a layer called twice appears twice). Nothing is recorded for models without attention
-    layers (KagNet's GCN, R-GCN, the LM), and the model's outputs are unchanged.
+    Yields a list that is filled when the block ends: one :class:`LayerAttention` per layer
+    call, in call order (a layer called twice appears twice). Nothing is recorded for models
+    without attention layers (KagNet's GCN, R-GCN, the LM), and the model's outputs are
+    unchanged.
 
     Example::
 

@@ -1,10 +1,10 @@
 """What differs between two explanations of the same choices in two contexts (``kgqa demo``).
 
-:func:`compare` reads two :class:`~kgqa.explain.types.Explanation` objects and returns plain data
-that the terminal and the HTML page both show: the concepts linked in one context only, the
-answers, each choice's probability change, the paths shown in one context only (with their
-occlusion effect), and a closing sentence that says plainly whether the context changed the
-answer, with every choice's probability in both.
+:func:`context_differences` reads two :class:`~kgqa.explain.types.Explanation` objects and
+returns plain data that the terminal and the HTML page both show: the concepts linked in one
+context only, the answers, each choice's probability change, the paths shown in one context only
+(with their occlusion effect), and a closing sentence that says plainly whether the context
+changed the answer, with every choice's probability in both.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ def _path_rows(paths) -> dict[str, dict[str, Any]]:
                      "attention": p.attention, "negated": list(p.negated)} for p in paths}
 
 
-def compare(first: Explanation, second: Explanation, *, top: int = 2) -> dict[str, Any]:
+def context_differences(first: Explanation, second: Explanation, *, top: int = 2
+                        ) -> dict[str, Any]:
     """The differences between ``first`` and ``second`` (the same choices, two questions).
 
     Paths are compared for the ``top`` most probable choices of either context.

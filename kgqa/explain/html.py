@@ -32,15 +32,15 @@ def _json_for_script(value) -> str:
 def render_html(explanations: Explanation | Sequence[Explanation], *, title: str | None = None) -> str:
     """The page's HTML text (see the module docstring). Two explanations of the same choices
     (the demo's two contexts) also get a panel saying what differs between them
-    (:func:`kgqa.explain.compare.compare`)."""
+    (:func:`kgqa.explain.compare.context_differences`)."""
     items = [explanations] if isinstance(explanations, Explanation) else list(explanations)
     data = [e.to_dict() for e in items]
     comparison = ""
     if len(items) == 2 and items[0].choices == items[1].choices:
-        from kgqa.explain.compare import compare
+        from kgqa.explain.compare import context_differences
 
         comparison = ("<script type=\"application/json\" id=\"kgqa-compare-data\">"
-                      f"{_json_for_script(compare(items[0], items[1]))}</script>\n")
+                      f"{_json_for_script(context_differences(items[0], items[1]))}</script>\n")
     title = title or (items[0].question if len(items) == 1 else "kgqa explanations")
     subtitle = " · ".join(sorted({f"model {e.model}" for e in items} | {f"graph {e.graph}" for e in items}))
     return (

@@ -237,10 +237,10 @@ def print_comparison(explanations: Sequence[Explanation], console: "Console | No
 def comparison_lines(explanations: Sequence[Explanation]) -> list[str]:
     """Plain sentences on what changed between the first two questions (terminal-safe text):
     linked concepts, answers, probability changes, the paths shown in one context only with
-    their occlusion effect, and the closing note (:func:`kgqa.explain.compare.compare`)."""
-    from kgqa.explain.compare import compare
+    their occlusion effect, and the closing note (:func:`kgqa.explain.compare.context_differences`)."""
+    from kgqa.explain.compare import context_differences
 
-    diff = compare(terminal_safe(explanations[0]), terminal_safe(explanations[1]))
+    diff = context_differences(terminal_safe(explanations[0]), terminal_safe(explanations[1]))
     concepts, answers = diff["concepts"], diff["answers"]
     lines = [f"linked only in the first question: {', '.join(concepts['only_first']) or '-'}; "
              f"only in the second: {', '.join(concepts['only_second']) or '-'}"]
