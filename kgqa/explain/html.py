@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kgqa.explain.html_assets import CSS, JS
-from kgqa.explain.types import Explanation
+from kgqa.explain.types import Explanation, _finite
 
 
 def _json_for_script(value) -> str:
@@ -40,7 +40,7 @@ def render_html(explanations: Explanation | Sequence[Explanation], *, title: str
         from kgqa.explain.compare import context_differences
 
         comparison = ("<script type=\"application/json\" id=\"kgqa-compare-data\">"
-                      f"{_json_for_script(context_differences(items[0], items[1]))}</script>\n")
+                      f"{_json_for_script(_finite(context_differences(items[0], items[1])))}</script>\n")
     title = title or (items[0].question if len(items) == 1 else "kgqa explanations")
     subtitle = " · ".join(sorted({f"model {e.model}" for e in items} | {f"graph {e.graph}" for e in items}))
     return (
