@@ -2,7 +2,12 @@
 and why the chosen answer won.
 
 - :mod:`~kgqa.explain.types`: the typed :class:`Explanation` every renderer reads.
-- :mod:`~kgqa.explain.extract`: model output + batch graphs + graph -> explanations.
+- :mod:`~kgqa.explain.extract`: model output + batch graphs + graph -> explanations: the
+  question-to-answer paths of each choice, checked by occlusion, with attention beside them.
+- :mod:`~kgqa.explain.attention`: every layer's attention, recorded while the model runs,
+  relative to uniform; :mod:`~kgqa.explain.occlusion`: the model again, with evidence removed.
+- :mod:`~kgqa.explain.sentences`: paths as sentences; :mod:`~kgqa.explain.compare`: what differs
+  between two contexts.
 - :mod:`~kgqa.explain.answer`: :func:`answer` and :class:`Answerer` (link, retrieve, encode, score).
 - :mod:`~kgqa.explain.loading`: checkpoints and the shipped default model -> :class:`Answerer`.
 - renderers: :mod:`~kgqa.explain.terminal` (rich), :mod:`~kgqa.explain.html` (one offline HTML
@@ -21,6 +26,8 @@ _NAMES = {
     "ExplainedNode": "kgqa.explain.types", "ExplainedEdge": "kgqa.explain.types",
     "ExplainedPath": "kgqa.explain.types",
     "explain_batch": "kgqa.explain.extract",
+    "record_layer_attention": "kgqa.explain.attention", "Occluder": "kgqa.explain.occlusion",
+    "context_differences": "kgqa.explain.compare",
     "Answerer": "kgqa.explain.answer",
     "AnswerResult": "kgqa.explain.answer", "RankedChoice": "kgqa.explain.answer",
     "load_answerer": "kgqa.explain.loading",

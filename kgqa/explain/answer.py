@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,10 +37,11 @@ from kgqa.utils.threads import torch_threads
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
     from kgqa.linking.types import QALinks
+    from kgqa.models.base import QABatch
     from kgqa.retrieval.config import RetrievalConfig
 
 #: Options of :func:`kgqa.explain.extract.explain_batch` that callers may pass through.
-EXPLAIN_OPTIONS = ("top_paths", "max_nodes", "max_edges", "max_hops")
+EXPLAIN_OPTIONS = ("top_paths", "max_nodes", "max_edges", "max_hops", "max_checked", "check_budget")
 
 
 @dataclass
@@ -314,7 +316,7 @@ class Answerer(LazyLinkerMixin):
             ids, labels: dataset ids and gold indices (shown in explanations).
             explain: also build the :class:`Explanation` (cheap).
             batch_size: questions per model call.
-            **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops`` of
+            **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops``, ``max_checked``, ``check_budget`` of
                 :func:`~kgqa.explain.extract.explain_batch`.
 
         Raises:
@@ -348,20 +350,27 @@ class Answerer(LazyLinkerMixin):
                 for i, result in zip(rows, answered):
                     results[i] = result
 
-    def _answer_batch(self, questions: list[str], choices: list[list[str]], *, notes, ids, labels,
-                      explain: bool, options: dict) -> list[AnswerResult]:
-        from kgqa.explain.extract import explain_batch
+    def prepare_batch(self, questions: list[str], choices: list[list[str]], *,
+                      ids: Sequence[str | None] | None = None,
+                      labels: Sequence[int | None] | None = None) -> tuple["QABatch", list, dict]:
+        """Link, encode and retrieve: the model's input for questions with the same number of
+        choices (already checked by :func:`check_question`).
+
+        Returns:
+            ``(batch, links, seconds)``: the :class:`~kgqa.models.base.QABatch`, the linking of
+            each question and the time of each stage (``link``, ``encode``, ``retrieve``).
+        """
         from kgqa.models.base import QABatch
 
+        ids = list(ids) if ids is not None else [None] * len(questions)
+        labels = list(labels) if labels is not None else [None] * len(questions)
         seconds: dict[str, float] = {}
-        start = t0 = time.perf_counter()
+        t0 = time.perf_counter()
         links = self._link(questions, choices)
-        notes = [list(n) + link_notes(qa) for n, qa in zip(notes, links)]
         seconds["link"] = time.perf_counter() - t0
-        num_choices = len(choices[0])
         known = [label for label in labels if label is not None]
         batch = QABatch(ids=[i if i is not None else f"q{k}" for k, i in enumerate(ids)],
-                        num_choices=num_choices,
+                        num_choices=len(choices[0]),
                         labels=torch.tensor(labels, dtype=torch.long) if len(known) == len(labels) and
                         known else None)
         t0 = time.perf_counter()
@@ -371,13 +380,26 @@ class Answerer(LazyLinkerMixin):
         if self.uses_graphs:
             batch.graphs = self._graphs(questions, choices, links)
         seconds["retrieve"] = time.perf_counter() - t0
+        return batch, links, seconds
+
+    def _answer_batch(self, questions: list[str], choices: list[list[str]], *, notes, ids, labels,
+                      explain: bool, options: dict) -> list[AnswerResult]:
+        from kgqa.explain.attention import record_layer_attention
+        from kgqa.explain.extract import explain_batch
+        from kgqa.explain.occlusion import Occluder
+
+        start = time.perf_counter()
+        batch, links, seconds = self.prepare_batch(questions, choices, ids=ids, labels=labels)
+        notes = [list(n) + link_notes(qa) for n, qa in zip(notes, links)]
         t0 = time.perf_counter()
-        output = self.model(batch)
+        with (record_layer_attention(self.model) if explain else nullcontext([])) as layers:
+            output = self.model(batch)
         _score_duplicates_alike(output.logits, choices)
         seconds["model"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         explanations = (explain_batch(output, batch, self.kg, questions=questions, choices=choices,
-                                      model=self.model_name, links=links, **options)
+                                      model=self.model_name, links=links, layers=layers,
+                                      occluder=Occluder(self.model, batch), **options)
                         if explain else [None] * len(questions))
         seconds["explain"] = time.perf_counter() - t0
         seconds["total"] = time.perf_counter() - start
@@ -421,10 +443,14 @@ class Answerer(LazyLinkerMixin):
 
             examples = tuple(QAExample(id=str(i), question=q, choices=tuple(c))
                              for i, (q, c) in enumerate(zip(questions, choices)))
-            batch.lm_states = encode_pairs(self.backbone, QADataset(name="answer", split="answer",
-                                                                    examples=examples),
-                                           max_length=self.max_length, pooling=self.pooling,
-                                           batch_size=len(examples), progress=False)
+            dataset = QADataset(name="answer", split="answer", examples=examples)
+            batch.lm_states = encode_pairs(self.backbone, dataset, max_length=self.max_length,
+                                           pooling=self.pooling, batch_size=len(examples), progress=False)
+            if getattr(self.model, "prior", None) is not None:  # the zero-shot prior's inputs
+                from kgqa.training.features import encode_question_choice_vectors
+
+                batch.question_vectors, batch.choice_vectors = encode_question_choice_vectors(
+                    self.backbone, dataset, max_length=self.max_length)
         else:
             encoder = self.model.backbone
             enc = encoder.encode_choices(questions, choices, max_length=self.max_length)
@@ -479,7 +505,8 @@ def answer(question: str, choices: Sequence[str], *, model: "str | Path | Answer
         graph: the graph (name, directory or loaded); ``None`` = the graph the model was trained
             on. A graph with another checksum than the model's is refused (``[E081]``).
         explain: also build the explanation (``result.explanation``).
-        **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops`` of the explanation.
+        **options: ``top_paths``, ``max_nodes``, ``max_edges``, ``max_hops``, ``max_checked``,
+            ``check_budget`` of the explanation (:func:`~kgqa.explain.extract.explain_batch`).
 
     Returns:
         An :class:`AnswerResult`: ``ranked`` choices with probabilities, ``prediction`` and

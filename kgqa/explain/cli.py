@@ -241,7 +241,7 @@ def register(app: typer.Typer) -> None:
                                     f"{answer_s:.2f} s", style="dim"))
                 print_comparison(explanations, console)
                 page = write_html(explanations, out / "demo.html",
-                                  title="kgqa demo: the context changes the answer")
+                                  title="kgqa demo: one question in two contexts")
                 figures = [render_static(e, out / f"demo_{name}.png")
                            for e, name in zip(explanations, ("flowers", "house"))]
         except KGQAError as exc:

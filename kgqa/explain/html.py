@@ -4,10 +4,12 @@ The page holds its data and its code: the explanations as JSON in
 ``<script type="application/json" id="kgqa-data">``, the CSS and a small force-layout SVG
 renderer inline (:mod:`kgqa.explain.html_assets`), nothing fetched from a network. Question
 concepts, answer concepts and other concepts have distinct colours; node size is the node's
-score (attention, or relevance when the model gives none), edge width its attention; every edge
-carries its relation's name; a selector (and the probability bars) switches between the answer
-choices; hovering a node or an edge shows its scores. Several explanations become panels side
-by side (the demo's pair of questions).
+score (attention, or relevance when the model gives none), edge width its attention; the edges of
+the shown paths are orange, negated relations dashed; every edge carries its relation's name; the
+paths are listed with their occlusion effect, attention, a negation mark and a sentence; a
+selector (and the probability bars) switches between the answer choices; hovering a node or an
+edge shows its scores. Several explanations become panels side by side (the demo's pair of
+questions), two of the same choices with a panel saying what differs between them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kgqa.explain.html_assets import CSS, JS
-from kgqa.explain.types import Explanation
+from kgqa.explain.types import Explanation, _finite
 
 
 def _json_for_script(value) -> str:
@@ -28,9 +30,17 @@ def _json_for_script(value) -> str:
 
 
 def render_html(explanations: Explanation | Sequence[Explanation], *, title: str | None = None) -> str:
-    """The page's HTML text (see the module docstring)."""
+    """The page's HTML text (see the module docstring). Two explanations of the same choices
+    (the demo's two contexts) also get a panel saying what differs between them
+    (:func:`kgqa.explain.compare.context_differences`)."""
     items = [explanations] if isinstance(explanations, Explanation) else list(explanations)
     data = [e.to_dict() for e in items]
+    comparison = ""
+    if len(items) == 2 and items[0].choices == items[1].choices:
+        from kgqa.explain.compare import context_differences
+
+        comparison = ("<script type=\"application/json\" id=\"kgqa-compare-data\">"
+                      f"{_json_for_script(_finite(context_differences(items[0], items[1])))}</script>\n")
     title = title or (items[0].question if len(items) == 1 else "kgqa explanations")
     subtitle = " · ".join(sorted({f"model {e.model}" for e in items} | {f"graph {e.graph}" for e in items}))
     return (
@@ -40,8 +50,10 @@ def render_html(explanations: Explanation | Sequence[Explanation], *, title: str
         f"<body data-explanations=\"{len(items)}\">\n"
         f"<header><h1>{_html.escape(title)}</h1><div class=\"sub\">kgqa explanation · "
         f"{_html.escape(subtitle)}</div></header>\n"
+        "<div id=\"comparison\"></div>\n"
         "<div id=\"panels\" class=\"panels\"></div>\n<div id=\"kgqa-tooltip\"></div>\n"
         f"<script type=\"application/json\" id=\"kgqa-data\">{_json_for_script(data)}</script>\n"
+        f"{comparison}"
         f"<script>{JS}</script>\n</body>\n</html>\n")
 
 

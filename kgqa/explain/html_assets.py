@@ -48,7 +48,17 @@ svg.graph .nlabel { font-size: 14px; fill: #222; pointer-events: none; paint-ord
 .paths { margin: 6px 0 0 0; padding: 0; list-style: none; font-family: ui-monospace, Menlo, Consolas, monospace;
          font-size: 12px; }
 .paths li { padding: 1px 0; }
-.paths .w { display: inline-block; width: 52px; color: var(--muted); text-align: right; margin-right: 8px; }
+.paths .w { display: inline-block; width: 58px; color: var(--muted); text-align: right; margin-right: 8px; }
+.paths .s { display: block; margin-left: 132px; color: var(--muted); font-family: system-ui, sans-serif; font-style: italic; }
+.paths li.top .t { color: #b4450a; font-weight: 600; }
+.neg { color: #fff; background: #c0392b; border-radius: 3px; padding: 0 4px; margin-left: 6px; font-size: 11px;
+       font-family: system-ui, sans-serif; }
+svg.graph .edge.onpath { stroke: #e6550d; stroke-opacity: 0.95; }
+svg.graph .edge.negated { stroke-dasharray: 5 3; }
+.compare { background: #fff; border: 1px solid #e3e6ea; border-radius: 8px; padding: 10px 14px; margin: 14px 14px 0 14px; }
+.compare h2 { font-size: 15px; margin: 0 0 6px 0; }
+.compare .closing { font-weight: 600; margin-top: 6px; }
+.compare ul { margin: 4px 0; padding-left: 18px; font-size: 13px; }
 .concepts { font-size: 12px; margin: 4px 0; }
 .concepts > div { margin: 1px 0; }
 .concepts .q { color: var(--q); } .concepts .a { color: var(--a); }
@@ -63,7 +73,10 @@ JS = r"""
 (function () {
   "use strict";
   var COLORS = {question: "#1f77b4", answer: "#d62728", intermediate: "#2ca02c"};
-  var W = 900, H = 520, LABELLED = 24;  // edges (most attended first) whose relation is always shown
+  var W = 900, H = 520, LABELLED = 24;  // edges (the shown paths' first) whose relation is always shown
+  var RANKING = {occlusion: "(ranked by occlusion: the fall of this choice's logit when the path's edges are removed)",
+                 attention: "(ranked by the model's attention along the path; not checked by occlusion)",
+                 none: "(not ranked: shortest first)"};
   var data = JSON.parse(document.getElementById("kgqa-data").textContent);
   var tooltip = document.getElementById("kgqa-tooltip");
   window.kgqaRendered = [];
@@ -167,13 +180,18 @@ JS = r"""
       var k = pairSeen[key] = (pairSeen[key] || 0) + 1;
       var bend = (k - 1 - (pairCount[key] - 1) / 2) * 26 * (e.src < e.dst ? 1 : -1);
       var width = maxAtt > 0 && e.attention !== null ? 1 + 7 * e.attention / maxAtt : 1.3;
-      var path = sv("path", {"class": "edge", "stroke-width": width.toFixed(2),
+      var onPath = e.path_rank !== null && e.path_rank !== undefined;
+      if (onPath) width = Math.max(width, 3.5);
+      var path = sv("path", {"class": "edge" + (onPath ? " onpath" : "") + (e.negated ? " negated" : ""),
+                             "stroke-width": width.toFixed(2), "data-path-rank": onPath ? String(e.path_rank) : "",
                              "marker-end": "url(#arrow-" + panel.index + ")",
                              "data-src": e.src, "data-dst": e.dst, "data-relation": e.relation}, edgeLayer);
       var label = sv("text", {"class": "elabel" + (drawnEdges.length < LABELLED ? "" : " minor"),
                               "text-anchor": "middle"}, labelLayer);
       label.textContent = e.relation;
-      var tip = e.relation + "\nattention " + fmt(e.attention) + "\nweight " + fmt(e.weight);
+      var tip = e.relation + (e.negated ? " (negated)" : "") + "\nattention " + fmt(e.attention) + " x uniform" +
+                "\nlogit drop without it " + fmt(e.occlusion) + "\nweight " + fmt(e.weight) +
+                (onPath ? "\non shown path " + (e.path_rank + 1) : "");
       sv("title", {}, path).textContent = tip;
       path.addEventListener("mouseenter", function () { label.classList.add("shown"); });
       path.addEventListener("mousemove", function (evt) { path.classList.add("hot"); showTip(evt, choice.nodes[i].name + " --" + tip.replace("\n", "--> " + choice.nodes[j].name + "\n")); });
@@ -245,16 +263,21 @@ JS = r"""
     panel.choiceMessage.textContent = choice.message || "";
     panel.paths.innerHTML = "";
     if (choice.paths.length) {
-      var derived = choice.paths[0].source === "derived";
-      panel.pathsTitle.textContent = "top paths" + (derived ? " (derived from node/edge attention)" : " (path attention)");
-      choice.paths.forEach(function (p) {
-        var li = el("li", {}, panel.paths);
-        el("span", {"class": "w"}, li, fmt(p.weight));
-        el("span", {}, li, p.text);
+      panel.pathsTitle.textContent = "top paths " + (RANKING[choice.ranking] || "") +
+        " · columns: logit drop when removed, attention (x uniform)";
+      choice.paths.forEach(function (p, k) {
+        var li = el("li", {"class": k === 0 ? "top" : "", "data-occlusion": p.occlusion === null ? "" : String(p.occlusion)}, panel.paths);
+        el("span", {"class": "w"}, li, p.occlusion === null ? "-" : (p.occlusion >= 0 ? "+" : "") + fmt(p.occlusion));
+        el("span", {"class": "w"}, li, p.attention === null ? "-" : Number(p.attention).toFixed(2) + "x");
+        el("span", {"class": "t"}, li, p.text);
+        if (p.negated && p.negated.length) el("span", {"class": "neg"}, li, "negated: " + p.negated.join(", "));
+        el("span", {"class": "s"}, li, p.sentence);
       });
     } else {
       panel.pathsTitle.textContent = "no reasoning path for this choice";
     }
+    panel.pathNote.style.display = choice.path_note ? "block" : "none";
+    panel.pathNote.textContent = choice.path_note || "";
     panel.rows.forEach(function (row, i) { row.classList.toggle("active", i === c); });
     panel.select.value = String(c);
   }
@@ -287,18 +310,43 @@ JS = r"""
     var legend = el("div", {"class": "legend"}, div);
     [["question concept", COLORS.question], ["answer concept", COLORS.answer], ["other concept", COLORS.intermediate]]
       .forEach(function (x) { el("span", {"class": "key", style: "--c:" + x[1]}, legend, x[0]); });
-    el("span", {}, legend, "size = node score, width = edge attention; hover for scores and relations, drag to move");
+    el("span", {"class": "key", style: "--c:#e6550d"}, legend, "edges of the shown paths");
+    el("span", {}, legend, "size = node score, width = edge attention (dashed: negated relation); hover for scores, drag to move");
     panel.concepts = el("div", {"class": "concepts"}, div);
     panel.choiceMessage = el("div", {"class": "message"}, div);
     panel.svg = sv("svg", {"class": "graph", viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "xMidYMid meet",
                            role: "img", "aria-label": "subgraph"}, div);
     panel.pathsTitle = el("div", {"class": "meta"}, div);
     panel.paths = el("ul", {"class": "paths"}, div);
+    panel.pathNote = el("div", {"class": "message path-note"}, div);
     var wanted = /choice=(\d+)/.exec(window.location.hash || "");  // e.g. page.html#choice=2
     var first = wanted && Number(wanted[1]) < exp.choices.length ? Number(wanted[1]) : exp.predicted;
     draw(panel, exp, first >= 0 ? first : 0);
   }
 
+  function buildComparison(diff, root) {
+    var div = el("div", {"class": "compare", id: "kgqa-compare"}, root);
+    el("h2", {}, div, "What differs between the two contexts");
+    var ul = el("ul", {}, div);
+    el("li", {}, ul, "linked only in the first: " + (diff.concepts.only_first.join(", ") || "-") +
+       "; only in the second: " + (diff.concepts.only_second.join(", ") || "-"));
+    el("li", {}, ul, "probability change (first -> second): " + diff.shifts.map(function (s) {
+      return s.choice + " " + (s.change >= 0 ? "+" : "") + s.change.toFixed(3); }).join(", "));
+    diff.paths.forEach(function (row) {
+      [["only_first", "first"], ["only_second", "second"]].forEach(function (k) {
+        row[k[0]].forEach(function (p) {
+          var li = el("li", {"class": "diff-path"}, ul, row.choice + ": shown only in the " + k[1] + " context (" +
+             (p.occlusion === null ? "not checked" : "logit drop " + (p.occlusion >= 0 ? "+" : "") + fmt(p.occlusion)) +
+             "): " + p.text);
+          if (p.negated.length) el("span", {"class": "neg"}, li, "negated: " + p.negated.join(", "));
+        });
+      });
+    });
+    el("div", {"class": "closing"}, div, diff.closing);
+  }
+
+  var compareData = document.getElementById("kgqa-compare-data");
+  if (compareData) buildComparison(JSON.parse(compareData.textContent), document.getElementById("comparison"));
   var root = document.getElementById("panels");
   data.forEach(function (exp, p) { buildPanel(exp, p, root); });
   document.body.setAttribute("data-rendered", "true");

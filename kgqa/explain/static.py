@@ -1,8 +1,10 @@
 """Static figures of an explanation (PNG or SVG, for papers): matplotlib + a networkx layout.
 
 The same encoding as the HTML page: question concepts blue, answer concepts red, other
-concepts green; node area grows with the node's score, edge width with its attention; each edge
-is labelled with its relation. Built on a bare :class:`matplotlib.figure.Figure` with the Agg
+concepts green; node area grows with the node's score, edge width with its attention; the edges
+of the shown paths are orange (negated relations dashed) and the paths are listed under each
+graph with the fall of the choice's logit when they are removed; each edge is labelled with its
+relation. Built on a bare :class:`matplotlib.figure.Figure` with the Agg
 canvas, so nothing touches pyplot's global state or needs a display.
 """
 
@@ -14,6 +16,8 @@ from pathlib import Path
 from kgqa.explain.types import ChoiceExplanation, Explanation
 
 COLORS = {"question": "#1f77b4", "answer": "#d62728", "intermediate": "#2ca02c"}
+#: The colour of the shown paths' edges (as on the HTML page).
+PATH_COLOR = "#e6550d"
 FORMATS = ("png", "svg", "pdf")
 
 
@@ -50,8 +54,9 @@ def _layout(choice: ChoiceExplanation, seed: int = 0) -> dict[int, tuple[float, 
 
 def draw_choice(ax, explanation: Explanation, choice: int, *, seed: int = 0,
                 edge_labels: int = 20) -> None:
-    """Draw one choice's subgraph on a matplotlib ``Axes``; the ``edge_labels`` most attended
-    edges (the explanation lists them first) carry their relation's name."""
+    """Draw one choice's subgraph on a matplotlib ``Axes``: the edges of the shown paths in
+    orange (negated relations dashed); the ``edge_labels`` first edges (the explanation lists
+    the paths' edges, then the most attended) carry their relation's name."""
     from matplotlib.patches import FancyArrowPatch
 
     c = explanation.per_choice[choice]
@@ -74,15 +79,19 @@ def draw_choice(ax, explanation: Explanation, choice: int, *, seed: int = 0,
         k = seen[key] = seen.get(key, 0) + 1
         rad = 0.12 * (k - 1) * (1 if edge.src < edge.dst else -1)
         width = 0.6 + 5.0 * edge.attention / top if top > 0 and edge.attention is not None else 0.9
+        on_path = edge.path_rank is not None
         arrow = FancyArrowPatch(pos[edge.src], pos[edge.dst], arrowstyle="-|>", mutation_scale=9,
-                                connectionstyle=f"arc3,rad={rad}", linewidth=width, color="#8c96a0",
-                                alpha=0.8, shrinkA=size[edge.src] ** 0.5 / 2, shrinkB=size[edge.dst] ** 0.5 / 2,
-                                zorder=1)
+                                connectionstyle=f"arc3,rad={rad}", linewidth=max(width, 2.5) if on_path else width,
+                                color=PATH_COLOR if on_path else "#8c96a0", alpha=0.95 if on_path else 0.8,
+                                linestyle="--" if edge.negated else "-",
+                                shrinkA=size[edge.src] ** 0.5 / 2, shrinkB=size[edge.dst] ** 0.5 / 2,
+                                zorder=1.5 if on_path else 1)
         ax.add_patch(arrow)
-        if rank < edge_labels:
+        if rank < edge_labels or on_path:
             (x0, y0), (x1, y1) = pos[edge.src], pos[edge.dst]
             ax.text((x0 + x1) / 2 - rad * (y1 - y0) / 2, (y0 + y1) / 2 + rad * (x1 - x0) / 2,
-                    edge.relation, fontsize=6, color="#6b7580", ha="center", va="center", zorder=2)
+                    edge.relation, fontsize=6, color=PATH_COLOR if on_path else "#6b7580", ha="center",
+                    va="center", zorder=2)
     xs = [pos[n.id][0] for n in c.nodes]
     ys = [pos[n.id][1] for n in c.nodes]
     ax.scatter(xs, ys, s=[size[n.id] for n in c.nodes], c=[COLORS.get(n.kind, "#888") for n in c.nodes],
@@ -94,6 +103,22 @@ def draw_choice(ax, explanation: Explanation, choice: int, *, seed: int = 0,
     pad = 0.25
     ax.set_xlim(min(xs) - pad, max(xs) + pad)
     ax.set_ylim(min(ys) - pad, max(ys) + pad + 0.1)
+
+
+def path_list(ax, choice: ChoiceExplanation, *, top_paths: int = 5) -> None:
+    """The shown (highlighted) paths of a choice as text on an ``Axes`` of their own: the fall
+    of the choice's logit when each is removed, the arrow form and a negation mark."""
+    ax.set_axis_off()
+    lines = ["logit drop   path (" + {"occlusion": "ranked by occlusion", "attention": "ranked by attention"}
+             .get(choice.ranking, "shortest first") + ")"] if choice.paths else []
+    for path in choice.paths[:top_paths]:
+        drop = f"{path.occlusion:+.3f}" if path.occlusion is not None else "   -  "
+        neg = f"  [negated: {', '.join(path.negated)}]" if path.negated else ""
+        lines.append(f"  {drop}     {path.text}{neg}")
+    if choice.path_note:
+        lines.append(choice.path_note)
+    ax.text(0.0, 1.0, "\n".join(lines), transform=ax.transAxes, fontsize=7.5, va="top", ha="left",
+            family="monospace", color=PATH_COLOR)
 
 
 def render_static(explanation: Explanation, path: str | Path, *, choices: Sequence[int] | None = None,
@@ -126,16 +151,18 @@ def render_static(explanation: Explanation, path: str | Path, *, choices: Sequen
     if choices is None:
         choices = explanation.ranking[:2]
     choices = list(choices)
-    figure = Figure(figsize=(6.5 * len(choices), 5.6), layout="constrained")
+    figure = Figure(figsize=(6.5 * len(choices), 6.8), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, len(choices), squeeze=False)[0]
-    for ax, i in zip(axes, choices):
-        draw_choice(ax, explanation, i, seed=seed)
+    axes = figure.subplots(2, len(choices), squeeze=False, gridspec_kw={"height_ratios": [5, 1]})
+    for k, i in enumerate(choices):
+        draw_choice(axes[0, k], explanation, i, seed=seed)
+        path_list(axes[1, k], explanation.per_choice[i])
     figure.suptitle(explanation.question, fontsize=12)
     handles = [Line2D([], [], marker="o", linestyle="", markersize=8, color=COLORS[k], label=label)
                for k, label in (("question", "question concept"), ("answer", "answer concept"),
                                 ("intermediate", "other concept"))]
-    figure.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize=9)
+    handles.append(Line2D([], [], color=PATH_COLOR, linewidth=2.5, label="edges of the shown paths"))
+    figure.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize=9)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, dpi=dpi, metadata={"Software": "kgqa"} if fmt == "png" else None)
     return write_file(path, buffer.getvalue())

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from kgqa.explain.extract import UNIFORM_BAND
 from kgqa.explain.types import Explanation, duplicate_choices
 from kgqa.utils.terminal import printable
 
@@ -75,9 +76,35 @@ def ranking_table(explanation: Explanation, *, title: str | None = None) -> "Ren
     return table
 
 
+RANKING_TITLES = {
+    "occlusion": "(ranked by occlusion: the fall of this choice's logit when the path's edges are "
+                 "removed; attention along the path, x uniform, beside it)",
+    "attention": "(ranked by the model's attention along the path, x uniform; not checked by occlusion)",
+    "none": "(not ranked: shortest first)",
+}
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def path_line(path) -> "RenderableType":
+    """One path: its occlusion drop, attention, arrow form, a negation mark and its sentence."""
+    from rich.text import Text
+
+    line = Text(f"    {_number(path.occlusion, '+6.3f'):>6}  {_number(path.attention, '7.2f'):>7}x  ")
+    line.append(path.text)
+    if path.negated:
+        line.append(f"  [negated: {', '.join(path.negated)}]", style="bold red")
+    line.append(f"\n                       {path.sentence}", style="dim italic")
+    return line
+
+
 def choice_block(explanation: Explanation, index: int, *, top_paths: int = 5, top_nodes: int = 6
                  ) -> "RenderableType":
-    """One choice: linked concepts, top paths with weights, top-attended nodes."""
+    """One choice: linked concepts, the shown paths (occlusion effect, attention, sentence,
+    negation mark) with the note on their scores, and the top-attended nodes (or the logit drop
+    of each concept's fusion, ERNIE)."""
     from rich.console import Group
     from rich.text import Text
 
@@ -94,13 +121,29 @@ def choice_block(explanation: Explanation, index: int, *, top_paths: int = 5, to
     if c.message:
         lines.append(Text(f"  {c.message}", style="yellow"))
     if c.paths:
-        derived = c.paths[0].source == "derived"
-        lines.append(Text("  top paths" + (" (derived from node/edge attention)" if derived else
-                                           " (path attention)") + ":", style="dim"))
+        lines.append(Text("  top paths " + RANKING_TITLES.get(c.ranking, "") + ":", style="dim"))
+        lines.append(Text("      drop  attention  path", style="dim"))
         for path in c.paths[:top_paths]:
-            lines.append(Text(f"    {path.weight:6.3f}  {path.text}"))
+            lines.append(path_line(path))
+    if c.path_note:
+        lines.append(Text(f"  {c.path_note}", style="yellow"))
+    fused = sorted((n for n in c.nodes if n.occlusion is not None), key=lambda n: -n.occlusion)
+    if fused:  # ERNIE: the effect of each linked concept's fusion
+        text = Text("  logit drop without each concept's fusion: ", style="dim")
+        for k, node in enumerate(fused[:top_nodes]):
+            text.append(", " if k else "")
+            text.append(node.name, style=KIND_STYLE[node.kind])
+            text.append(f" {node.occlusion:+.3f}", style="dim")
+        lines.append(text)
     nodes = [n for n in c.top_nodes(top_nodes, kinds=("intermediate",)) if n.score > 0]
-    if nodes:
+    # pooling attention (QA-GNN, R-GCN: sums to 1 over the concepts; not KagNet's path sums)
+    pooled = [n.attention for n in c.nodes if n.attention is not None]
+    pooling = bool(pooled) and not any(p.source == "model" for p in c.paths)
+    uniform = 1.0 / c.num_subgraph_nodes if c.num_subgraph_nodes else 0.0
+    if nodes and not fused and pooling and uniform and max(pooled) <= UNIFORM_BAND * uniform:
+        lines.append(Text(f"  node attention: uniform over the {c.num_subgraph_nodes} concepts "
+                          f"({uniform:.3f} each): it singles out no node", style="dim"))
+    elif nodes and not fused:
         label = "attention" if nodes[0].attention is not None else "relevance"
         text = Text(f"  top nodes ({label}): ", style="dim")
         for k, node in enumerate(nodes):
@@ -192,20 +235,26 @@ def print_comparison(explanations: Sequence[Explanation], console: "Console | No
 
 
 def comparison_lines(explanations: Sequence[Explanation]) -> list[str]:
-    """Plain sentences on what changed between the first two questions (terminal-safe text)."""
-    a, b = terminal_safe(explanations[0]), terminal_safe(explanations[1])
-    only_a = [c for c in a.question_concepts if c not in b.question_concepts]
-    only_b = [c for c in b.question_concepts if c not in a.question_concepts]
-    lines = [f"linked only in the first question: {', '.join(only_a) or '-'}; "
-             f"only in the second: {', '.join(only_b) or '-'}"]
-    lines.append(f"answers: '{a.prediction}' ({a.probabilities[a.predicted]:.3f}) vs "
-                 f"'{b.prediction}' ({b.probabilities[b.predicted]:.3f})")
-    shifts = []
-    for i, choice in enumerate(a.choices):
-        if i < len(b.choices) and b.choices[i] == choice:
-            shifts.append((b.probabilities[i] - a.probabilities[i], choice))
-    shifts.sort(key=lambda s: -round(abs(s[0]), 6))  # ties keep the choice order
-    if shifts:
+    """Plain sentences on what changed between the first two questions (terminal-safe text):
+    linked concepts, answers, probability changes, the paths shown in one context only with
+    their occlusion effect, and the closing note (:func:`kgqa.explain.compare.context_differences`)."""
+    from kgqa.explain.compare import context_differences
+
+    diff = context_differences(terminal_safe(explanations[0]), terminal_safe(explanations[1]))
+    concepts, answers = diff["concepts"], diff["answers"]
+    lines = [f"linked only in the first question: {', '.join(concepts['only_first']) or '-'}; "
+             f"only in the second: {', '.join(concepts['only_second']) or '-'}"]
+    lines.append(f"answers: '{answers[0]['choice']}' ({answers[0]['probability']:.3f}) vs "
+                 f"'{answers[1]['choice']}' ({answers[1]['probability']:.3f})")
+    if diff["shifts"]:
         lines.append("probability change from the first to the second context: " + ", ".join(
-            f"{choice} {delta:+.3f}" for delta, choice in shifts))
+            f"{s['choice']} {s['change']:+.3f}" for s in diff["shifts"]))
+    for row in diff["paths"]:
+        for key, where in (("only_first", "first"), ("only_second", "second")):
+            for path in row[key]:
+                drop = f"drop {path['occlusion']:+.3f}" if path["occlusion"] is not None else "not checked"
+                neg = f" [negated: {', '.join(path['negated'])}]" if path["negated"] else ""
+                lines.append(f"{row['choice']}: path shown only in the {where} context ({drop}): "
+                             f"{path['text']}{neg}")
+    lines.append(diff["closing"])
     return lines

@@ -87,6 +87,8 @@ class ExplainedNode:
             model's attention when it gives one, else retrieval's relevance, else 0.
         attention: the model's attention on the node (``None`` when the model gives none).
         relevance: retrieval's relevance score of the node (``None`` where it was not ranked).
+        occlusion: how far the choice's logit falls when the model no longer reads this concept
+            (ERNIE: its entity fusion removed); ``None`` where not measured.
     """
 
     id: int
@@ -95,6 +97,7 @@ class ExplainedNode:
     score: float = 0.0
     attention: float | None = None
     relevance: float | None = None
+    occlusion: float | None = None
 
 
 @dataclass
@@ -104,9 +107,15 @@ class ExplainedEdge:
     Attributes:
         src, dst: node ids in the graph.
         relation: the stored relation name (graph direction).
-        attention: the model's attention on the edge (QA-GNN: mean over heads of the last layer,
-            the larger of the two directions; KagNet: summed weight of the paths using it).
+        attention: the model's attention on the edge. QA-GNN: the last layer's weight over the
+            uniform value of its normalisation group (1 = uniform; mean over heads, the larger of
+            the two directions); KagNet: summed weight of the paths using it.
         weight: the edge's weight in the graph.
+        occlusion: the largest drop of the choice's logit among the checked paths that use the
+            edge (``None``: on no checked path).
+        path_rank: index in ``ChoiceExplanation.paths`` of the first shown path using the edge
+            (``None``: on no shown path); renderers highlight these edges.
+        negated: the relation is a negated one (``NotIsA``, ...).
     """
 
     src: int
@@ -114,20 +123,36 @@ class ExplainedEdge:
     relation: str
     attention: float | None = None
     weight: float = 1.0
+    occlusion: float | None = None
+    path_rank: int | None = None
+    negated: bool = False
 
 
 @dataclass
 class ExplainedPath:
-    """A reasoning path from a question concept to an answer concept.
+    """A reasoning path from a question concept to an answer concept of the choice's graph.
 
     Attributes:
-        nodes: concept names, question concept first.
+        nodes: concept names, question concept first, answer concept last.
         relations: one per hop; ``~Name`` when the stored edge is followed backwards.
-        weight: the path's attention (KagNet: :math:`\\alpha_p \\beta_{ij}`, summing to 1 over a
-            choice's paths) or, for ``derived`` paths, the mean attention of its hops.
+        weight: what the paths are ranked by (see ``ChoiceExplanation.ranking``): the
+            ``occlusion`` drop when it was measured, else the ``attention``, else 0.
         text: readable form, e.g. ``dig <-UsedFor-- shovel``.
-        source: ``model`` (the model attends over paths) or ``derived`` (read off the node/edge
-            attention of the subgraph by the explainer).
+        source: ``model`` (a path the model itself attends over: KagNet) or ``subgraph`` (a
+            question-to-answer path through the choice's subgraph, scored from the model's
+            attention on its edges: QA-GNN, R-GCN).
+        occlusion: how far the choice's logit falls when the path's edges (both directions) are
+            removed from its graph and the model runs again; ``None`` where not measured.
+        probability_drop: the same, as the fall of the choice's probability (the other choices'
+            logits kept).
+        attention: the model's attention along the path over what uniform attention would give
+            (1 = uniform). QA-GNN: the product over hops of each hop's weight, in the direction
+            messages flow, at the layer where the hop must be taken for the path to reach the
+            answer concept at the last layer; KagNet: :math:`\alpha_p \beta_{ij}` times the
+            number of paths of the pair and the number of pairs. ``None``: the model gives none.
+        sentence: the path as sentences ("shovel is used to dig").
+        negated: the path's negated relations (``NotIsA``, ...), empty when none.
+        node_ids: the nodes' ids in the graph.
     """
 
     nodes: list[str]
@@ -135,10 +160,22 @@ class ExplainedPath:
     weight: float
     text: str = ""
     source: str = "model"
+    occlusion: float | None = None
+    probability_drop: float | None = None
+    attention: float | None = None
+    sentence: str = ""
+    negated: list[str] = field(default_factory=list)
+    node_ids: list[int] = field(default_factory=list)
 
     def __post_init__(self):
+        from kgqa.explain.sentences import negated_relations, path_sentence
+
         if not self.text:
             self.text = path_text(self.nodes, self.relations)
+        if not self.sentence:
+            self.sentence = path_sentence(self.nodes, self.relations)
+        if not self.negated:
+            self.negated = negated_relations(self.relations)
 
 
 @dataclass
@@ -158,7 +195,17 @@ class ChoiceExplanation:
         paths: the top reasoning paths, best first.
         num_subgraph_nodes, num_subgraph_edges: size of the whole retrieved subgraph (context
             node and inverse edges not counted).
-        num_paths: paths the model saw for this choice.
+        num_paths: question-to-answer paths found for this choice (KagNet: the paths it read).
+        num_checked: paths checked by occlusion.
+        ranking: what orders ``paths``: ``occlusion`` (the drop of the choice's logit when the
+            path is removed), ``attention`` (no occlusion was run), or ``none`` (neither is
+            available or the attention is uninformative: paths are listed shortest first).
+        attention_informative: ``False`` when the model's attention along every path is within
+            10% of uniform (it singles out no path), ``None`` when the model gives none.
+        occlusion_informative: ``False`` when removing any one path moves the logit by less
+            than 0.001, ``None`` when not measured.
+        path_note: what the reader must know about the paths' scores (uninformative attention
+            or occlusion), or ``None``.
         message: why there is no graph evidence, when there is none.
     """
 
@@ -174,6 +221,11 @@ class ChoiceExplanation:
     num_subgraph_nodes: int = 0
     num_subgraph_edges: int = 0
     num_paths: int = 0
+    num_checked: int = 0
+    ranking: str = "none"
+    attention_informative: bool | None = None
+    occlusion_informative: bool | None = None
+    path_note: str | None = None
     message: str | None = None
 
     def top_nodes(self, k: int = 5, *, kinds: tuple[str, ...] = ("intermediate", "answer", "question")

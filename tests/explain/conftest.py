@@ -37,17 +37,19 @@ def model_config(name: str, kg) -> dict:
                "rgcn": {"num_bases": 2, "scorer_hidden": 16}, "lm": {}}[name]}
 
 
-def save_toy_checkpoint(directory, name: str, kg, bert_dir, *, checksum: str | None = "auto"):
-    """A checkpoint of a random ``name`` model as the runner writes it (frozen regime)."""
+def save_toy_checkpoint(directory, name: str, kg, bert_dir, *, checksum: str | None = "auto",
+                        extra_config: dict | None = None):
+    """A checkpoint of a random ``name`` model as the runner writes it (frozen regime);
+    ``extra_config`` adds model settings (e.g. the zero-shot prior)."""
     from kgqa.models import build_model
     from kgqa.training.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    model = build_model(name, model_config(name, kg))
+    model = build_model(name, {**model_config(name, kg), **(extra_config or {})})
     experiment = {"name": f"toy_{name}", "regime": "frozen",
                   "backbone": {"name": str(bert_dir), "max_length": 32, "pooling": "first"},
                   "graph": {"name": str(kg.path), "retrieval": {"ranker": "degree"}},
-                  "model": {"name": name, "kwargs": model_config(name, kg)}}
+                  "model": {"name": name, "kwargs": {**model_config(name, kg), **(extra_config or {})}}}
     extra = {"regime": "frozen", "backbone": str(bert_dir), "graph_name": kg.name}
     if checksum is not None:
         extra["graph_checksum"] = kg.checksum if checksum == "auto" else checksum

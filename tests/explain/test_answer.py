@@ -38,6 +38,12 @@ def test_every_model_answers_and_explains(answerers, name, kind):
         assert any(e.relation == "UsedFor" for e in shovel.edges)
         assert "dig <-UsedFor-- shovel" in [p.text for p in shovel.paths]
         assert all(0.0 <= n.score <= 1.0 for n in shovel.nodes)
+        # every shown path checked by occlusion and ranked by it; attention beside it where the
+        # model has some (R-GCN has none)
+        assert shovel.ranking == "occlusion" and shovel.num_checked >= len(shovel.paths)
+        assert all(p.occlusion is not None and p.probability_drop is not None for p in shovel.paths)
+        assert all((p.attention is None) == (name == "rgcn") for p in shovel.paths)
+        assert sum(e.path_rank is not None for e in shovel.edges) >= 1
     if name == "kagnet":
         total = sum(p.weight for p in shovel.paths)
         assert 0 < total <= 1 + 1e-6 and shovel.num_paths >= len(shovel.paths)
@@ -201,3 +207,15 @@ def test_ernie_explanation_shows_fused_concepts(toy_kg, tiny_bert):
     assert {n.name for n in exp.per_choice[0].nodes} == {"dig", "ground", "plant", "flower", "tool", "shovel"}
     assert ("shovel", "UsedFor", "dig") in {(toy_kg.node_name(e.src), e.relation, toy_kg.node_name(e.dst))
                                             for e in exp.per_choice[0].edges}
+
+
+def test_a_model_with_the_zero_shot_prior_gets_its_sentence_vectors(tmp_path, toy_kg, tiny_bert):
+    """Frozen models may add the zero-shot cosine prior; the answerer then encodes the question
+    and the choices on their own, as the frozen cache does in training."""
+    path = save_toy_checkpoint(tmp_path / "prior", "qagnn", toy_kg, tiny_bert,
+                               extra_config={"prior": "cosine", "prior_hidden": 8})
+    answerer = load_answerer(path)
+    assert answerer.model.prior is not None
+    result = answerer.answer(QUESTION, CHOICES)
+    assert math.isclose(sum(result.probabilities), 1.0, rel_tol=1e-6)
+    assert result.explanation.per_choice[0].ranking == "occlusion"  # the copies carry the vectors too

@@ -103,6 +103,17 @@ def test_rendered_counts_match_the_data(tmp_path, choice, nodes, edges):
         assert "attention 0.400" in dom if shown == 0 else "attention 0.500" in dom
     else:
         assert "no graph evidence" in dom
+    # the edges of the shown paths are highlighted, the paths listed with their occlusion effect
+    on_path = sum(e.path_rank is not None for e in explanation.per_choice[shown].edges)
+    assert len(re.findall(r'<path[^>]*class="edge onpath', dom)) == 2 * on_path
+    if shown == 0:
+        assert dom.count('<span class="t">dig &lt;-UsedFor-- shovel</span>') == 2
+        assert dom.count('<span class="s">shovel is used to dig</span>') == 2
+    if shown == 1:
+        assert dom.count('<span class="neg">negated: NotCapableOf</span>') == 2
+        assert dom.count('class="edge onpath negated"') == 2
+    # two explanations of the same choices: what differs between them, and the closing note
+    assert dom.count('id="kgqa-compare"') == 1 and "The model answers 'shovel' in both contexts" in dom
 
 
 @requires_chromium

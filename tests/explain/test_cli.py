@@ -54,7 +54,7 @@ def test_explain_writes_page_and_figure(tmp_path, toy_checkpoints):
     result = invoke("explain", QUESTION, "--choices", "shovel", "hammer", "ladder", "--model",
                     toy_checkpoints["kagnet"], "--out", out, "--static", "svg", "--json")
     assert result.exit_code == 0, result.output
-    assert "dig <-UsedFor-- shovel" in result.output and "path attention" in result.output
+    assert "dig <-UsedFor-- shovel" in result.output and "ranked by occlusion" in flat(result)
     digest = sha256(QUESTION.encode()).hexdigest()[:8]
     page = out / f"a_man_dug_the_ground_to_plant_flowers_what_tool_did_he_use-{digest}.html"
     assert page.is_file() and page.with_suffix(".svg").is_file() and page.with_suffix(".json").is_file()
@@ -96,7 +96,10 @@ def test_demo_side_by_side(tmp_path, toy_checkpoints):
     page = tmp_path / "demo" / "demo.html"
     assert page.is_file() and (tmp_path / "demo" / "demo_house.png").is_file()
     assert str(page.resolve()) in text.replace("\n", "")
-    assert 'data-explanations="2"' in page.read_text()
+    assert 'data-explanations="2"' in page.read_text() and 'id="kgqa-compare-data"' in page.read_text()
+    # the closing note says plainly whether the context changed the answer, with the probabilities
+    assert ("The context changes the answer" in flat(result)) != ("in both contexts" in flat(result))
+    assert "Probabilities (first / second context): " in flat(result)
 
 
 def test_default_output_folder_is_in_kgqa_home(tmp_path, monkeypatch, toy_checkpoints):

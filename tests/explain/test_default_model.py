@@ -34,3 +34,21 @@ def test_default_model_answers_and_explains_the_running_example():
         assert {"dig", "ground"} <= set(exp.question_concepts)
         shovel = exp.per_choice[0]
         assert shovel.answer_concepts == ["shovel"] and shovel.nodes and shovel.paths
+
+
+def test_default_model_shows_a_dig_path_for_shovel_checked_by_occlusion():
+    """On the running example a shown path links dig (or dig_hole) to shovel; every shown path
+    runs from a question concept to the answer concept, is checked by occlusion, and the paths
+    are ranked by it."""
+    from kgqa.explain.answer import answer
+
+    for question in QUESTIONS:
+        shovel = answer(question, CHOICES).explanation.per_choice[0]
+        assert shovel.ranking == "occlusion" and shovel.num_checked > 0
+        assert any(p.nodes[0] in ("dig", "dig_hole") and p.nodes[-1] == "shovel" for p in shovel.paths), \
+            [p.text for p in shovel.paths]
+        for p in shovel.paths:
+            assert p.nodes[0] in shovel.question_concepts and p.nodes[-1] in shovel.answer_concepts
+            assert p.occlusion is not None and p.sentence
+        drops = [p.occlusion for p in shovel.paths]
+        assert drops == sorted(drops, reverse=True)

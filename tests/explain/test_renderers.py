@@ -26,8 +26,15 @@ def _text(render, *args, **kwargs) -> str:
 def test_terminal_shows_ranking_paths_and_nodes():
     out = _text(print_explanation, hand_explanation())
     assert out.index("shovel ✓ gold") < out.index("hammer") < out.index("ladder")
-    assert "0.600  dig <-UsedFor-- shovel" in out
-    assert "0.300  flower --AtLocation--> garden <-AtLocation-- shovel" in out
+    assert "ranked by occlusion" in out and "drop  attention  path" in out
+    assert "+0.600     2.50x  dig <-UsedFor-- shovel" in out
+    assert "+0.300     0.80x  flower --AtLocation--> garden <-AtLocation-- shovel" in out
+    assert "shovel is used to dig" in out
+    assert "flower is found at garden; shovel is found at garden" in out
+    # hammer: a negated relation is marked, its sentence negated, the uniform attention flagged
+    assert "+0.050     1.00x  dig <-NotCapableOf-- hammer  [negated: NotCapableOf]" in out
+    assert "hammer cannot dig" in out
+    assert "within 10% of uniform: it singles out no path; paths are ranked by occlusion" in out
     assert "top nodes (attention): garden 0.300" in out
     assert "no graph evidence" in out  # ladder
 
@@ -52,13 +59,27 @@ def test_comparison_says_what_changed():
     b.question_concepts = ["man", "dig", "ground", "build", "house"]
     b.probabilities = [0.4, 0.5, 0.1]
     b.predicted = 1
+    b.per_choice[0].paths = b.per_choice[0].paths[1:]  # the dig path is not shown in the second
     lines = comparison_lines([a, b])
     assert lines[0] == ("linked only in the first question: plant, flower; only in the second: "
                         "build, house")
     assert lines[1] == "answers: 'shovel' (0.700) vs 'hammer' (0.500)"
     assert lines[2] == "probability change from the first to the second context: shovel -0.300, hammer +0.300, ladder +0.000"
+    assert lines[3] == "shovel: path shown only in the first context (drop +0.600): dig <-UsedFor-- shovel"
+    assert lines[4] == ("The context changes the answer: 'shovel' (p = 0.700) in the first, 'hammer' "
+                        "(p = 0.500) in the second. Probabilities (first / second context): hammer 0.200 / "
+                        "0.500, shovel 0.700 / 0.400, ladder 0.100 / 0.100.")
     out = _text(print_comparison, [a, b])
     assert "answer: shovel" in out and "answer: hammer" in out
+
+
+def test_comparison_says_plainly_when_the_answer_does_not_change():
+    a, b = hand_explanation(), hand_explanation()
+    b.probabilities = [0.5, 0.3, 0.2]
+    assert comparison_lines([a, b])[-1] == (
+        "The model answers 'shovel' in both contexts (p = 0.700 / 0.500): the context does not change "
+        "its answer. Probabilities (first / second context): shovel 0.700 / 0.500, hammer 0.200 / 0.300, "
+        "ladder 0.100 / 0.200.")
 
 
 def test_html_embeds_the_data_and_the_code():
@@ -70,6 +91,10 @@ def test_html_embeds_the_data_and_the_code():
     assert data[0]["question"] == exp.question and len(data) == 1
     assert "&lt;/script&gt;" in page.split("<body")[1].split("<script")[0]  # escaped in the header
     assert "window.kgqaRendered" in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert 'id="kgqa-compare-data"' not in page  # one explanation: nothing to compare
+    two = render_html([exp, hand_explanation()])
+    diff = json.loads(re.search(r'id="kgqa-compare-data">(.*?)</script>', two, flags=re.S).group(1))
+    assert diff["same_answer"] is True and diff["closing"].startswith("The model answers 'shovel' in both")
 
 
 def test_index_page_counts_and_accuracy():
@@ -87,7 +112,8 @@ def test_static_figure(tmp_path, suffix, magic):
     assert data.startswith(magic) and len(data) > 5000
     if suffix == "svg":
         text = data.decode()
-        for word in ("UsedFor", "garden", "shovel", "hammer", "question concept"):
+        for word in ("UsedFor", "garden", "shovel", "hammer", "question concept", "edges of the shown paths",
+                     "+0.600     dig &lt;-UsedFor- - shovel", "[negated: NotCapableOf]"):  # "--" is "- -" in SVG comments
             assert word in text
     if suffix == "png":
         from PIL import Image
