@@ -108,19 +108,25 @@ def _finetune_step_rate(backbone, train, *, steps: int, bf16: bool) -> float:
     loader = SplitLoader(QACollator(train.examples, "train", encode_choices=backbone.encode_choices,
                                     max_length=64), len(train), batch_size=16, shuffle=True)
     batches = list(loader.batches(0))
+    return 16 * batches[0].num_choices / _median_step_seconds(model, optimizer, batches, steps, bf16=bf16)
+
+
+def _median_step_seconds(model, optimizer, batches, steps: int, *, bf16: bool) -> float:
+    """Median seconds of a training step (forward under optional bf16 autocast, backward, AdamW)
+    over ``steps`` steps after one warm-up step."""
     model.train()
     times = []
     for i in range(steps + 1):
         batch = batches[i % len(batches)]
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = model(batch)
-        out.loss.backward()
+            loss = model(batch).loss
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if i:
+        if i:  # the first step warms up
             times.append(time.perf_counter() - start)
-    return 16 * batches[0].num_choices / float(np.median(times))
+    return float(np.median(times))
 
 
 def precision_section(train, steps: int) -> dict:
@@ -172,19 +178,7 @@ def partial_section(train, dev, backbones: list[str], layers: list[int], steps: 
             loader = SplitLoader(QACollator(train.examples, "train", lower_states=cached),
                                  len(train), batch_size=16, shuffle=True)
             batches = list(loader.batches(0))
-            model.train()
-            times = []
-            for i in range(steps + 1):
-                batch = batches[i % len(batches)]
-                t0 = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    loss = model(batch).loss
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                if i:
-                    times.append(time.perf_counter() - t0)
-            step = float(np.median(times))
+            step = _median_step_seconds(model, optimizer, batches, steps, bf16=True)
             model.eval()
             eval_loader = SplitLoader(QACollator(dev.examples, "dev", lower_states=dev_cached),
                                       len(dev), batch_size=64)
