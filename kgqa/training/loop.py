@@ -267,7 +267,9 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             tracker.log({"dev/accuracy": dev.accuracy, "dev/loss": dev.loss}, step=state.step)
         n = max(1, state.interval_count)
         record = {"step": state.step, "epoch": state.epoch,
-                  "train_loss": state.interval_loss_sum / n, "train_accuracy": state.interval_correct / n,
+                  # no training since the last evaluation (step 0): no training loss to report
+                  "train_loss": state.interval_loss_sum / n if state.interval_count else None,
+                  "train_accuracy": state.interval_correct / n if state.interval_count else None,
                   "dev_loss": dev.loss, "dev_accuracy": dev.accuracy,
                   "lr": [group["lr"] for group in optimizer.param_groups]}
         state.history.append(record)

@@ -318,10 +318,13 @@ def histories_by_experiment(results: list[RunResult]) -> dict[str, list[RunResul
 
 
 def _series(history: list[dict], key: str, scale: float = 1.0) -> tuple[list[float], list[float]]:
-    """(steps, values) of one history field, skipping records where it is missing or null."""
+    """(steps, values) of one history field, skipping records where it is missing or null (and
+    training values at step 0, before any training: older runs recorded 0 there)."""
     steps, values = [], []
     for i, record in enumerate(history):
         value = record.get(key)
+        if key.startswith("train_") and record.get("step") == 0:
+            continue
         if isinstance(value, (int, float)) and math.isfinite(value):
             steps.append(record.get("step", i + 1))
             values.append(scale * value)
