@@ -6,8 +6,10 @@ import torch
 
 
 def cpu_supports_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): autocast to bf16 is then
-    ~1.8x faster than fp32 for a transformer step; elsewhere it is emulated and slower."""
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): autocast to bf16 then
+    speeds up a transformer step (1.1-1.6x for a MiniLM step on this project's 2-core CPU,
+    ``benchmarks/results/training.json``; more at longer sequences); elsewhere it is emulated
+    and slower."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and (
             bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())

@@ -3,7 +3,8 @@
 The states entering those layers are computed once per split and cached
 (:mod:`kgqa.training.lower_states`, float16 by default, memory-mapped); each training step runs
 the top layers on them (:class:`~kgqa.backbones.split.TopLayers`), the head and the graph part.
-A 12-layer encoder with ``train_layers: 2`` costs about a sixth of fine-tuning per step.
+A training step then runs ``N`` of the ``L`` layers (``benchmarks/training.py`` measures the
+epoch minutes per ``N``).
 """
 
 from __future__ import annotations
