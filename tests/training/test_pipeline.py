@@ -176,3 +176,32 @@ def test_qagnn_end_to_end_through_retrieval(tmp_path, csqa_fixture, tiny_backbon
     assert saved.meta["model_config"]["num_relations"] == 2 * kg.num_relations + 4
     assert result.training["steps"] == 6 and len(result.training["history"]) == 3
     assert all(0.0 <= result.metrics[s]["accuracy"] <= 1.0 for s in ("dev", "test"))
+
+
+def test_qagnn_in_the_partial_regime_trains_top_layers_and_graph_part(tmp_path, csqa_fixture,
+                                                                      tiny_backbone_dir):
+    """A graph model over cached lower layers: the top layer and the GNN train, the rest not."""
+    from kgqa.backbones import Backbone
+
+    kg = build_graph(tmp_path / "toy")
+    backbone = Backbone.from_pretrained(str(tiny_backbone_dir), freeze="all", pooling="mean")
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    cfg = _config(csqa_fixture)
+    cfg["regime"] = "partial"
+    cfg["backbone"] = {**cfg.get("backbone", {}), "name": str(tiny_backbone_dir), "train_layers": 1,
+                       "pooling": "mean"}
+    cfg["graph"] = {"name": str(kg.path), "backend": "serial", "workers": 1,
+                    "retrieval": {"ranker": "degree", "path_scorer": "none"}}
+    result = pipeline(config=cfg, model="qagnn",
+                      model_kwargs={"hidden_size": 16, "num_layers": 2, "heads": 2,
+                                    "scorer_hidden": 16},
+                      backbone=backbone, out_dir=tmp_path / "runs",
+                      feature_cache_dir=tmp_path / "f", progress=False)
+    changed = {k for k, v in backbone.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("model.encoder.layer.1.") for k in changed)
+    saved = Checkpoint.load(result.checkpoint)
+    assert saved.meta["model_name"] == "qagnn"
+    assert saved.meta["model_config"]["num_relations"] == 2 * kg.num_relations + 4
+    assert result.checksums["features"]["train"]["num_lower"] == 1
+    assert result.training["steps"] == 6
+    assert all(0.0 <= result.metrics[s]["accuracy"] <= 1.0 for s in ("dev", "test"))
