@@ -222,8 +222,11 @@ class Answerer(LazyLinkerMixin):
         kg: the graph it was trained with.
         model_name: its registry name (default: ``model.model_name``).
         regime: ``frozen`` (the model reads pooled backbone states, computed here with
-            ``backbone``) or ``finetune`` (the model runs its own backbone on token ids).
-        backbone: the encoder of ``frozen`` pairs (ignored for ``finetune``).
+            ``backbone``), ``partial`` (the model runs its trained top layers on the token
+            states of ``backbone``'s lower layers, computed here) or ``finetune`` (the model runs
+            its own backbone on token ids).
+        backbone: the encoder of ``frozen`` pairs, or the whole backbone whose top layers the
+            ``partial`` model holds (ignored for ``finetune``).
         max_length: longest "question [SEP] choice" pair in tokens.
         pooling: ``first`` or ``mean`` pooling of frozen states (as in training).
         retrieval: retrieval settings (as in training; ``node_embeddings`` is forced to
@@ -268,10 +271,16 @@ class Answerer(LazyLinkerMixin):
         self.num_threads = num_threads
         self.notes: list[str] = []
         self.uses_graphs = hasattr(model, "graph_inputs")
-        if self.regime == "frozen" and self.backbone is None and not hasattr(model, "encode_choices"):
+        if (self.regime in ("frozen", "partial") and self.backbone is None
+                and not hasattr(model, "encode_choices")):
             raise KGQAError(Errors.E015.format(problem=(
-                f"model '{self.model_name}' reads frozen backbone states: pass the backbone that "
-                "encoded them in training")))
+                f"model '{self.model_name}' reads {self.regime} backbone states: pass the backbone "
+                "that encoded them in training")))
+        self._lower = None
+        if self.regime == "partial":
+            from kgqa.backbones.split import LowerLayers
+
+            self._lower = LowerLayers(self.backbone, model.backbone.num_lower).eval()
 
     # ------------------------------------------------------------------ parts, built on first use
     @property
@@ -451,6 +460,12 @@ class Answerer(LazyLinkerMixin):
 
                 batch.question_vectors, batch.choice_vectors = encode_question_choice_vectors(
                     self.backbone, dataset, max_length=self.max_length)
+        elif self.regime == "partial":  # the lower layers here, the trained top layers in the model
+            enc = self.backbone.encode_choices(questions, choices, max_length=self.max_length)
+            with torch.no_grad():
+                states = self._lower(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
+            batch.lower_states = states.view(len(questions), len(choices[0]), *states.shape[1:])
+            batch.attention_mask = enc["attention_mask"].view(shape)
         else:
             encoder = self.model.backbone
             enc = encoder.encode_choices(questions, choices, max_length=self.max_length)

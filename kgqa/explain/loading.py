@@ -151,12 +151,18 @@ def load_answerer(model: str | Path | None = None, *,
     else:
         from kgqa.backbones.backbone import Backbone
 
-        backbone = Backbone.from_pretrained(backbone_name, freeze="all")
-        net = cls(config, backbone if regime == "finetune" else None, node_features=node_table)
+        backbone = Backbone.from_pretrained(backbone_name, freeze="all",
+                                            pooling=backbone_cfg.get("pooling") or "first")
+        lm = backbone if regime == "finetune" else None
+        if regime == "partial":  # the trained top layers are views of this backbone's layers
+            from kgqa.backbones.split import TopLayers, num_lower_layers
+
+            lm = TopLayers(backbone, num_lower_layers(backbone, backbone_cfg.get("train_layers") or 1))
+        net = cls(config, lm, node_features=node_table)
     ckpt.load_weights(net)
     net.eval()
     return Answerer(net, kg=kg, model_name=ckpt.model_name, regime=regime,
-                    backbone=backbone if regime == "frozen" else None,
+                    backbone=backbone if regime in ("frozen", "partial") else None,
                     max_length=int(backbone_cfg.get("max_length", 64)),
                     pooling=backbone_cfg.get("pooling", "first"), retrieval=retrieval,
                     graph_view=recorded_view(meta), node_table=node_table, source=source)

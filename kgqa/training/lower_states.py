@@ -72,7 +72,7 @@ class LowerStates:
         states = torch.zeros(len(pairs), length, self.tokens.shape[1])
         mask = torch.zeros(len(pairs), length, dtype=torch.long)
         for row, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
-            states[row, :end - start] = torch.from_numpy(np.asarray(self.tokens[start:end], dtype=np.float32))
+            states[row, :end - start] = torch.from_numpy(np.array(self.tokens[start:end], dtype=np.float32))
             mask[row, :end - start] = 1
         shape = (len(indices), self.num_choices)
         return states.view(*shape, length, -1), mask.view(*shape, length)

@@ -219,3 +219,53 @@ def test_a_model_with_the_zero_shot_prior_gets_its_sentence_vectors(tmp_path, to
     result = answerer.answer(QUESTION, CHOICES)
     assert math.isclose(sum(result.probabilities), 1.0, rel_tol=1e-6)
     assert result.explanation.per_choice[0].ranking == "occlusion"  # the copies carry the vectors too
+
+
+def test_a_partial_regime_model_answers_as_it_was_evaluated(tmp_path, toy_kg, tiny_bert):
+    """A ``partial`` checkpoint holds only the trained top layers: the answerer runs the lower
+    layers of the backbone package and then the model, which must give the logits of the
+    training-time path (cached lower states through the collator)."""
+    from kgqa.backbones import Backbone
+    from kgqa.backbones.split import TopLayers
+    from kgqa.data.records import QADataset, QAExample
+    from kgqa.models import build_model
+    from kgqa.training.checkpoint import save_checkpoint
+    from kgqa.training.collate import QACollator
+    from kgqa.training.lower_states import load_or_compute_lower_states
+    from tests.explain.conftest import model_config
+
+    torch.manual_seed(0)
+    backbone = Backbone.from_pretrained(str(tiny_bert), freeze="all", pooling="mean")
+    top = TopLayers(backbone, backbone.num_layers - 1)
+    with torch.no_grad():  # a "trained" top layer: not the package's weights
+        for param in top.parameters():
+            if param.requires_grad:
+                param.add_(0.1 * torch.randn_like(param))
+    config = {**model_config("lm", toy_kg)}
+    model = build_model("lm", config, backbone=top).eval()
+    experiment = {"name": "toy_partial", "regime": "partial",
+                  "backbone": {"name": str(tiny_bert), "max_length": 32, "pooling": "mean",
+                               "train_layers": 1},
+                  "graph": {"name": str(toy_kg.path), "retrieval": {"ranker": "degree"}},
+                  "model": {"name": "lm", "kwargs": config}}
+    path = save_checkpoint(tmp_path / "partial", model=model, model_name="lm", model_config=model.config,
+                           experiment=experiment, extra={"regime": "partial", "backbone": str(tiny_bert),
+                                                         "graph_name": toy_kg.name,
+                                                         "graph_checksum": toy_kg.checksum})
+    answerer = load_answerer(path)
+    assert answerer.regime == "partial"
+    got = answerer.answer(QUESTION, CHOICES).probabilities
+
+    dataset = QADataset(name="one", split="one",
+                        examples=(QAExample(id="q", question=QUESTION, choices=tuple(CHOICES)),))
+    cached = load_or_compute_lower_states(backbone, dataset, num_lower=backbone.num_layers - 1,
+                                          max_length=32, dtype="float32", cache_dir=tmp_path / "f",
+                                          autocast=False)
+    batch = QACollator(dataset.examples, "one", require_labels=False, lower_states=cached)([0])
+    with torch.no_grad():
+        expected = torch.softmax(model(batch).logits, -1)[0]
+    assert torch.allclose(torch.tensor(got), expected, atol=1e-5)
+    fresh = Backbone.from_pretrained(str(tiny_bert), freeze="all", pooling="mean")
+    untrained = build_model("lm", config, backbone=TopLayers(fresh, fresh.num_layers - 1)).eval()
+    with torch.no_grad():
+        assert not torch.allclose(torch.softmax(untrained(batch).logits, -1)[0], expected, atol=1e-3)
