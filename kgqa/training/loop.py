@@ -130,6 +130,7 @@ class EvalResult:
         loss: mean cross-entropy (``nan`` without labels).
         num_questions: questions scored.
         ids, predictions: this process's question ids and predicted choice indices.
+        correct: this process's per-question correctness (empty without labels).
         logits: this process's ``(n, C)`` logits, in ``ids`` order.
     """
 
@@ -138,10 +139,28 @@ class EvalResult:
     num_questions: int
     ids: list[str] = field(default_factory=list)
     predictions: list[int] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
     logits: torch.Tensor | None = None
 
     def to_dict(self) -> dict:
-        return {"accuracy": self.accuracy, "loss": self.loss, "num_questions": self.num_questions}
+        """Accuracy, loss and count; with every question in this process (one process), also
+        the per-question ``predictions`` (choice digits) and ``correct`` (``0``/``1``) as strings
+        in split order, which paired significance tests between runs read
+        (:func:`kgqa.training.results.paired_bootstrap`)."""
+        out = {"accuracy": self.accuracy, "loss": self.loss, "num_questions": self.num_questions}
+        out.update(per_question_strings(self.predictions, self.correct, self.num_questions))
+        return out
+
+
+def per_question_strings(predictions: list[int], correct: list[bool], num_questions: int) -> dict:
+    """``{"predictions": "3104...", "correct": "1001..."}`` when they cover all ``num_questions``
+    (``{}`` otherwise, e.g. one shard of several processes, or more than 10 choices)."""
+    out: dict = {}
+    if len(predictions) == num_questions and all(0 <= p < 10 for p in predictions):
+        out["predictions"] = "".join(str(int(p)) for p in predictions)
+    if correct and len(correct) == num_questions:
+        out["correct"] = "".join("1" if c else "0" for c in correct)
+    return out
 
 
 @torch.no_grad()
@@ -155,7 +174,7 @@ def estimate(model: torch.nn.Module, loader: SplitLoader, accelerator) -> EvalRe
     correct = torch.zeros((), dtype=torch.long, device=device)
     count = torch.zeros((), dtype=torch.long, device=device)
     labelled = torch.zeros((), dtype=torch.long, device=device)
-    ids, predictions, all_logits = [], [], []
+    ids, predictions, hits, all_logits = [], [], [], []
     for batch in loader.batches(0):
         batch = batch.to(device)
         with accelerator.autocast():
@@ -165,8 +184,10 @@ def estimate(model: torch.nn.Module, loader: SplitLoader, accelerator) -> EvalRe
         if batch.labels is not None:
             loss = torch.nn.functional.cross_entropy(logits, batch.labels, reduction="sum")
             loss_sum += loss.double()
-            correct += (pred == batch.labels).sum()
+            right = pred == batch.labels
+            correct += right.sum()
             labelled += len(batch.ids)
+            hits.extend(right.tolist())
         count += len(batch.ids)
         ids.extend(batch.ids)
         predictions.extend(pred.tolist())
@@ -177,7 +198,7 @@ def estimate(model: torch.nn.Module, loader: SplitLoader, accelerator) -> EvalRe
     model.train(was_training)
     return EvalResult(accuracy=correct_total / n_labelled if n_labelled else float("nan"),
                       loss=loss_total / n_labelled if n_labelled else float("nan"),
-                      num_questions=int(n), ids=ids, predictions=predictions,
+                      num_questions=int(n), ids=ids, predictions=predictions, correct=hits,
                       logits=torch.cat(all_logits) if all_logits else None)
 
 

@@ -190,6 +190,68 @@ def is_stale(run: RunResult, config=None) -> bool:
     return normalised(recorded) != normalised(config.to_dict())
 
 
+def paired_bootstrap(model: list[str], baseline: list[str], *, resamples: int = 10_000,
+                     seed: int = 0) -> dict[str, float]:
+    r"""Paired bootstrap test of a difference in accuracy on the same questions (Koehn 2004;
+    Berg-Kirkpatrick et al. 2012), over seeds.
+
+    Each argument holds one ``correct`` string per seed (``"1"``/``"0"`` per question, in split
+    order, from ``results.json``). The per-question score is the mean over seeds,
+    :math:`d_i = \bar a_i - \bar b_i` and :math:`\Delta = \frac1n \sum_i d_i`. Questions are
+    resampled with replacement ``resamples`` times (numpy, fixed ``seed``).
+
+    Returns:
+        ``{"delta", "low", "high", "p"}``: :math:`\Delta`, its 95% percentile interval and the
+        two-sided p-value :math:`\min(1, 2 \min(P(\Delta^* \le 0), P(\Delta^* \ge 0)))`.
+
+    Raises:
+        ValueError: no strings, or strings of different lengths.
+    """
+    import numpy as np
+
+    if not model or not baseline:
+        raise ValueError("paired_bootstrap needs at least one run on each side")
+    lengths = {len(c) for c in (*model, *baseline)}
+    if len(lengths) != 1:
+        raise ValueError(f"runs scored different numbers of questions: {sorted(lengths)}")
+    as_array = (lambda runs: np.array([[ch == "1" for ch in c] for c in runs], dtype=np.float64).mean(0))
+    diff = as_array(model) - as_array(baseline)
+    rng = np.random.default_rng(seed)
+    n = len(diff)
+    samples = np.empty(resamples)
+    for lo in range(0, resamples, 1000):  # bounded memory: 1,000 resamples at a time
+        hi = min(resamples, lo + 1000)
+        samples[lo:hi] = diff[rng.integers(0, n, size=(hi - lo, n))].mean(1)
+    low, high = np.percentile(samples, [2.5, 97.5])
+    p = min(1.0, 2 * min(float((samples <= 0).mean()), float((samples >= 0).mean())))
+    return {"delta": float(diff.mean()), "low": float(low), "high": float(high), "p": p}
+
+
+def _versus_lm(row: dict, lm_row: dict) -> str:
+    """The ``Δ test vs lm`` cell: mean difference, its spread over seed pairs and, when both
+    rows recorded per-question correctness, the paired bootstrap's 95% interval and p-value."""
+    delta = 100 * (statistics.fmean(row["test"]) - statistics.fmean(lm_row["test"]))
+    cell = f"{delta:+.2f}"
+    seeds = {r.seed: r for r in lm_row["runs"]}
+    pairs = [(r, seeds[r.seed]) for r in row["runs"] if r.seed in seeds]
+    diffs = [100 * (a.accuracy("test") - b.accuracy("test")) for a, b in pairs
+             if a.accuracy("test") is not None and b.accuracy("test") is not None]
+    if len(diffs) > 1:
+        cell += f" ± {statistics.stdev(diffs):.2f}"
+    ours = [c for c in (_correct(r) for r in row["runs"]) if c]
+    theirs = [c for c in (_correct(r) for r in lm_row["runs"]) if c]
+    if ours and theirs and len(ours) == len(row["runs"]) and len({len(c) for c in ours + theirs}) == 1:
+        test = paired_bootstrap(ours, theirs)
+        cell += f"; 95% [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}], p {test['p']:.3f}"
+    return cell
+
+
+def _correct(run: RunResult) -> str | None:
+    role = (run.roles or {}).get("test")
+    metrics = run.metrics.get(role) if role else None
+    return (metrics or {}).get("correct")
+
+
 def render_results_markdown(results: list[RunResult], configs: list = (), *,
                             title: str = "Results", command: str = "kgqa results experiments/"
                             ) -> str:
@@ -198,7 +260,9 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
 
     Rows are grouped by experiment name; an experiment with a config but no results yet shows
     "—". The ``Δ test vs lm`` column is the difference of mean test accuracy to the ``lm`` row of
-    the same regime and backbone.
+    the same regime and backbone, ± its sample std over the seeds both ran, and (runs that
+    recorded per-question correctness) the 95% interval and p-value of a paired bootstrap
+    (:func:`paired_bootstrap`).
 
     Args:
         results: the runs (:func:`collect_results`).
@@ -235,8 +299,10 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
                      "reported": (entry["config"] or {}).get("reported")})
     rows.sort(key=lambda r: (REGIME_ORDER.get(r["regime"], 9), r["backbone"],
                              MODEL_ORDER.get(r["model"], 9), r["name"]))
-    lm_test = {(r["regime"], r["backbone"]): statistics.fmean(r["test"])
-               for r in rows if r["model"] == "lm" and r["test"]}
+    lm_rows = {}
+    for r in rows:  # the LM-only row of each regime and backbone (the first by name)
+        if r["model"] == "lm" and r["test"]:
+            lm_rows.setdefault((r["regime"], r["backbone"]), r)
 
     roles = next((r.roles for row in rows for r in row["runs"] if r.roles), {})
     dev_h, test_h = _split_header("dev", roles.get("dev")), _split_header("test", roles.get("test"))
@@ -251,8 +317,8 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
         seeds = ",".join(str(r.seed) for r in row["runs"]) or "—"
         delta = "—"
         key = (row["regime"], row["backbone"])
-        if row["model"] != "lm" and row["test"] and key in lm_test:
-            delta = f"{100 * (statistics.fmean(row['test']) - lm_test[key]):+.2f}"
+        if row["model"] != "lm" and row["test"] and key in lm_rows:
+            delta = _versus_lm(row, lm_rows[key])
         minutes = (f"{statistics.fmean(r.wall_seconds for r in row['runs']) / 60:.1f}"
                    if row["runs"] else "—")
         rep = row["reported"] or {}

@@ -498,6 +498,7 @@ def _make_loaders(cfg: ExperimentConfig, splits, *, regime_inputs, encode_choice
 
 def _zeroshot(cfg: ExperimentConfig, splits, *, seed, run_dir, roles, checksums, wall_start) -> RunResult:
     from kgqa.encoders.sentence import SentenceEncoder
+    from kgqa.training.loop import per_question_strings
     from kgqa.training.zeroshot import zeroshot_accuracy, zeroshot_logits
 
     t0 = time.perf_counter()
@@ -508,8 +509,12 @@ def _zeroshot(cfg: ExperimentConfig, splits, *, seed, run_dir, roles, checksums,
             logits = zeroshot_logits(splits[role], encoder)
             labels = torch.tensor([ex.label for ex in splits[role]], dtype=torch.long)
             loss = float(torch.nn.functional.cross_entropy(logits, labels))
+            predictions = logits.argmax(-1)
             metrics[splits[role].split] = {"accuracy": zeroshot_accuracy(logits, splits[role]),
-                                           "loss": loss, "num_questions": len(splits[role])}
+                                           "loss": loss, "num_questions": len(splits[role]),
+                                           **per_question_strings(predictions.tolist(),
+                                                                  (predictions == labels).tolist(),
+                                                                  len(splits[role]))}
     result = RunResult(
         name=cfg.name, model=ZEROSHOT_MODEL, regime="zeroshot", backbone=cfg.backbone.name,
         seed=seed, metrics=metrics, roles=roles, config=cfg.to_dict(), versions=package_versions(),

@@ -73,3 +73,55 @@ def test_runs_of_an_older_config_or_engine_are_marked_stale():
     assert is_stale(old_engine, cfg)
     text = render_results_markdown([same, other_lr], [cfg])
     assert "| x † |" in text and "† Runs made with an earlier version" in text
+
+
+def test_paired_bootstrap_on_hand_made_correctness():
+    from kgqa.training.results import paired_bootstrap
+
+    # 200 questions: the model is right on 40 more than the baseline and never worse
+    base = "1" * 60 + "0" * 140
+    better = "1" * 100 + "0" * 100
+    out = paired_bootstrap([better, better], [base, base], resamples=2000)
+    assert math.isclose(out["delta"], 0.2)
+    assert out["low"] > 0.1 and out["high"] < 0.3 and out["p"] == 0.0
+    # the same runs: no difference, interval [0, 0], p = 1
+    same = paired_bootstrap([base], [base], resamples=500)
+    assert same["delta"] == 0.0 and same["low"] == same["high"] == 0.0 and same["p"] == 1.0
+    # one question better, one worse out of 200: centred on 0, not significant
+    noisy = paired_bootstrap(["10" + "0" * 198], ["01" + "0" * 198], resamples=2000)
+    assert noisy["delta"] == 0.0 and noisy["low"] < 0 < noisy["high"] and noisy["p"] > 0.5
+    try:
+        paired_bootstrap(["10"], ["101"])
+    except ValueError as exc:
+        assert "different numbers" in str(exc)
+    else:
+        raise AssertionError("strings of different lengths must be refused")
+
+
+def test_versus_lm_cell_has_spread_interval_and_p_value():
+    lm = [_run("csqa_lm_partial_minilm", "lm", s, 0.42, acc, regime="partial")
+          for s, acc in ((0, 0.40), (1, 0.42))]
+    graph = [_run("csqa_qagnn_partial_minilm", "qagnn", s, 0.45, acc, regime="partial")
+             for s, acc in ((0, 0.45), (1, 0.46))]
+    for run, correct in zip(lm + graph, ("1" * 40 + "0" * 60, "1" * 42 + "0" * 58,
+                                         "1" * 45 + "0" * 55, "1" * 46 + "0" * 54)):
+        run.metrics["ih_test"]["correct"] = correct
+    text = render_results_markdown(lm + graph)
+    row = next(line for line in text.splitlines() if line.startswith("| csqa_qagnn"))
+    cell = row.split(" | ")[7]
+    # mean +4.50; per-seed differences (+5, +4): std 0.71; every question right for the
+    # baseline is right for the model, so the interval is positive and p small
+    assert cell.startswith("+4.50 ± 0.71; 95% [+"), cell
+    low = float(cell.split("[")[1].split(",")[0])
+    assert low > 0 and float(cell.rsplit("p ", 1)[1]) < 0.05
+
+
+def test_evaluation_records_per_question_strings():
+    from kgqa.training.loop import EvalResult
+
+    out = EvalResult(accuracy=0.5, loss=1.0, num_questions=4, ids=list("abcd"),
+                     predictions=[0, 3, 1, 2], correct=[True, False, False, True]).to_dict()
+    assert out["predictions"] == "0312" and out["correct"] == "1001"
+    shard = EvalResult(accuracy=0.5, loss=1.0, num_questions=8, ids=list("abcd"),
+                       predictions=[0, 3, 1, 2], correct=[True, False, False, True]).to_dict()
+    assert "predictions" not in shard and "correct" not in shard  # one of several processes
