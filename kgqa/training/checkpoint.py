@@ -425,3 +425,40 @@ def recover_interrupted_save(directory: str | Path) -> Path | None:
         warn(Warnings.W121.format(path=directory, copy=copy, step=step))
         return directory
     return None
+
+
+def export_checkpoint(source: str | Path, destination: str | Path, *,
+                      dtype: str | None = None) -> Path:
+    """A weights-only copy of a checkpoint (``model.safetensors`` + ``config.json``; no optimizer,
+    RNG or trainer state), e.g. for the shipped default model.
+
+    The source is verified first (``[E120]``). With ``dtype`` (``float16`` or ``bfloat16``)
+    floating tensors are stored at that precision, halving the file; loading copies them into
+    the model's float32 parameters (:meth:`Checkpoint.load_weights`). Each file is written
+    atomically, the weights first and ``config.json`` last, recording the new file's sha256 and
+    size and ``export`` (source and dtype); other files of ``destination`` (a README) stay.
+
+    Raises:
+        KGQAError: ``[E120]`` for a damaged source, ``[E030]`` for another ``dtype``.
+    """
+    from safetensors.torch import load_file, save
+
+    from kgqa.utils.io import atomic_write_bytes
+
+    dtypes = {None: None, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if dtype not in dtypes:
+        raise KGQAError(Errors.E030.format(location="dtype", problem=(
+            f"'{dtype}' is not a storage dtype; use float16, bfloat16 or none")))
+    ckpt = Checkpoint.load(source)
+    tensors = load_file(str(ckpt.verify(WEIGHTS_FILE)))
+    if dtypes[dtype] is not None:
+        tensors = {k: (v.to(dtypes[dtype]) if v.is_floating_point() else v) for k, v in tensors.items()}
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(destination / WEIGHTS_FILE, save(tensors, metadata={"format": "pt"}))
+    meta = dict(ckpt.meta)
+    meta["export"] = {"from": str(source), "dtype": dtype or "as trained"}
+    meta["files"] = {WEIGHTS_FILE: {"sha256": sha256_file(destination / WEIGHTS_FILE),
+                                    "bytes": (destination / WEIGHTS_FILE).stat().st_size}}
+    atomic_write_json(destination / CONFIG_FILE, meta)
+    return destination

@@ -103,6 +103,24 @@ def register(app: typer.Typer) -> None:
             console.print(f"{split}: accuracy {summary['accuracy']:.4f}  loss {summary['loss']:.4f}  "
                           f"({summary['num_questions']} questions)", highlight=False)
 
+    @app.command("export")
+    def export_command(
+        checkpoint: Path = typer.Argument(..., help="Checkpoint directory (.../checkpoints/best)."),
+        out: Path = typer.Argument(..., help="Folder for the weights-only copy (e.g. "
+                                             "kgqa/explain/default_model)."),
+        dtype: Optional[str] = typer.Option(None, help="Store floating weights as float16 or "
+                                                       "bfloat16 (half the size)."),
+    ) -> None:
+        """Copy a checkpoint's weights and config (no optimizer or trainer state), for shipping."""
+        from kgqa.training.checkpoint import WEIGHTS_FILE, export_checkpoint
+
+        try:
+            path = export_checkpoint(checkpoint, out, dtype=dtype)
+        except KGQAError as exc:
+            fail(exc)
+        size = (path / WEIGHTS_FILE).stat().st_size / 1e6
+        console.print(f"wrote {path} ({WEIGHTS_FILE} {size:.1f} MB)", highlight=False)
+
     @app.command("results")
     def results_command(
         experiments: Path = typer.Argument(Path("experiments"), help="Folder of experiment configs."),

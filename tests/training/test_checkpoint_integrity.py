@@ -222,3 +222,33 @@ def test_save_killed_between_its_renames_is_recovered(tmp_path):
     ckpt = Checkpoint.load(target)
     ckpt.verify_all()
     assert ckpt.state.step == 1 and ckpt.can_resume
+
+
+def test_export_stores_half_precision_weights_that_load_into_the_model(tmp_path):
+    """`kgqa export --dtype float16`: half the bytes, the README beside it kept, checksums of
+    the new file recorded, and the loaded model within float16 rounding of the original."""
+    from kgqa.models import build_model
+    from kgqa.training.checkpoint import Checkpoint, export_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("lm", {"lm_hidden_size": 4096})
+    src = save_checkpoint(tmp_path / "run", model=model, model_name="lm", model_config=model.config)
+    out = tmp_path / "ship"
+    out.mkdir()
+    (out / "README.md").write_text("shipped\n")
+    export_checkpoint(src, out, dtype="float16")
+    assert (out / "README.md").read_text() == "shipped\n"
+    assert not (out / "optimizer.bin").exists()
+    full = (src / "model.safetensors").stat().st_size
+    half = (out / "model.safetensors").stat().st_size
+    assert half < 0.6 * full
+    shipped = Checkpoint.load(out)
+    assert shipped.meta["export"]["dtype"] == "float16"
+    copy = build_model("lm", {"lm_hidden_size": 4096})
+    shipped.load_weights(copy)
+    for (name, a), (_, b) in zip(model.state_dict().items(), copy.state_dict().items()):
+        assert b.dtype == a.dtype, name
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
+    (out / "model.safetensors").write_bytes(b"\0" * half)
+    with pytest.raises(KGQAError, match="E120"):
+        Checkpoint.load(out).load_weights(copy)
