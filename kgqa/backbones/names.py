@@ -93,6 +93,17 @@ def short_name_table() -> list[dict[str, str]]:
                      "note": f"{spec.description}; {spec.licence}" + (
                          "" if present else f"; kgqa backbones install {spec.name} "
                                             f"({spec.size_text()})")})
+    from kgqa.backbones.split_file import INSTALLABLE_FILES, installed_file
+    from kgqa.backbones.split_file import install_dir as file_dir
+
+    for spec in INSTALLABLE_FILES.values():
+        present = installed_file(spec) is not None
+        rows.append({"name": spec.name, "aliases": ", ".join(spec.aliases), "kind": "installable",
+                     "status": "installed" if present else "not installed",
+                     "where": str(file_dir(spec)),
+                     "note": f"{spec.description}; {spec.licence}" + (
+                         "" if present else f"; kgqa backbones install {spec.name} "
+                                            f"({spec.size_text()})")})
     for alias, hub_id in HUB_ALIASES.items():
         rows.append({"name": alias, "aliases": "", "kind": "hub", "status": "online",
                      "where": hub_id, "note": "or from the hub cache when HF_HUB_OFFLINE=1"})
