@@ -210,6 +210,27 @@ def _score_duplicates_alike(logits: torch.Tensor, choices: list[list[str]]) -> N
             logits[b, group] = logits[b, group].mean()
 
 
+def build_retriever(kg: "KnowledgeGraph", retrieval: "RetrievalConfig", node_table=None):
+    """The retriever of one question at a time: ``(retriever, node_table, notes)``. The
+    ``relevance`` ranker embeds concept names lazily (``node_table`` is built when ``None``);
+    the retriever's warnings (no TransE embeddings...) come back as notes for the reader."""
+    import warnings
+
+    from kgqa.retrieval.retriever import Retriever
+
+    ranker = None
+    if retrieval.ranker == "relevance":
+        from kgqa.retrieval.ranking import NodeEmbeddingTable, RelevanceRanker
+
+        if node_table is None:
+            node_table = NodeEmbeddingTable(kg, retrieval.encoder)
+        ranker = RelevanceRanker(kg, table=node_table, node_embeddings="lazy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        retriever = Retriever(kg, retrieval, ranker=ranker)
+    return retriever, node_table, [str(w.message) for w in caught]
+
+
 # ---------------------------------------------------------------------- the answerer
 class Answerer(LazyLinkerMixin):
     """A loaded model that answers and explains new questions.
@@ -286,21 +307,8 @@ class Answerer(LazyLinkerMixin):
     @property
     def retriever(self):
         if self._retriever is None:
-            import warnings
-
-            from kgqa.retrieval.retriever import Retriever
-
-            ranker = None
-            if self.retrieval.ranker == "relevance":
-                from kgqa.retrieval.ranking import NodeEmbeddingTable, RelevanceRanker
-
-                if self.node_table is None:
-                    self.node_table = NodeEmbeddingTable(self.kg, self.retrieval.encoder)
-                ranker = RelevanceRanker(self.kg, table=self.node_table, node_embeddings="lazy")
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                self._retriever = Retriever(self.kg, self.retrieval, ranker=ranker)
-            self.notes.extend(str(w.message) for w in caught)
+            self._retriever, self.node_table, notes = build_retriever(self.kg, self.retrieval, self.node_table)
+            self.notes.extend(notes)
         return self._retriever
 
     def warm_up(self) -> "Answerer":
@@ -491,15 +499,39 @@ class Answerer(LazyLinkerMixin):
 # ---------------------------------------------------------------------- the function
 _ANSWERERS: dict[tuple, Answerer] = {}
 
+#: ``--model`` prefixes served by answerers of later stages, as ``"module:function"`` (imported on
+#: first use, like the model registry): ``llm:NAME`` is a causal LM (:mod:`kgqa.llm.answer`).
+MODEL_PREFIXES = {"llm:": "kgqa.llm.answer:load_llm_answerer"}
+
+
+def _prefixed_loader(model):
+    """The loader of a prefixed model string (``llm:gemma-3-270m``), else ``None``."""
+    if model is None:
+        return None
+    text = str(model)
+    for prefix, target in MODEL_PREFIXES.items():
+        if text.startswith(prefix):
+            import importlib
+
+            module, _, function = target.partition(":")
+            return getattr(importlib.import_module(module), function)
+    return None
+
 
 def get_answerer(model: "str | Path | Answerer | None" = None,
                  graph: "str | KnowledgeGraph | None" = None) -> Answerer:
     """The :class:`Answerer` of ``model`` on ``graph``, loaded once per process."""
-    if isinstance(model, Answerer):
+    if isinstance(model, Answerer) or hasattr(model, "answer_many"):
         return model
+    graph_key = graph if graph is None or isinstance(graph, str) else str(Path(graph.path).resolve())
+    loader = _prefixed_loader(model)
+    if loader is not None:
+        key = (str(model), graph_key)
+        if key not in _ANSWERERS:
+            _ANSWERERS[key] = loader(str(model), graph=graph)
+        return _ANSWERERS[key]
     from kgqa.explain.loading import load_answerer
 
-    graph_key = graph if graph is None or isinstance(graph, str) else str(Path(graph.path).resolve())
     model_key = None if model is None else str(Path(model).resolve())
     key = (model_key, graph_key)
     if key not in _ANSWERERS:
@@ -515,7 +547,8 @@ def answer(question: str, choices: Sequence[str], *, model: "str | Path | Answer
         question: the question text.
         choices: two or more answer texts (duplicates are scored alike and noted).
         model: a checkpoint directory (``.../checkpoints/best``), a loaded :class:`Answerer`,
-            or ``None`` for the default model shipped with kgqa (QA on the default graph,
+            ``"llm:NAME"`` for a causal LM with graph knowledge in its prompt
+            (:mod:`kgqa.llm.answer`), or ``None`` for the default model shipped with kgqa (QA on the default graph,
             frozen MiniLM; see ``kgqa/explain/default_model/README.md``).
         graph: the graph (name, directory or loaded); ``None`` = the graph the model was trained
             on. A graph with another checksum than the model's is refused (``[E081]``).
