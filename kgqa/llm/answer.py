@@ -334,7 +334,9 @@ class LLMAnswerer(LazyLinkerMixin):
             for text in texts:
                 console.print(plain(f"  - {text}"))
         if explain and result.occlusion:
-            table = Table("sentence removed", *[plain(c) for c in result.choices], "prediction",
+            from rich.markup import escape
+
+            table = Table("sentence removed", *[escape(c) for c in result.choices], "prediction",
                           box=None, pad_edge=False, title="score change when each sentence is removed")
             for item in result.occlusion:
                 table.add_row(plain(item.text), *[f"{d:+.3f}" for d in item.change],
