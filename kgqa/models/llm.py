@@ -283,6 +283,7 @@ class CausalLMScorer(nn.Module):
         self.tokenizer = tokenizer
         self.shots = list(shots)
         self._neutral: dict[str, float] = {}
+        self.eval()  # scoring; .train() for LoRA fine-tuning (grad scoring in forward)
 
     # ------------------------------------------------------------------ tokens
     def _encode(self, text: str, *, special: bool = True) -> list[int]:
@@ -333,10 +334,11 @@ class CausalLMScorer(nn.Module):
             logits = torch.tanh(logits / cap) * cap
         return torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
 
-    def loglik_many(self, pairs: Sequence[tuple[list[int], list[int]]]) -> list[float]:
-        """Summed log-likelihood of each ``(prompt tokens, continuation tokens)``, in batches of
-        right-padded sequences (padding built here; the tokenizer's side plays no part)."""
-        out: list[float] = []
+    def loglik_many(self, pairs: Sequence[tuple[list[int], list[int]]]) -> torch.Tensor:
+        """Summed log-likelihood ``(len(pairs),)`` float64 of each ``(prompt tokens, continuation
+        tokens)``, in batches of right-padded sequences (padding built here; the tokenizer's side
+        plays no part). Differentiable outside inference mode."""
+        out: list[torch.Tensor] = []
         device = next(self.lm.parameters()).device
         size = self.config.batch_size
         for start in range(0, len(pairs), size):
@@ -359,11 +361,10 @@ class CausalLMScorer(nn.Module):
                                             use_cache=False).last_hidden_state
             picked = hidden[torch.tensor(rows), torch.tensor(cols)]
             logp = self._token_logprobs(picked, torch.tensor(targets, device=device)).cpu().double()
-            sums = torch.zeros(len(chunk), dtype=torch.float64).index_add_(0, torch.tensor(owner), logp)
-            out.extend(sums.tolist())
-        return out
+            out.append(torch.zeros(len(chunk), dtype=torch.float64).index_add(0, torch.tensor(owner), logp))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
-    def loglik_shared(self, prompt: list[int], continuations: Sequence[list[int]]) -> list[float]:
+    def loglik_shared(self, prompt: list[int], continuations: Sequence[list[int]]) -> torch.Tensor:
         """Summed log-likelihood of each continuation after one shared prompt: the prompt runs
         once and its key/value cache is repeated over the continuations."""
         device = next(self.lm.parameters()).device
@@ -390,7 +391,7 @@ class CausalLMScorer(nn.Module):
                 targets.append(token)
                 owner.append(i)
         logp = self._token_logprobs(torch.stack(states), torch.tensor(targets, device=device)).cpu().double()
-        return torch.zeros(n, dtype=torch.float64).index_add_(0, torch.tensor(owner), logp).tolist()
+        return torch.zeros(n, dtype=torch.float64).index_add(0, torch.tensor(owner), logp)
 
     def neutral_loglik(self, choices: Sequence[str]) -> list[float]:
         """Summed log-likelihood of each ``" {choice}"`` after the neutral prompt (memoised: one
@@ -398,14 +399,13 @@ class CausalLMScorer(nn.Module):
         todo = [c for c in dict.fromkeys(choices) if c not in self._neutral]
         if todo:
             pairs = [self.split_tokens(self.config.neutral_prompt, " " + c) for c in todo]
-            for choice, value in zip(todo, self.loglik_many(pairs)):
+            for choice, value in zip(todo, self.loglik_many(pairs).tolist()):
                 self._neutral[choice] = value
         return [self._neutral[c] for c in choices]
 
     # ------------------------------------------------------------------ scoring
-    @torch.inference_mode()
     def score(self, questions: Sequence[str], choices: Sequence[Sequence[str]],
-              knowledge: Sequence | None = None, *, labels: torch.Tensor | None = None) -> LLMScoreOutput:
+              knowledge: Sequence | None = None, *, grad: bool = False) -> LLMScoreOutput:
         """Score every choice of every question.
 
         Args:
@@ -413,11 +413,16 @@ class CausalLMScorer(nn.Module):
             choices: ``B`` lists of ``C`` choices.
             knowledge: ``B`` lists of sentences (``knowledge: shared``) or ``B x C`` lists
                 (``per_choice``), most relevant first; ignored with ``knowledge: none``.
-            labels: unused here (see :meth:`forward` for the loss).
+            grad: keep the graph for a backward pass (LoRA fine-tuning, :func:`add_lora`);
+                otherwise the scoring runs in inference mode.
 
         Returns:
             :class:`LLMScoreOutput`.
         """
+        with nullcontext() if grad else torch.inference_mode():
+            return self._score(questions, choices, knowledge, grad=grad)
+
+    def _score(self, questions, choices, knowledge, *, grad: bool) -> LLMScoreOutput:
         cfg = self.config
         B, C = len(questions), len(choices[0])
         if any(len(c) != C for c in choices):
@@ -432,7 +437,7 @@ class CausalLMScorer(nn.Module):
                 ntok[b, c] = len(cont)
             shared = len({prompts[b][c] for c in range(C)}) == 1 and all(s[0] == split[0][0] for s in split)
             if cfg.cache_prompt and shared and C > 1:
-                loglik[b] = torch.tensor(self.loglik_shared(split[0][0], [s[1] for s in split]))
+                loglik[b] = self.loglik_shared(split[0][0], [s[1] for s in split])
             else:
                 pending.extend((b, c, ctx, cont) for c, (ctx, cont) in enumerate(split))
         if pending:
@@ -442,7 +447,11 @@ class CausalLMScorer(nn.Module):
         neutral = None
         if cfg.calibrate:
             flat = [choice for row in choices for choice in row]
-            neutral = torch.tensor(self.neutral_loglik(flat), dtype=torch.float64).view(B, C)
+            if grad:  # no memo: the weights change between calls
+                pairs = [self.split_tokens(cfg.neutral_prompt, " " + c) for c in flat]
+                neutral = self.loglik_many(pairs).view(B, C)
+            else:
+                neutral = torch.tensor(self.neutral_loglik(flat), dtype=torch.float64).view(B, C)
             logits = loglik - neutral
         elif cfg.scoring == "mean":
             logits = loglik / ntok.clamp(min=1)
@@ -458,5 +467,32 @@ class CausalLMScorer(nn.Module):
         if "questions" not in extras or "choices" not in extras:
             raise KGQAError(Errors.E231.format(problem=(
                 "the llm model reads texts: QABatch.extras needs 'questions' and 'choices'")))
-        out = self.score(extras["questions"], extras["choices"], extras.get("knowledge"))
+        out = self.score(extras["questions"], extras["choices"], extras.get("knowledge"), grad=self.training)
         return QAModelOutput(logits=out.logits, loss=multiple_choice_loss(out.logits, batch.labels))
+
+
+# ---------------------------------------------------------------------- LoRA
+def add_lora(scorer: CausalLMScorer, *, r: int = 8, alpha: int = 16, dropout: float = 0.05,
+             target_modules: Sequence[str] | str = "all-linear") -> CausalLMScorer:
+    r"""Make the scorer's LM parameter-efficient to fine-tune: LoRA (Hu et al. 2022) adapters
+    :math:`W x + \frac{\alpha}{r} B A x` on ``target_modules`` (``A``: :math:`(r, d_{in})`,
+    ``B``: :math:`(d_{out}, r)`, zero at the start, so the scores do not move until a step is
+    taken), every other weight frozen. Needs the ``peft`` package (``pip install kgqa[llm]``).
+
+    Train with the scorer in train mode: ``scorer.train(); out = scorer(batch)`` gives the
+    cross-entropy over choices of the ``logits`` (``grad`` scoring), then ``out.loss.backward()``.
+
+    Raises:
+        KGQAError: ``[E231]`` when ``peft`` is not installed.
+    """
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise KGQAError(Errors.E231.format(problem="LoRA needs the peft package: pip install peft")) from None
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
+                        task_type="CAUSAL_LM")
+    # the adapters are injected into scorer.lm's own modules; the scorer keeps using the HF model
+    # (its base_model and output embeddings), now with LoRA layers and only those trainable
+    scorer.lm = get_peft_model(scorer.lm, config).get_base_model()
+    scorer._neutral.clear()
+    return scorer

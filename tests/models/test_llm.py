@@ -155,3 +155,38 @@ def test_config_and_loading_errors(tmp_path):
     assert resolve_llm("org/model") == ("org/model", None)
     with pytest.raises(KGQAError, match=r"\[E230\]"):
         load_causal_lm(tmp_path)  # a folder with no model
+
+
+def test_lora_trains_only_the_adapters(tmp_path):
+    """LoRA through peft (optional: skipped without it) on a fresh tiny Llama."""
+    pytest.importorskip("peft")
+    from kgqa.backbones.tiny import save_tiny_causal_lm
+    from kgqa.models.base import QABatch
+    from kgqa.models.llm import add_lora
+
+    model, tokenizer = load_causal_lm(str(save_tiny_causal_lm("llama", tmp_path / "lm")))
+    s = CausalLMScorer(CausalLMConfig(model="tiny", mixed_precision="no", scoring="sum"), model=model,
+                       tokenizer=tokenizer)
+    before = s.score(QUESTIONS, CHOICES).logits
+    frozen = {n: p.detach().clone() for n, p in s.lm.named_parameters()}
+    add_lora(s, r=4, alpha=8, dropout=0.0)
+    trainable = [p for p in s.parameters() if p.requires_grad]
+    assert 0 < sum(p.numel() for p in trainable) < 0.2 * sum(p.numel() for p in s.parameters())
+    torch.testing.assert_close(s.score(QUESTIONS, CHOICES).logits, before)  # B = 0 at the start
+    batch = QABatch(ids=["a", "b"], num_choices=3, labels=torch.tensor([0, 0]),
+                    extras={"questions": QUESTIONS, "choices": CHOICES})
+    optimizer = torch.optim.AdamW(trainable, lr=1e-2)
+    s.train()
+    losses = []
+    for _ in range(5):
+        loss = s(batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    s.eval()
+    assert losses[-1] < losses[0]
+    after = {n.replace(".base_layer", ""): p for n, p in s.lm.named_parameters() if "lora_" not in n}
+    assert after.keys() == frozen.keys()
+    for name, value in frozen.items():  # the base weights never moved
+        torch.testing.assert_close(after[name].detach(), value)
