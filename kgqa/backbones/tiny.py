@@ -116,16 +116,23 @@ def save_tiny_backbone(arch: str, directory: str | Path, *, seed: int = 0) -> Pa
     Returns:
         ``directory``, ready for ``Backbone.from_pretrained(directory)``.
     """
-    import torch
     from transformers import AutoModel
 
     directory = Path(directory)
     tokenizer = tiny_tokenizer(arch)
     config = tiny_config(arch, len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    return _save_random(AutoModel, config, tokenizer, directory, seed)
+
+
+def _save_random(auto_class, config, tokenizer, directory: Path, seed: int) -> Path:
+    """``auto_class.from_config(config)`` with weights drawn from ``seed`` (the global RNG left
+    as it was), saved with ``tokenizer`` into ``directory``."""
+    import torch
+
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        model = AutoModel.from_config(config)
+        model = auto_class.from_config(config)
     finally:
         torch.random.set_rng_state(generator_state)
     directory.mkdir(parents=True, exist_ok=True)
@@ -175,7 +182,6 @@ def tiny_causal_tokenizer(arch: str = "gpt2"):
 def save_tiny_causal_lm(arch: str, directory: str | Path, *, seed: int = 0) -> Path:
     """Write a tiny random causal LM (``gpt2`` or ``llama``: hidden 32, 2 layers, 4 heads) and
     its tokenizer to ``directory``, loadable by ``AutoModelForCausalLM.from_pretrained``."""
-    import torch
     from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
 
     directory = Path(directory)
@@ -189,16 +195,4 @@ def save_tiny_causal_lm(arch: str, directory: str | Path, *, seed: int = 0) -> P
         config = LlamaConfig(hidden_size=HIDDEN_SIZE, num_hidden_layers=NUM_LAYERS,
                              num_attention_heads=NUM_HEADS, num_key_value_heads=2,
                              intermediate_size=INTERMEDIATE_SIZE, max_position_embeddings=512, **ids)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = AutoModelForCausalLM.from_config(config)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    directory.mkdir(parents=True, exist_ok=True)
-    from kgqa.backbones.backbone import _quiet_transformers
-
-    with _quiet_transformers():
-        model.save_pretrained(directory)
-        tokenizer.save_pretrained(directory)
-    return directory
+    return _save_random(AutoModelForCausalLM, config, tokenizer, directory, seed)

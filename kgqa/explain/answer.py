@@ -54,8 +54,61 @@ class RankedChoice:
     logit: float
 
 
+class RankedResult:
+    """What every answer result derives from its ``choices``, ``ranked`` and ``label``."""
+
+    choices: list[str]
+    ranked: list[RankedChoice]
+    label: int | None
+
+    @property
+    def prediction(self) -> str:
+        """The most probable choice."""
+        return self.ranked[0].choice
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the prediction is the right answer (``None`` when unknown). A duplicate of the
+        right answer's text (datasets have such questions) counts as right."""
+        if self.label is None:
+            return None
+        return same_answer_key(self.prediction) == same_answer_key(self.choices[self.label])
+
+    def _in_choice_order(self, key: str) -> list[float]:
+        out = [0.0] * len(self.choices)
+        for r in self.ranked:
+            out[r.index] = getattr(r, key)
+        return out
+
+    @property
+    def probabilities(self) -> list[float]:
+        """Probabilities in choice order."""
+        return self._in_choice_order("probability")
+
+    @property
+    def logits(self) -> list[float]:
+        """Scores in choice order."""
+        return self._in_choice_order("logit")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["prediction"] = self.prediction
+        return out
+
+
+def batches_by_choices(checked: Sequence[tuple], batch_size: int):
+    """Row indices of ``checked`` (``(question, choices, notes)`` each) in batches of at most
+    ``batch_size`` questions with the same number of choices."""
+    groups: dict[int, list[int]] = {}
+    for i, (_, c, _) in enumerate(checked):
+        groups.setdefault(len(c), []).append(i)
+    for members in groups.values():
+        for start in range(0, len(members), batch_size):
+            yield members[start:start + batch_size]
+
+
 @dataclass
-class AnswerResult:
+class AnswerResult(RankedResult):
     """The model's answer to one question.
 
     Attributes:
@@ -84,31 +137,6 @@ class AnswerResult:
     label: int | None = None
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def prediction(self) -> str:
-        """The most probable choice."""
-        return self.ranked[0].choice
-
-    @property
-    def correct(self) -> bool | None:
-        """Whether the prediction is the right answer (``None`` when unknown). A duplicate of the
-        right answer's text (datasets have such questions) counts as right."""
-        if self.label is None:
-            return None
-        return same_answer_key(self.prediction) == same_answer_key(self.choices[self.label])
-
-    @property
-    def probabilities(self) -> list[float]:
-        """Probabilities in choice order."""
-        out = [0.0] * len(self.choices)
-        for r in self.ranked:
-            out[r.index] = r.probability
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["prediction"] = self.prediction
-        return out
 
 
 # ---------------------------------------------------------------------- input checks
@@ -347,18 +375,8 @@ class Answerer(LazyLinkerMixin):
                 f"{len(questions)} questions but {len(choices)} choice lists")))
         checked = [check_question(q, c) for q, c in zip(questions, choices)]
         results: list[AnswerResult | None] = [None] * len(checked)
-        groups: dict[int, list[int]] = {}
-        for i, (_, c, _) in enumerate(checked):
-            groups.setdefault(len(c), []).append(i)
         with torch.inference_mode(), torch_threads(self.num_threads):
-            self._answer_groups(checked, groups, results, ids=ids, labels=labels, explain=explain,
-                                batch_size=batch_size, options=options)
-        return results  # type: ignore[return-value]
-
-    def _answer_groups(self, checked, groups, results, *, ids, labels, explain, batch_size, options):
-        for members in groups.values():
-            for start in range(0, len(members), batch_size):
-                rows = members[start:start + batch_size]
+            for rows in batches_by_choices(checked, batch_size):
                 answered = self._answer_batch(
                     [checked[i][0] for i in rows], [checked[i][1] for i in rows],
                     notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
@@ -366,6 +384,7 @@ class Answerer(LazyLinkerMixin):
                     explain=explain, options=options)
                 for i, result in zip(rows, answered):
                     results[i] = result
+        return results  # type: ignore[return-value]
 
     def prepare_batch(self, questions: list[str], choices: list[list[str]], *,
                       ids: Sequence[str | None] | None = None,

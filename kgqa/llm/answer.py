@@ -22,13 +22,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from kgqa.errors import Errors, KGQAError
-from kgqa.explain.answer import RankedChoice, build_retriever, check_question, link_notes
+from kgqa.explain.answer import (RankedChoice, RankedResult, batches_by_choices, build_retriever,
+                                 check_question, link_notes)
 from kgqa.linking.lazy import LazyLinkerMixin
 from kgqa.llm.knowledge import QuestionKnowledge, retrieve_knowledge
 from kgqa.utils.threads import torch_threads
@@ -65,7 +66,7 @@ class SentenceOcclusion:
 
 
 @dataclass
-class LLMAnswerResult:
+class LLMAnswerResult(RankedResult):
     """A causal LM's answer to one question (the fields shared with
     :class:`~kgqa.explain.answer.AnswerResult`, plus the prompt knowledge and its occlusion)."""
 
@@ -82,26 +83,6 @@ class LLMAnswerResult:
     label: int | None = None
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def prediction(self) -> str:
-        return self.ranked[0].choice
-
-    @property
-    def correct(self) -> bool | None:
-        return None if self.label is None else self.prediction == self.choices[self.label]
-
-    @property
-    def logits(self) -> list[float]:
-        """Scores in choice order."""
-        out = [0.0] * len(self.choices)
-        for r in self.ranked:
-            out[r.index] = r.logit
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["prediction"] = self.prediction
-        return out
 
 
 # ---------------------------------------------------------------------- llm: strings
@@ -237,20 +218,14 @@ class LLMAnswerer(LazyLinkerMixin):
             raise KGQAError(Errors.E080.format(problem=f"{len(questions)} questions but {len(choices)} choice lists"))
         checked = [check_question(q, c) for q, c in zip(questions, choices)]
         results: list[LLMAnswerResult | None] = [None] * len(checked)
-        groups: dict[int, list[int]] = {}
-        for i, (_, c, _) in enumerate(checked):
-            groups.setdefault(len(c), []).append(i)
         with torch_threads(self.num_threads):
-            for members in groups.values():
-                for start in range(0, len(members), batch_size):
-                    rows = members[start:start + batch_size]
-                    done = self._answer_batch(
-                        [checked[i][0] for i in rows], [checked[i][1] for i in rows],
-                        notes=[checked[i][2] for i in rows],
-                        ids=[ids[i] if ids is not None else None for i in rows],
-                        labels=[labels[i] if labels is not None else None for i in rows], explain=explain)
-                    for i, result in zip(rows, done):
-                        results[i] = result
+            for rows in batches_by_choices(checked, batch_size):
+                done = self._answer_batch(
+                    [checked[i][0] for i in rows], [checked[i][1] for i in rows],
+                    notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
+                    labels=[labels[i] if labels is not None else None for i in rows], explain=explain)
+                for i, result in zip(rows, done):
+                    results[i] = result
         return results  # type: ignore[return-value]
 
     def _answer_batch(self, questions, choices, *, notes, ids, labels, explain) -> list[LLMAnswerResult]:
