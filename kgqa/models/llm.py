@@ -28,7 +28,9 @@ whatever ``tokenizer.padding_side`` says (padding on the left would shift every 
 only the continuation positions go through the output layer: a vocabulary of 262k (Gemma 3)
 times 300 prompt tokens would otherwise be 300 MB of logits per choice. With a prompt shared by
 all choices (no knowledge, or shared knowledge) the prompt runs once and its key/value cache is
-repeated over the choices (``cache_prompt``); per-choice prompts run in full.
+repeated over the choices (``cache_prompt``), and the k-shot block, the same for every
+question, runs once per scorer: each question then computes only its own tokens on a copy of
+that cache. Per-choice prompts (``knowledge: per_choice``) run in full, padded into batches.
 
 Any Hugging Face causal LM loads by hub name, directory or GGUF file
 (:func:`load_causal_lm`; GGUF needs the ``gguf`` package: ``pip install kgqa[llm]``).
@@ -283,6 +285,7 @@ class CausalLMScorer(nn.Module):
         self.tokenizer = tokenizer
         self.shots = list(shots)
         self._neutral: dict[str, float] = {}
+        self._prefix = None  # (tokens, key/value cache) of the k-shot block, built on first use
         self.eval()  # scoring; .train() for LoRA fine-tuning (grad scoring in forward)
 
     # ------------------------------------------------------------------ tokens
@@ -364,13 +367,38 @@ class CausalLMScorer(nn.Module):
             out.append(torch.zeros(len(chunk), dtype=torch.float64).index_add(0, torch.tensor(owner), logp))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
+    def _shots_prefix(self, prompt: list[int]):
+        """``(tokens, cache)`` of the k-shot block when ``prompt`` starts with its tokens (the
+        block is the same for every question: it runs once per scorer), else ``None``."""
+        if not self.shots or not self.config.cache_prompt:
+            return None
+        key = tuple((shot.question, shot.answer) for shot in self.shots)
+        if self._prefix is None or self._prefix[0] != key:
+            text = build_prompt("", template=self.config.template, shots=self.shots)
+            text = text[:len(text) - len(self.config.template.format(question=""))]
+            ids = self._encode(text)
+            device = next(self.lm.parameters()).device
+            with self._autocast():
+                out = self.lm.base_model(input_ids=torch.tensor([ids], device=device), use_cache=True)
+            self._prefix = (key, ids, _output_cache(out))
+        _, ids, cache = self._prefix
+        return (ids, cache) if len(prompt) > len(ids) and prompt[:len(ids)] == ids else None
+
     def loglik_shared(self, prompt: list[int], continuations: Sequence[list[int]]) -> torch.Tensor:
         """Summed log-likelihood of each continuation after one shared prompt: the prompt runs
-        once and its key/value cache is repeated over the continuations."""
+        once and its key/value cache is repeated over the continuations (a k-shot block at its
+        start comes from the scorer's cache of it, :meth:`_shots_prefix`)."""
+        import copy
+
         device = next(self.lm.parameters()).device
         n, width = len(continuations), max(len(c) for c in continuations)
+        prefix = None if torch.is_grad_enabled() else self._shots_prefix(prompt)
+        start, past = (len(prefix[0]), {_cache_argument(self.lm.base_model): copy.deepcopy(prefix[1])}) \
+            if prefix is not None else (0, {})
         with self._autocast():
-            first = self.lm.base_model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
+            first = self.lm.base_model(
+                input_ids=torch.tensor([prompt[start:]], device=device), use_cache=True,
+                position_ids=torch.arange(start, len(prompt), device=device)[None], **past)
             cache = _output_cache(first)
             cache.batch_repeat_interleave(n)
             ids = torch.zeros(n, width, dtype=torch.long)
@@ -495,4 +523,5 @@ def add_lora(scorer: CausalLMScorer, *, r: int = 8, alpha: int = 16, dropout: fl
     # (its base_model and output embeddings), now with LoRA layers and only those trainable
     scorer.lm = get_peft_model(scorer.lm, config).get_base_model()
     scorer._neutral.clear()
+    scorer._prefix = None
     return scorer

@@ -125,6 +125,11 @@ def test_kshot_prompt_is_scored_with_the_shots(tiny_lm):
     prompt = "Question: Where is the dog?\nAnswer: home\n\nQuestion: Where would you put ice cream?\nAnswer:"
     assert out.prompts[0][0] == prompt
     assert out.loglik[0, 2].item() == pytest.approx(hand_loglik(model, tokenizer, prompt, " book")[0], abs=1e-4)
+    assert s._prefix is not None  # the shots' key/value cache was built once and reused
+    again = s.score(QUESTIONS, CHOICES)
+    s.config.cache_prompt = False
+    torch.testing.assert_close(s.score(QUESTIONS, CHOICES).loglik, again.loglik, atol=1e-4, rtol=0)
+    assert again.loglik[0, 2].item() == pytest.approx(out.loglik[0, 2].item(), abs=1e-5)
 
 
 def test_registry_forward_gives_logits_and_loss(tiny_lm):
