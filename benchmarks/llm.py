@@ -13,7 +13,9 @@ linking and retrieval, its first question also builds the linker and the retriev
   sentences before the question;
 * ``calibrated``: zero-shot with domain-conditional PMI (one more pass per distinct choice).
 
-The accuracy on so few questions is printed for orientation only, not as a result. Peak RSS is
+``link_and_retrieve_s_median`` is the knowledge setting's linking + retrieval + sentence
+writing (with the ``relevance`` ranker embedding concept names lazily when the graph's name
+table is not cached). The accuracy on so few questions is printed for orientation only, not as a result. Peak RSS is
 the whole process's (model, graph, linker, MiniLM ranker).
 
     python benchmarks/llm.py [--model gemma-3-270m] [--questions 10] [--threads 2]
@@ -76,17 +78,19 @@ def main() -> None:
         scorer = CausalLMScorer(config, model=base.lm, tokenizer=base.tokenizer,
                                 shots=select_shots(train, config.shots, seed=config.shot_seed))
         answerer = LLMAnswerer(scorer, kg=kg if config.knowledge != "none" else None)
-        times, correct = [], 0
+        times, retrieve, correct = [], [], 0
         for ex in test:
             t0 = time.perf_counter()
             result = answerer.answer_many([ex.question], [list(ex.choices)], labels=[ex.label], explain=False)[0]
             times.append(time.perf_counter() - t0)
+            retrieve.append(result.seconds["retrieve"])
             correct += bool(result.correct)
         out["settings"][name] = {
             "seconds_per_question": round(statistics.fmean(times), 3),
             "median_s": round(statistics.median(times), 3),
             "first_question_s": round(times[0], 3),
             "mean_after_first_s": round(statistics.fmean(times[1:]), 3) if len(times) > 1 else None,
+            "link_and_retrieve_s_median": round(statistics.median(retrieve), 3),
             "correct": f"{correct}/{len(test)} (orientation only)",
             "prompt_tokens_first_question": len(scorer.tokenizer(result.prompts[0])["input_ids"]),
         }
