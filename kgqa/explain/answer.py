@@ -96,15 +96,25 @@ class RankedResult:
         return out
 
 
-def batches_by_choices(checked: Sequence[tuple], batch_size: int):
-    """Row indices of ``checked`` (``(question, choices, notes)`` each) in batches of at most
-    ``batch_size`` questions with the same number of choices."""
+def answer_in_batches(checked: Sequence[tuple], answer_batch, *, batch_size: int,
+                      ids: Sequence | None, labels: Sequence | None) -> list:
+    """Call ``answer_batch(questions, choices, notes=, ids=, labels=)`` on batches of at most
+    ``batch_size`` of the ``checked`` questions (``(question, choices, notes)`` each, from
+    :func:`check_question`) with the same number of choices; the results in input order."""
     groups: dict[int, list[int]] = {}
     for i, (_, c, _) in enumerate(checked):
         groups.setdefault(len(c), []).append(i)
+    results: list = [None] * len(checked)
     for members in groups.values():
         for start in range(0, len(members), batch_size):
-            yield members[start:start + batch_size]
+            rows = members[start:start + batch_size]
+            answered = answer_batch(
+                [checked[i][0] for i in rows], [checked[i][1] for i in rows],
+                notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
+                labels=[labels[i] if labels is not None else None for i in rows])
+            for i, result in zip(rows, answered):
+                results[i] = result
+    return results
 
 
 @dataclass
@@ -136,7 +146,6 @@ class AnswerResult(RankedResult):
     id: str | None = None
     label: int | None = None
     notes: list[str] = field(default_factory=list)
-
 
 
 # ---------------------------------------------------------------------- input checks
@@ -374,17 +383,10 @@ class Answerer(LazyLinkerMixin):
             raise KGQAError(Errors.E080.format(problem=(
                 f"{len(questions)} questions but {len(choices)} choice lists")))
         checked = [check_question(q, c) for q, c in zip(questions, choices)]
-        results: list[AnswerResult | None] = [None] * len(checked)
         with torch.inference_mode(), torch_threads(self.num_threads):
-            for rows in batches_by_choices(checked, batch_size):
-                answered = self._answer_batch(
-                    [checked[i][0] for i in rows], [checked[i][1] for i in rows],
-                    notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
-                    labels=[labels[i] if labels is not None else None for i in rows],
-                    explain=explain, options=options)
-                for i, result in zip(rows, answered):
-                    results[i] = result
-        return results  # type: ignore[return-value]
+            return answer_in_batches(
+                checked, lambda q, c, **kw: self._answer_batch(q, c, explain=explain, options=options, **kw),
+                batch_size=batch_size, ids=ids, labels=labels)
 
     def prepare_batch(self, questions: list[str], choices: list[list[str]], *,
                       ids: Sequence[str | None] | None = None,

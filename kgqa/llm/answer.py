@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from kgqa.errors import Errors, KGQAError
-from kgqa.explain.answer import (RankedChoice, RankedResult, batches_by_choices, build_retriever,
+from kgqa.explain.answer import (RankedChoice, RankedResult, answer_in_batches, build_retriever,
                                  check_question, link_notes)
 from kgqa.linking.lazy import LazyLinkerMixin
 from kgqa.llm.knowledge import QuestionKnowledge, retrieve_knowledge
@@ -217,16 +217,9 @@ class LLMAnswerer(LazyLinkerMixin):
         if len(questions) != len(choices):
             raise KGQAError(Errors.E080.format(problem=f"{len(questions)} questions but {len(choices)} choice lists"))
         checked = [check_question(q, c) for q, c in zip(questions, choices)]
-        results: list[LLMAnswerResult | None] = [None] * len(checked)
         with torch_threads(self.num_threads):
-            for rows in batches_by_choices(checked, batch_size):
-                done = self._answer_batch(
-                    [checked[i][0] for i in rows], [checked[i][1] for i in rows],
-                    notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
-                    labels=[labels[i] if labels is not None else None for i in rows], explain=explain)
-                for i, result in zip(rows, done):
-                    results[i] = result
-        return results  # type: ignore[return-value]
+            return answer_in_batches(checked, lambda q, c, **kw: self._answer_batch(q, c, explain=explain, **kw),
+                                     batch_size=batch_size, ids=ids, labels=labels)
 
     def _answer_batch(self, questions, choices, *, notes, ids, labels, explain) -> list[LLMAnswerResult]:
         cfg = self.config
