@@ -79,8 +79,8 @@ def _splits(config: dict, dataset, limit: int | None) -> dict[str, Any]:
         splits = dict(dataset)
     else:
         names = {"train": ds.get("train_split"), "dev": ds.get("dev_split"), "test": ds.get("test_split")}
-        splits = {role: load_dataset(ds.get("name", "csqa"), split, directory=ds.get("directory"),
-                                     source=ds.get("source"))
+        where = {key: ds[key] for key in ("directory", "source") if ds.get(key)}
+        splits = {role: load_dataset(ds.get("name", "csqa"), split, **where)
                   for role, split in names.items() if split}
     if limit is not None:
         splits = {role: (s if role == "train" else
