@@ -285,7 +285,7 @@ class CausalLMScorer(nn.Module):
         self.tokenizer = tokenizer
         self.shots = list(shots)
         self._neutral: dict[str, float] = {}
-        self._prefix = None  # (tokens, key/value cache) of the k-shot block, built on first use
+        self._prefix = None  # (shots, tokens, key/value cache) of the k-shot block, built on first use
         self.eval()  # scoring; .train() for LoRA fine-tuning (grad scoring in forward)
 
     # ------------------------------------------------------------------ tokens
