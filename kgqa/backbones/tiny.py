@@ -116,16 +116,23 @@ def save_tiny_backbone(arch: str, directory: str | Path, *, seed: int = 0) -> Pa
     Returns:
         ``directory``, ready for ``Backbone.from_pretrained(directory)``.
     """
-    import torch
     from transformers import AutoModel
 
     directory = Path(directory)
     tokenizer = tiny_tokenizer(arch)
     config = tiny_config(arch, len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    return _save_random(AutoModel, config, tokenizer, directory, seed)
+
+
+def _save_random(auto_class, config, tokenizer, directory: Path, seed: int) -> Path:
+    """``auto_class.from_config(config)`` with weights drawn from ``seed`` (the global RNG left
+    as it was), saved with ``tokenizer`` into ``directory``."""
+    import torch
+
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        model = AutoModel.from_config(config)
+        model = auto_class.from_config(config)
     finally:
         torch.random.set_rng_state(generator_state)
     directory.mkdir(parents=True, exist_ok=True)
@@ -141,3 +148,51 @@ def _check_arch(arch: str) -> None:
     if arch not in TINY_ARCHITECTURES:
         raise KGQAError(Errors.E013.format(kind="tiny architecture", name=arch,
                                            known=", ".join(TINY_ARCHITECTURES)))
+
+
+# ---------------------------------------------------------------------- tiny causal LMs
+#: Causal-LM architectures with a tiny config here (for :mod:`kgqa.models.llm`).
+TINY_CAUSAL_ARCHITECTURES = ("gpt2", "llama")
+
+
+def tiny_causal_tokenizer(arch: str = "gpt2"):
+    """A byte-level BPE tokenizer (about 300 tokens) built in memory; ``llama`` prepends ``<s>``
+    to every text like Llama's and Gemma's tokenizers, ``gpt2`` adds nothing. It pads on the
+    left, as many causal-LM tokenizers do (the scorer must not depend on it)."""
+    from tokenizers import ByteLevelBPETokenizer, processors
+    from transformers import PreTrainedTokenizerFast
+
+    if arch not in TINY_CAUSAL_ARCHITECTURES:
+        raise KGQAError(Errors.E013.format(kind="tiny causal architecture", name=arch,
+                                           known=", ".join(TINY_CAUSAL_ARCHITECTURES)))
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator([*_BPE_CORPUS, "question: answer: facts: garden flower hammer nail"],
+                            vocab_size=300, min_frequency=1, special_tokens=list(_BPE_SPECIAL),
+                            show_progress=False)
+    tok = bpe._tokenizer
+    if arch == "llama":
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+        pad_token="<pad>", model_max_length=512, padding_side="left",
+        model_input_names=["input_ids", "attention_mask"])
+
+
+def save_tiny_causal_lm(arch: str, directory: str | Path, *, seed: int = 0) -> Path:
+    """Write a tiny random causal LM (``gpt2`` or ``llama``: hidden 32, 2 layers, 4 heads) and
+    its tokenizer to ``directory``, loadable by ``AutoModelForCausalLM.from_pretrained``."""
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+
+    directory = Path(directory)
+    tokenizer = tiny_causal_tokenizer(arch)
+    ids = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+               eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    if arch == "gpt2":
+        config = GPT2Config(n_embd=HIDDEN_SIZE, n_layer=NUM_LAYERS, n_head=NUM_HEADS,
+                            n_inner=INTERMEDIATE_SIZE, n_positions=512, **ids)
+    else:
+        config = LlamaConfig(hidden_size=HIDDEN_SIZE, num_hidden_layers=NUM_LAYERS,
+                             num_attention_heads=NUM_HEADS, num_key_value_heads=2,
+                             intermediate_size=INTERMEDIATE_SIZE, max_position_embeddings=512, **ids)
+    return _save_random(AutoModelForCausalLM, config, tokenizer, directory, seed)

@@ -54,8 +54,71 @@ class RankedChoice:
     logit: float
 
 
+class RankedResult:
+    """What every answer result derives from its ``choices``, ``ranked`` and ``label``."""
+
+    choices: list[str]
+    ranked: list[RankedChoice]
+    label: int | None
+
+    @property
+    def prediction(self) -> str:
+        """The most probable choice."""
+        return self.ranked[0].choice
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the prediction is the right answer (``None`` when unknown). A duplicate of the
+        right answer's text (datasets have such questions) counts as right."""
+        if self.label is None:
+            return None
+        return same_answer_key(self.prediction) == same_answer_key(self.choices[self.label])
+
+    def _in_choice_order(self, key: str) -> list[float]:
+        out = [0.0] * len(self.choices)
+        for r in self.ranked:
+            out[r.index] = getattr(r, key)
+        return out
+
+    @property
+    def probabilities(self) -> list[float]:
+        """Probabilities in choice order."""
+        return self._in_choice_order("probability")
+
+    @property
+    def logits(self) -> list[float]:
+        """Scores in choice order."""
+        return self._in_choice_order("logit")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["prediction"] = self.prediction
+        return out
+
+
+def answer_in_batches(checked: Sequence[tuple], answer_batch, *, batch_size: int,
+                      ids: Sequence | None, labels: Sequence | None) -> list:
+    """Call ``answer_batch(questions, choices, notes=, ids=, labels=)`` on batches of at most
+    ``batch_size`` of the ``checked`` questions (``(question, choices, notes)`` each, from
+    :func:`check_question`) with the same number of choices; the results in input order."""
+    groups: dict[int, list[int]] = {}
+    for i, (_, c, _) in enumerate(checked):
+        groups.setdefault(len(c), []).append(i)
+    results: list = [None] * len(checked)
+    for members in groups.values():
+        for start in range(0, len(members), batch_size):
+            rows = members[start:start + batch_size]
+            answered = answer_batch(
+                [checked[i][0] for i in rows], [checked[i][1] for i in rows],
+                notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
+                labels=[labels[i] if labels is not None else None for i in rows])
+            for i, result in zip(rows, answered):
+                results[i] = result
+    return results
+
+
 @dataclass
-class AnswerResult:
+class AnswerResult(RankedResult):
     """The model's answer to one question.
 
     Attributes:
@@ -83,32 +146,6 @@ class AnswerResult:
     id: str | None = None
     label: int | None = None
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def prediction(self) -> str:
-        """The most probable choice."""
-        return self.ranked[0].choice
-
-    @property
-    def correct(self) -> bool | None:
-        """Whether the prediction is the right answer (``None`` when unknown). A duplicate of the
-        right answer's text (datasets have such questions) counts as right."""
-        if self.label is None:
-            return None
-        return same_answer_key(self.prediction) == same_answer_key(self.choices[self.label])
-
-    @property
-    def probabilities(self) -> list[float]:
-        """Probabilities in choice order."""
-        out = [0.0] * len(self.choices)
-        for r in self.ranked:
-            out[r.index] = r.probability
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["prediction"] = self.prediction
-        return out
 
 
 # ---------------------------------------------------------------------- input checks
@@ -210,6 +247,27 @@ def _score_duplicates_alike(logits: torch.Tensor, choices: list[list[str]]) -> N
             logits[b, group] = logits[b, group].mean()
 
 
+def build_retriever(kg: "KnowledgeGraph", retrieval: "RetrievalConfig", node_table=None):
+    """The retriever of one question at a time: ``(retriever, node_table, notes)``. The
+    ``relevance`` ranker embeds concept names lazily (``node_table`` is built when ``None``);
+    the retriever's warnings (no TransE embeddings...) come back as notes for the reader."""
+    import warnings
+
+    from kgqa.retrieval.retriever import Retriever
+
+    ranker = None
+    if retrieval.ranker == "relevance":
+        from kgqa.retrieval.ranking import NodeEmbeddingTable, RelevanceRanker
+
+        if node_table is None:
+            node_table = NodeEmbeddingTable(kg, retrieval.encoder)
+        ranker = RelevanceRanker(kg, table=node_table, node_embeddings="lazy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        retriever = Retriever(kg, retrieval, ranker=ranker)
+    return retriever, node_table, [str(w.message) for w in caught]
+
+
 # ---------------------------------------------------------------------- the answerer
 class Answerer(LazyLinkerMixin):
     """A loaded model that answers and explains new questions.
@@ -286,21 +344,8 @@ class Answerer(LazyLinkerMixin):
     @property
     def retriever(self):
         if self._retriever is None:
-            import warnings
-
-            from kgqa.retrieval.retriever import Retriever
-
-            ranker = None
-            if self.retrieval.ranker == "relevance":
-                from kgqa.retrieval.ranking import NodeEmbeddingTable, RelevanceRanker
-
-                if self.node_table is None:
-                    self.node_table = NodeEmbeddingTable(self.kg, self.retrieval.encoder)
-                ranker = RelevanceRanker(self.kg, table=self.node_table, node_embeddings="lazy")
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                self._retriever = Retriever(self.kg, self.retrieval, ranker=ranker)
-            self.notes.extend(str(w.message) for w in caught)
+            self._retriever, self.node_table, notes = build_retriever(self.kg, self.retrieval, self.node_table)
+            self.notes.extend(notes)
         return self._retriever
 
     def warm_up(self) -> "Answerer":
@@ -338,26 +383,10 @@ class Answerer(LazyLinkerMixin):
             raise KGQAError(Errors.E080.format(problem=(
                 f"{len(questions)} questions but {len(choices)} choice lists")))
         checked = [check_question(q, c) for q, c in zip(questions, choices)]
-        results: list[AnswerResult | None] = [None] * len(checked)
-        groups: dict[int, list[int]] = {}
-        for i, (_, c, _) in enumerate(checked):
-            groups.setdefault(len(c), []).append(i)
         with torch.inference_mode(), torch_threads(self.num_threads):
-            self._answer_groups(checked, groups, results, ids=ids, labels=labels, explain=explain,
-                                batch_size=batch_size, options=options)
-        return results  # type: ignore[return-value]
-
-    def _answer_groups(self, checked, groups, results, *, ids, labels, explain, batch_size, options):
-        for members in groups.values():
-            for start in range(0, len(members), batch_size):
-                rows = members[start:start + batch_size]
-                answered = self._answer_batch(
-                    [checked[i][0] for i in rows], [checked[i][1] for i in rows],
-                    notes=[checked[i][2] for i in rows], ids=[ids[i] if ids is not None else None for i in rows],
-                    labels=[labels[i] if labels is not None else None for i in rows],
-                    explain=explain, options=options)
-                for i, result in zip(rows, answered):
-                    results[i] = result
+            return answer_in_batches(
+                checked, lambda q, c, **kw: self._answer_batch(q, c, explain=explain, options=options, **kw),
+                batch_size=batch_size, ids=ids, labels=labels)
 
     def prepare_batch(self, questions: list[str], choices: list[list[str]], *,
                       ids: Sequence[str | None] | None = None,
@@ -491,15 +520,39 @@ class Answerer(LazyLinkerMixin):
 # ---------------------------------------------------------------------- the function
 _ANSWERERS: dict[tuple, Answerer] = {}
 
+#: ``--model`` prefixes served by answerers of later stages, as ``"module:function"`` (imported on
+#: first use, like the model registry): ``llm:NAME`` is a causal LM (:mod:`kgqa.llm.answer`).
+MODEL_PREFIXES = {"llm:": "kgqa.llm.answer:load_llm_answerer"}
+
+
+def _prefixed_loader(model):
+    """The loader of a prefixed model string (``llm:gemma-3-270m``), else ``None``."""
+    if model is None:
+        return None
+    text = str(model)
+    for prefix, target in MODEL_PREFIXES.items():
+        if text.startswith(prefix):
+            import importlib
+
+            module, _, function = target.partition(":")
+            return getattr(importlib.import_module(module), function)
+    return None
+
 
 def get_answerer(model: "str | Path | Answerer | None" = None,
                  graph: "str | KnowledgeGraph | None" = None) -> Answerer:
     """The :class:`Answerer` of ``model`` on ``graph``, loaded once per process."""
-    if isinstance(model, Answerer):
+    if isinstance(model, Answerer) or hasattr(model, "answer_many"):
         return model
+    graph_key = graph if graph is None or isinstance(graph, str) else str(Path(graph.path).resolve())
+    loader = _prefixed_loader(model)
+    if loader is not None:
+        key = (str(model), graph_key)
+        if key not in _ANSWERERS:
+            _ANSWERERS[key] = loader(str(model), graph=graph)
+        return _ANSWERERS[key]
     from kgqa.explain.loading import load_answerer
 
-    graph_key = graph if graph is None or isinstance(graph, str) else str(Path(graph.path).resolve())
     model_key = None if model is None else str(Path(model).resolve())
     key = (model_key, graph_key)
     if key not in _ANSWERERS:
@@ -515,7 +568,8 @@ def answer(question: str, choices: Sequence[str], *, model: "str | Path | Answer
         question: the question text.
         choices: two or more answer texts (duplicates are scored alike and noted).
         model: a checkpoint directory (``.../checkpoints/best``), a loaded :class:`Answerer`,
-            or ``None`` for the default model shipped with kgqa (QA on the default graph,
+            ``"llm:NAME"`` for a causal LM with graph knowledge in its prompt
+            (:mod:`kgqa.llm.answer`), or ``None`` for the default model shipped with kgqa (QA on the default graph,
             frozen MiniLM; see ``kgqa/explain/default_model/README.md``).
         graph: the graph (name, directory or loaded); ``None`` = the graph the model was trained
             on. A graph with another checksum than the model's is refused (``[E081]``).

@@ -22,7 +22,9 @@ DEMO_QUESTIONS = ("A man dug the ground to plant flowers. What tool did he use?"
 DEMO_CHOICES = ("shovel", "excavator", "hammer", "saw", "ladder")
 EXTRA_ARGS = {"allow_extra_args": True}
 
-MODEL_HELP = "Checkpoint directory (…/checkpoints/best); default: the model shipped with kgqa."
+MODEL_HELP = ("Checkpoint directory (…/checkpoints/best), or llm:NAME[,key=value…] for a causal LM "
+              "with graph knowledge in its prompt (e.g. llm:gemma-3-270m,shots=5); default: the "
+              "model shipped with kgqa.")
 GRAPH_HELP = "Graph name or directory; default: the graph the model was trained on."
 
 
@@ -65,7 +67,8 @@ def _answerer(model: Optional[Path], graph: Optional[str], console):
     t0 = time.perf_counter()
     with console.status("loading the model, graph and linker (first call only)…"):
         answerer = get_answerer(model, graph)
-        _ = answerer.linker  # built now, under the status line, not inside the first answer
+        if getattr(answerer, "kg", None) is not None:
+            _ = answerer.linker  # built now, under the status line, not inside the first answer
         if answerer.uses_graphs:
             _ = answerer.retriever
     for note in answerer.notes:
@@ -118,7 +121,11 @@ def register(app: typer.Typer) -> None:
         except KGQAError as exc:
             _fail(exc)
         if as_json:
-            print(json.dumps({k: v for k, v in result.to_dict().items() if k != "explanation"}, indent=2))
+            print(json.dumps({k: v for k, v in result.to_dict().items()
+                              if k not in ("explanation", "occlusion", "prompts")}, indent=2))
+            return
+        if hasattr(answerer, "render"):  # a causal LM (llm:NAME): choices and prompt knowledge
+            answerer.render(result, Console(), explain=False)
             return
         print_answer(result.explanation, Console())
 
@@ -169,6 +176,12 @@ def register(app: typer.Typer) -> None:
 
                     select_examples(load_dataset(dataset, split), wanted, limit)  # bad ids fail fast
                     answerer, _ = _answerer(model, graph, console)
+                    if hasattr(answerer, "render"):
+                        from kgqa.errors import Errors
+
+                        raise KGQAError(Errors.E231.format(problem=(
+                            "`kgqa explain --dataset` pages are for trained models; score a dataset "
+                            "with `kgqa llm eval CONFIG`, or explain one question at a time")))
                     written = explain_dataset(dataset, split, ids=wanted or None, limit=limit,
                                               out_dir=out, model=answerer,
                                               static=None if static == "none" else static, **options)
@@ -192,6 +205,13 @@ def register(app: typer.Typer) -> None:
                 check_writable_dir(out)
                 answerer, _ = _answerer(model, graph, console)
                 result = answerer.answer(question, [*(choices or []), *ctx.args], **options)
+                if hasattr(answerer, "render"):  # a causal LM: knowledge sentences and occlusion
+                    answerer.render(result, console, explain=True)
+                    json_path = out / f"{page_name(result.question)}.json"
+                    write_file(json_path, json.dumps(result.to_dict(), indent=1) + "\n")
+                    console.print()
+                    _print_path(console, "JSON: ", json_path)
+                    return
                 html_path, static_path = _outputs(out, page_name(result.question), static)
                 explanation = result.explanation
                 print_explanation(explanation, console, top_paths=top_paths)

@@ -22,8 +22,8 @@ from kgqa.errors import Errors, KGQAError
 RESULTS_FILE = "results.json"
 FORMAT_VERSION = 1
 #: Display order of regimes and models in the table.
-REGIME_ORDER = {"zeroshot": 0, "frozen": 1, "finetune": 2}
-MODEL_ORDER = {"zeroshot": 0, "lm": 1, "kagnet": 2, "rgcn": 3, "qagnn": 4, "ernie": 5}
+REGIME_ORDER = {"zeroshot": 0, "frozen": 1, "finetune": 2, "prompt": 3}
+MODEL_ORDER = {"zeroshot": 0, "lm": 1, "kagnet": 2, "rgcn": 3, "qagnn": 4, "ernie": 5, "llm": 6}
 
 
 @dataclass
