@@ -85,6 +85,9 @@ class Errors(metaclass=_CodedMessages):
     E082 = ("No default model is shipped in this build ({path} has no model.safetensors and "
             "config.json). Reproduce it with `{command}` and copy the run's checkpoints/best "
             "there, or pass a checkpoint with --model / model=.")
+    # KGE training, the shipped entity table and the node-name embedding cache; numbered from E160
+    E160 = ("The entity table shipped with kgqa at '{path}' is damaged: {problem}. Reinstall "
+            "kgqa, or train a table with `kgqa graphs embed {graph}` (a trained table is used first).")
 
 
 class Warnings(metaclass=_CodedMessages):
@@ -93,6 +96,9 @@ class Warnings(metaclass=_CodedMessages):
     W060 = ("No TransE embeddings for graph '{graph}': KagNet paths are kept unpruned. Train them "
             "with `kgqa graphs embed {graph}` to prune paths by plausibility.")
     W061 = "Retrieval cache shard '{path}' is damaged or mismatched ({problem}); rebuilding it."
+    # node-name embedding cache (kgqa.retrieval.ranking); numbered from W160
+    W160 = ("Node-name embedding cache '{path}' does not fit this graph and encoder (another "
+            "shape or an unreadable file); starting it again.")
 
 
 class KGQAError(ValueError):

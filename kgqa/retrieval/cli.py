@@ -20,7 +20,7 @@ def preprocess_command(
         max_hops: int = typer.Option(3, help="Longest KagNet path, in hops."),
         max_paths: int = typer.Option(100, help="Paths kept per concept pair, shortest first (0 = all)."),
         path_scorer: str = typer.Option("none", help="none (keep all paths), auto (newest TransE of the graph) or an embedding directory."),
-        node_embeddings: str = typer.Option("all", help="Relevance ranker: embed all node names once (all) or on demand (lazy)."),
+        node_embeddings: str = typer.Option("auto", help="Relevance ranker: embed all node names once (all), only the ones this job ranks (lazy), or lazy below 2,000 questions (auto)."),
         score_all_nodes: bool = typer.Option(False, help="Run the ranker on every choice, not only over the cap."),
         shard_size: int = typer.Option(500, help="Questions per cache shard."),
         data_dir: Optional[Path] = typer.Option(None, help="The dataset's folder."),

@@ -28,8 +28,10 @@ class RetrievalConfig:
         ranker: ``relevance`` (MiniLM similarity to question + choice), ``degree`` or ``random``.
         ranker_seed: seed of the ``random`` ranker.
         encoder: sentence encoder of the ``relevance`` ranker.
-        node_embeddings: ``all`` (embed every node name once per graph, cached) or ``lazy``
-            (only the nodes that get ranked); it changes the time, not the output.
+        node_embeddings: ``auto`` (the default: ``lazy`` for jobs under 2,000 questions,
+            ``all`` above), ``all`` (embed every node name once per graph, cached, before the
+            job) or ``lazy`` (only the nodes that get ranked, into the same shared cache); it
+            changes the time, not the output.
         score_all_nodes: run the ranker on every choice (else only where the cap forces it, and
             ``node_score`` is NaN elsewhere).
         path_scorer: ``none`` (keep every path found, the default), ``auto`` (prune with the
@@ -48,7 +50,7 @@ class RetrievalConfig:
     ranker: str = "relevance"
     ranker_seed: int = 0
     encoder: str = "minilm"
-    node_embeddings: str = "all"
+    node_embeddings: str = "auto"
     score_all_nodes: bool = False
     path_scorer: str = "none"
     prune_threshold: float = 0.15
@@ -70,8 +72,9 @@ class RetrievalConfig:
             raise KGQAError(Errors.E060.format(problem="invalid values: " + ", ".join(problems)))
         if self.ranker not in RANKERS:
             raise KGQAError(Errors.E013.format(kind="node ranker", name=self.ranker, known=", ".join(RANKERS)))
-        if self.node_embeddings not in ("all", "lazy"):
-            raise KGQAError(Errors.E013.format(kind="node_embeddings", name=self.node_embeddings, known="all, lazy"))
+        from kgqa.retrieval.ranking import node_embedding_mode
+
+        node_embedding_mode(self.node_embeddings, None)  # checks the name
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "RetrievalConfig":
