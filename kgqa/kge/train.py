@@ -396,14 +396,7 @@ def train_embeddings(kg: "KnowledgeGraph", config: KGEConfig | None = None, *, f
     if kg.num_edges == 0:
         raise KGQAError(Errors.E012.format(sources=f"graph '{kg.name}' (nothing to embed)"))
 
-    triples = np.stack([kg.head, kg.relation, kg.tail], axis=1).astype(np.int64)
-    train_ids, held_ids = split_edges(kg.num_edges, config.holdout, config.seed)
-    # half of the held-out edges validate (early stopping), the other half is the reported test
-    held_ids = np.random.default_rng(config.seed + 1).permutation(held_ids)
-    if len(held_ids) >= 2:
-        valid_ids, test_ids = np.sort(held_ids[: len(held_ids) // 2]), np.sort(held_ids[len(held_ids) // 2:])
-    else:
-        valid_ids, test_ids = np.zeros(0, np.int64), held_ids
+    triples, train_ids, valid_ids, test_ids = graph_split(kg, config)
     known = KnownTriples(triples, num_relations=kg.num_relations)
     text, text_info = None, None
     if config.text_init != "none":
@@ -444,6 +437,54 @@ def train_embeddings(kg: "KnowledgeGraph", config: KGEConfig | None = None, *, f
         embeddings.save(target)
         return read_embeddings(target)
     return embeddings
+
+
+def graph_split(kg: "KnowledgeGraph", config: KGEConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(triples, train ids, validation ids, test ids)`` of ``kg`` under ``config``'s seed and holdout.
+
+    Half of the held-out edges validate (early stopping), the other half is the reported test.
+    """
+    triples = np.stack([kg.head, kg.relation, kg.tail], axis=1).astype(np.int64)
+    train_ids, held_ids = split_edges(kg.num_edges, config.holdout, config.seed)
+    held_ids = np.random.default_rng(config.seed + 1).permutation(held_ids)
+    if len(held_ids) >= 2:
+        valid_ids, test_ids = np.sort(held_ids[: len(held_ids) // 2]), np.sort(held_ids[len(held_ids) // 2:])
+    else:
+        valid_ids, test_ids = np.zeros(0, np.int64), held_ids
+    return triples, train_ids, valid_ids, test_ids
+
+
+def export_compact(kg: "KnowledgeGraph", embeddings: EntityEmbeddings, directory: str | Path) -> Path:
+    """Write ``embeddings`` as a compact shipped table (int8 rows, see :mod:`kgqa.kge.artifacts`).
+
+    The int8 table is ranked again on the same held-out test edges (``metrics``; the float32
+    table's are kept as ``metrics_float32``), and the training manifest goes with it.
+
+    Raises:
+        KGQAError: embeddings of another graph (``[E050]``), or of PyKEEN's trainer (``[E015]``:
+            only the sparse trainer's scores are re-ranked here).
+    """
+    from kgqa.kge.artifacts import dequantize_rows, quantize_rows, save_quantized
+    from kgqa.kge.evaluate import KnownTriples, popularity_baseline, rank_tables
+
+    embeddings.check_graph(kg)
+    manifest = dict(embeddings.manifest)
+    config = KGEConfig(**manifest["config"])
+    if config.trainer != "sparse":
+        raise KGQAError(Errors.E015.format(problem="only tables of the sparse trainer can be exported"))
+    triples, train_ids, _, test_ids = graph_split(kg, config)
+    known = KnownTriples(triples, num_relations=kg.num_relations)
+    test = sample_rows(triples[test_ids], config.eval_triples, config.seed)
+    entity = dequantize_rows(*quantize_rows(embeddings.entity))
+    metrics = rank_tables(config.model, entity, embeddings.relation, test, known)
+    metrics["popularity"] = popularity_baseline(triples[train_ids], test, known, num_entities=kg.num_nodes,
+                                                num_relations=kg.num_relations)
+    metrics["split"] = manifest.get("metrics", {}).get("split")
+    manifest["metrics_float32"] = manifest.get("metrics")
+    manifest["metrics"] = metrics
+    manifest["exported_from"] = {"path": str(embeddings.path), "entity_sha256": embeddings.checksum}
+    manifest.pop("files", None)
+    return save_quantized(embeddings, directory, manifest)
 
 
 def table_norm(config: KGEConfig) -> int | None:
