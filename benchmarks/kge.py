@@ -17,7 +17,7 @@ Published CN-100K link prediction for structure-only models (DistMult, ComplEx, 
 9-21% MRR (Malaviya et al., AAAI 2020); the exact figures could not be checked from here, so none
 are quoted as numbers.
 
-    python benchmarks/kge.py [--cn100k-minutes 8] [--default-minutes 15] [--skip-default]
+    python benchmarks/kge.py [--cn100k-minutes 8] [--default-minutes 15] [--parts cn100k,default] [--merge]
 
 Prints one JSON object (and writes ``benchmarks/results/kge.json``).
 """
@@ -57,28 +57,38 @@ def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cn100k-minutes", type=float, default=8.0, help="training budget of each CN-100K run")
     parser.add_argument("--default-minutes", type=float, default=15.0, help="training budget on the default graph")
-    parser.add_argument("--skip-structure-only", action="store_true", help="no text_init='none' CN-100K run")
-    parser.add_argument("--skip-default", action="store_true", help="only CN-100K")
+    parser.add_argument("--parts", default="cn100k,structure_only,default",
+                        help="comma-separated: cn100k, structure_only (CN-100K with text_init='none'), default")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the parts not run from the existing --out file (each part records its machine)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "kge.json")
     args = parser.parse_args()
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
 
     from kgqa.kge.train import KGEConfig
 
     config = KGEConfig()
     result: dict = {"benchmark": "kge"}
-    cn100k = _cn100k(config, args.cn100k_minutes)
-    link = cn100k["link_prediction"]
-    result.update(cn100k_test_mrr=link["mrr"], cn100k_test_hits10=link["hits_at_10"],
-                  cn100k_popularity_mrr=link["popularity"]["mrr"],
-                  cn100k_popularity_hits10=link["popularity"]["hits_at_10"],
-                  cn100k_train_minutes=cn100k["training"]["minutes"],
-                  cn100k_name_embedding_minutes=round((cn100k["text_features"] or {}).get("seconds", 0) / 60, 2))
-    if not args.skip_structure_only:
+    if args.merge and args.out.exists():
+        result = json.loads(args.out.read_text())
+    machine = machine_info()
+    if "cn100k" in parts:
+        cn100k = _cn100k(config, args.cn100k_minutes)
+        link = cn100k["link_prediction"]
+        result.update(cn100k_test_mrr=link["mrr"], cn100k_test_hits10=link["hits_at_10"],
+                      cn100k_popularity_mrr=link["popularity"]["mrr"],
+                      cn100k_popularity_hits10=link["popularity"]["hits_at_10"],
+                      cn100k_train_minutes=cn100k["training"]["minutes"],
+                      cn100k_name_embedding_minutes=round((cn100k["text_features"] or {}).get("seconds", 0) / 60, 2))
+        result["cn100k"] = dict(cn100k, machine=machine)
+    if "structure_only" in parts:
         plain = _cn100k(replace(config, text_init="none"), args.cn100k_minutes)
         result.update(cn100k_structure_only_test_mrr=plain["link_prediction"]["mrr"],
                       cn100k_structure_only_test_hits10=plain["link_prediction"]["hits_at_10"],
+                      cn100k_structure_only_popularity_mrr=plain["link_prediction"]["popularity"]["mrr"],
                       cn100k_structure_only_train_minutes=plain["training"]["minutes"])
-    if not args.skip_default:
+        result["cn100k_structure_only"] = dict(plain, machine=machine)
+    if "default" in parts:
         from kgqa.kg.store import KnowledgeGraph
         from kgqa.kge.train import train_embeddings
 
@@ -93,20 +103,20 @@ def main() -> dict:
         result["default_graph"] = {"graph": kg.name, "checksum": kg.checksum, "nodes": kg.num_nodes,
                                    "edges": kg.num_edges, "path": str(emb.path),
                                    "entity_sha256": emb.checksum, **{k: emb.manifest[k] for k in (
-                                       "config", "metrics", "training", "text_features", "versions")}}
+                                       "config", "metrics", "training", "text_features", "versions")},
+                                   "machine": machine}
     shipped = sorted(Path(__file__).resolve().parents[1].glob("kgqa/kge/default/*/manifest.json"))
     if shipped:
         manifest = json.loads(shipped[0].read_text())
         result["shipped"] = {"path": str(shipped[0].parent.relative_to(Path(__file__).resolve().parents[1])),
                              "dim": manifest["dim"], "metrics": manifest.get("metrics"),
                              "files": manifest.get("files"), "quantization": manifest.get("quantization")}
-    result["cn100k"] = cn100k
-    if not args.skip_structure_only:
-        result["cn100k_structure_only"] = plain
     result["published_note"] = PUBLISHED_NOTE
-    result["command"] = "python benchmarks/kge.py " + " ".join(sys.argv[1:])
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    result["machine"] = machine_info()
+    result.setdefault("commands", [])
+    result["commands"] = [c for c in result["commands"] if c != "python benchmarks/kge.py " + " ".join(sys.argv[1:])]
+    result["commands"].append("python benchmarks/kge.py " + " ".join(sys.argv[1:]))
+    result["peak_rss_mb"] = max(round(peak_rss_mb(), 1), result.get("peak_rss_mb", 0))
+    result["machine"] = machine
     return emit(result, args.out)
 
 
