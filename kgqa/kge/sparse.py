@@ -138,7 +138,8 @@ class SparseResult:
 def train_sparse(triples: np.ndarray, num_entities: int, num_relations: int, *, model: str = "transe",
                  dim: int = 100, epochs: int = 50, batch_size: int = 1024, num_negatives: int = 256,
                  learning_rate: float = 0.05, loss: str = "nssa", margin: float = 3.0,
-                 temperature: float = 1.0, seed: int = 0, text_features: np.ndarray | None = None,
+                 temperature: float = 1.0, negative_power: float = 0.0, seed: int = 0,
+                 text_features: np.ndarray | None = None,
                  projection_lr: float = 0.001, validate: Callable[[np.ndarray, np.ndarray], float] | None = None,
                  eval_every: int = 5, patience: int = 2, max_seconds: float | None = None,
                  on_epoch: Callable[[int, float], None] | None = None) -> SparseResult:
@@ -155,6 +156,9 @@ def train_sparse(triples: np.ndarray, num_entities: int, num_relations: int, *, 
         learning_rate: row-wise Adam step of the entity and relation rows.
         loss: ``"nssa"``, ``"softplus"`` or ``"ce"`` (see the module docstring).
         margin, temperature: NSSA's :math:`\\gamma` and :math:`\\alpha`.
+        negative_power: negatives are drawn with probability :math:`\\propto (1 + \\deg)^{p}`
+            (training degree; ``0``: uniform; word2vec uses 0.75): frequent concepts, the answers
+            the popularity baseline gets right, then appear as negatives often enough to be told apart.
         seed: initialisation, batch order and negatives.
         text_features: ``(N, D_text)`` node-name vectors (``e = P x + d``), or ``None``.
         projection_lr: dense Adam step of ``P``.
@@ -187,6 +191,12 @@ def train_sparse(triples: np.ndarray, num_entities: int, num_relations: int, *, 
                                                        generator=generator)
     relation = torch.nn.functional.normalize(relation, dim=1) if model == "transe" else relation * 0.1
     entity_opt, relation_opt = RowAdam(entity, learning_rate), RowAdam(relation, learning_rate)
+    cdf = None
+    if negative_power:
+        rows = np.asarray(triples, dtype=np.int64)
+        degree = np.bincount(np.concatenate([rows[:, 0], rows[:, 2]]), minlength=num_entities)
+        weights = (1.0 + degree.astype(np.float64)) ** negative_power
+        cdf = torch.from_numpy(np.cumsum(weights / weights.sum()))
 
     def full_entity() -> torch.Tensor:
         with torch.no_grad():
@@ -201,7 +211,11 @@ def train_sparse(triples: np.ndarray, num_entities: int, num_relations: int, *, 
         for lo in range(0, len(order), batch_size):
             batch = train[order[lo:lo + batch_size]]
             n = len(batch)
-            negatives = torch.randint(num_entities, (num_negatives,), generator=generator)
+            if cdf is None:
+                negatives = torch.randint(num_entities, (num_negatives,), generator=generator)
+            else:
+                draws = torch.rand(num_negatives, generator=generator, dtype=torch.float64)
+                negatives = torch.searchsorted(cdf, draws).clamp_(max=num_entities - 1)
             rows, inverse = torch.unique(torch.cat([batch[:, 0], batch[:, 2], negatives]), return_inverse=True)
             rel_rows, rel_inverse = torch.unique(batch[:, 1], return_inverse=True)
             own = entity[rows].requires_grad_()

@@ -71,6 +71,8 @@ class KGEConfig:
             (``sparse``: sampled softmax), or another PyKEEN loss name (``pykeen``).
         margin: NSSA's margin :math:`\\gamma` (``sparse``; PyKEEN keeps its own default).
         adversarial_temperature: NSSA's :math:`\\alpha`.
+        negative_power: ``sparse`` negatives drawn with probability proportional to
+            ``(1 + degree) ** negative_power`` (``0``: uniform).
         text_init: ``"minilm"`` (or another sentence encoder): each entity vector is a learned
             projection of its name's embedding plus a learned residual (``sparse`` only);
             ``"none"``: free vectors; ``""``: ``"minilm"`` for ``sparse``, ``"none"`` else.
@@ -94,6 +96,7 @@ class KGEConfig:
     loss: str = "nssa"
     margin: float = 3.0
     adversarial_temperature: float = 1.0
+    negative_power: float = 0.0
     text_init: str = ""
     projection_lr: float = 0.003
     eval_every: int = 4
@@ -284,7 +287,8 @@ def _fit_sparse(train, num_entities, num_relations, config, validation, known, t
         result = train_sparse(
             train, num_entities, num_relations, model=config.model, dim=config.dim, epochs=config.epochs,
             batch_size=config.batch_size, num_negatives=config.num_negatives, learning_rate=config.learning_rate,
-            loss=config.loss, margin=config.margin, temperature=config.adversarial_temperature, seed=config.seed,
+            loss=config.loss, margin=config.margin, temperature=config.adversarial_temperature,
+            negative_power=config.negative_power, seed=config.seed,
             text_features=text_features, projection_lr=config.projection_lr, validate=validate,
             eval_every=config.eval_every or config.epochs, patience=config.patience,
             max_seconds=config.max_minutes * 60 if config.max_minutes else None, on_epoch=on_epoch)
