@@ -124,7 +124,13 @@ class Encoder(LazyLinkerMixin):
     # ------------------------------------------------------------------ lazy parts
     @property
     def entity_embeddings(self):
-        """The graph's :class:`~kgqa.kge.artifacts.EntityEmbeddings` (checked against the graph)."""
+        """The graph's :class:`~kgqa.kge.artifacts.EntityEmbeddings` (checked against the graph).
+
+        The newest table trained with ``kgqa graphs embed`` (or the one ``embeddings`` names);
+        without one, the compact TransE table shipped for the default graph
+        (``kgqa/kge/default/``, 32-d, int8 rows, sha256-checked), so ``kind="graph"`` and
+        ``"fused"`` work on a fresh install with no other command.
+        """
         from kgqa.kge.artifacts import EntityEmbeddings, load_embeddings
 
         if not isinstance(self._embeddings, EntityEmbeddings):

@@ -232,7 +232,7 @@ class Answerer(LazyLinkerMixin):
             ``add_inverse``, ``context_node``); default: the runner's view of the model
             (:func:`kgqa.training.graphs.graph_view`).
         node_table: the concept-name embedding table shared by the relevance ranker and a
-            ``text`` concept embedding (a :class:`~kgqa.retrieval.ranking.NodeEmbeddingTable`).
+            ``text`` concept embedding (a :class:`~kgqa.encoders.node_names.NodeEmbeddingTable`).
         linker: the linker (default: the graph's).
         source: where the model came from (for messages).
         num_threads: torch threads while answering (restored afterwards). One question's tensors
@@ -283,7 +283,8 @@ class Answerer(LazyLinkerMixin):
 
             ranker = None
             if self.retrieval.ranker == "relevance":
-                from kgqa.retrieval.ranking import NodeEmbeddingTable, RelevanceRanker
+                from kgqa.encoders.node_names import NodeEmbeddingTable
+                from kgqa.retrieval.ranking import RelevanceRanker
 
                 if self.node_table is None:
                     self.node_table = NodeEmbeddingTable(self.kg, self.retrieval.encoder)
