@@ -17,6 +17,7 @@ def graphs_embed(graph: str = typer.Argument("default", help="Graph name or dire
                  lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate."),
                  negatives: Optional[int] = typer.Option(None, min=1, help="Negatives per step (sparse, shared) or per positive (pykeen)."),
                  loss: Optional[str] = typer.Option(None, help="nssa, softplus, ce (sparse) or a PyKEEN loss name."),
+                 negative_power: Optional[float] = typer.Option(None, min=0.0, help="Sparse negatives drawn by (1 + degree) ** this (0: uniform)."),
                  text_init: Optional[str] = typer.Option(None, help="Sentence encoder of the node names that entity vectors start from (minilm), or none."),
                  eval_every: Optional[int] = typer.Option(None, min=0, help="Epochs between validations for early stopping (0: none)."),
                  patience: Optional[int] = typer.Option(None, min=1, help="Validations without a better MRR before stopping."),
@@ -42,7 +43,8 @@ def graphs_embed(graph: str = typer.Argument("default", help="Graph name or dire
 
     console = Console()
     overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                                       num_negatives=negatives, loss=loss, text_init=text_init,
+                                       num_negatives=negatives, loss=loss, negative_power=negative_power,
+                                       text_init=text_init,
                                        eval_every=eval_every, patience=patience, max_minutes=max_minutes,
                                        holdout=holdout, eval_triples=eval_triples).items() if v is not None}
     try:

@@ -73,6 +73,8 @@ class KGEConfig:
         adversarial_temperature: NSSA's :math:`\\alpha`.
         negative_power: ``sparse`` negatives drawn with probability proportional to
             ``(1 + degree) ** negative_power`` (``0``: uniform).
+        freeze_unseen: with ``text_init``, entities in no training triple keep the projection of
+            their name (no residual learnt from being negatives; ``sparse`` only).
         text_init: ``"minilm"`` (or another sentence encoder): each entity vector is a learned
             projection of its name's embedding plus a learned residual (``sparse`` only);
             ``"none"``: free vectors; ``""``: ``"minilm"`` for ``sparse``, ``"none"`` else.
@@ -97,6 +99,7 @@ class KGEConfig:
     margin: float = 3.0
     adversarial_temperature: float = 1.0
     negative_power: float = 0.0
+    freeze_unseen: bool = False
     text_init: str = ""
     projection_lr: float = 0.003
     eval_every: int = 4
@@ -288,7 +291,7 @@ def _fit_sparse(train, num_entities, num_relations, config, validation, known, t
             train, num_entities, num_relations, model=config.model, dim=config.dim, epochs=config.epochs,
             batch_size=config.batch_size, num_negatives=config.num_negatives, learning_rate=config.learning_rate,
             loss=config.loss, margin=config.margin, temperature=config.adversarial_temperature,
-            negative_power=config.negative_power, seed=config.seed,
+            negative_power=config.negative_power, freeze_unseen=config.freeze_unseen, seed=config.seed,
             text_features=text_features, projection_lr=config.projection_lr, validate=validate,
             eval_every=config.eval_every or config.epochs, patience=config.patience,
             max_seconds=config.max_minutes * 60 if config.max_minutes else None, on_epoch=on_epoch)

@@ -64,3 +64,15 @@ def test_text_features_give_untrained_nodes_a_vector():
     assert np.linalg.norm(result.entity[31]) > 0
     with pytest.raises(KGQAError, match="E015.*one row per entity"):
         train_sparse(chain_triples(30), 32, 2, dim=8, epochs=1, text_features=np.eye(31, dtype=np.float32))
+
+
+def test_freeze_unseen_keeps_unseen_nodes_at_their_name_vector():
+    text = np.eye(32, dtype=np.float32)
+    text[31] = text[30]  # nodes 30 and 31 are in no triple and have the same name vector
+    common = dict(dim=8, epochs=3, batch_size=16, num_negatives=16, text_features=text, seed=0)
+    pushed = train_sparse(chain_triples(30), 32, 2, **common)
+    # drawn as negatives at different steps, their residuals were pushed apart
+    assert not np.allclose(pushed.entity[30], pushed.entity[31])
+    frozen = train_sparse(chain_triples(30), 32, 2, freeze_unseen=True, **common)
+    np.testing.assert_array_equal(frozen.entity[30], frozen.entity[31])  # both exactly P x_30
+    assert not np.allclose(frozen.entity[0], frozen.entity[1])
