@@ -68,11 +68,13 @@ class KGEConfig:
         num_negatives: negatives per step shared by the batch (``sparse``), or corrupted
             triples per positive (``pykeen``).
         loss: ``"nssa"`` (self-adversarial negative sampling), ``"softplus"``, ``"ce"``
-            (``sparse``: sampled softmax), or another PyKEEN loss name (``pykeen``).
+            (``sparse``: sampled softmax), or another PyKEEN loss name (``pykeen``); ``""``:
+            ``"ce"`` for ``sparse`` (the best held-out MRR on the default graph,
+            ``benchmarks/results/kge_sweep.jsonl``), ``"nssa"`` for ``pykeen``.
         margin: NSSA's margin :math:`\\gamma` (``sparse``; PyKEEN keeps its own default).
         adversarial_temperature: NSSA's :math:`\\alpha`.
         negative_power: ``sparse`` negatives drawn with probability proportional to
-            ``(1 + degree) ** negative_power`` (``0``: uniform).
+            ``(1 + degree) ** negative_power`` (``0``: uniform; ``0.75`` as word2vec).
         freeze_unseen: with ``text_init``, entities in no training triple keep the projection of
             their name (no residual learnt from being negatives; ``sparse`` only).
         text_init: ``"minilm"`` (or another sentence encoder): each entity vector is a learned
@@ -95,11 +97,11 @@ class KGEConfig:
     batch_size: int = 1024
     learning_rate: float = 0.01
     num_negatives: int = 256
-    loss: str = "nssa"
+    loss: str = ""
     margin: float = 3.0
     adversarial_temperature: float = 1.0
-    negative_power: float = 0.0
-    freeze_unseen: bool = False
+    negative_power: float = 0.75
+    freeze_unseen: bool = True
     text_init: str = ""
     projection_lr: float = 0.003
     eval_every: int = 4
@@ -129,6 +131,7 @@ class KGEConfig:
         if text_init != "none" and trainer != "sparse":
             raise bad("text_init needs trainer='sparse'")
         object.__setattr__(self, "text_init", text_init)
+        object.__setattr__(self, "loss", self.loss or ("ce" if trainer == "sparse" else "nssa"))
         if self.loss not in LOSSES[trainer]:
             raise KGQAError(Errors.E013.format(kind=f"KGE loss of the {trainer} trainer", name=self.loss,
                                                known=", ".join(LOSSES[trainer])))
@@ -354,7 +357,27 @@ def evaluate_fit(fitted: FitResult, config: KGEConfig, train: np.ndarray, test: 
     metrics["seconds"] = round(time.perf_counter() - start, 1)
     metrics["popularity"] = popularity_baseline(train, test, known, num_entities=num_entities,
                                                 num_relations=num_relations)
+    if fitted.pykeen_model is None:
+        metrics["by_endpoints"] = _by_endpoints(config, fitted, train, test, known, num_entities, num_relations)
     return metrics
+
+
+def _by_endpoints(config, fitted, train, test, known, num_entities, num_relations) -> dict:
+    """The same metrics on the test triples whose two entities are both in a training triple
+    (``seen``) and on the others (``unseen``: one entity known only by its name, if at all)."""
+    from kgqa.kge.evaluate import popularity_baseline, rank_tables
+
+    degree = np.bincount(np.asarray(train, dtype=np.int64)[:, [0, 2]].reshape(-1), minlength=num_entities)
+    test = np.asarray(test, dtype=np.int64).reshape(-1, 3)
+    seen = (degree[test[:, 0]] > 0) & (degree[test[:, 2]] > 0)
+    out = {}
+    for name, rows in (("seen", test[seen]), ("unseen", test[~seen])):
+        if len(rows):
+            part = rank_tables(config.model, fitted.entity, fitted.relation, rows, known)
+            part["popularity"] = popularity_baseline(train, rows, known, num_entities=num_entities,
+                                                     num_relations=num_relations)
+            out[name] = part
+    return out
 
 
 def node_name_features(kg: "KnowledgeGraph", encoder, *, progress: bool = False) -> tuple[np.ndarray, dict]:
@@ -486,6 +509,8 @@ def export_compact(kg: "KnowledgeGraph", embeddings: EntityEmbeddings, directory
     metrics = rank_tables(config.model, entity, embeddings.relation, test, known)
     metrics["popularity"] = popularity_baseline(triples[train_ids], test, known, num_entities=kg.num_nodes,
                                                 num_relations=kg.num_relations)
+    metrics["by_endpoints"] = _by_endpoints(config, FitResult(entity, np.asarray(embeddings.relation), {}),
+                                            triples[train_ids], test, known, kg.num_nodes, kg.num_relations)
     metrics["split"] = manifest.get("metrics", {}).get("split")
     manifest["metrics_float32"] = manifest.get("metrics")
     manifest["metrics"] = metrics
