@@ -66,7 +66,8 @@ class KGEConfig:
         batch_size: positive edges per step.
         learning_rate: Adam learning rate (row-wise Adam of the rows a step used, ``sparse``).
         num_negatives: negatives per step shared by the batch (``sparse``), or corrupted
-            triples per positive (``pykeen``).
+            triples per positive (``pykeen``); ``0``: 1024 (``sparse``; 256 gave held-out MRR
+            0.059 on the default graph, 1024 gave 0.070 in the same 4 minutes) or 32 (``pykeen``).
         loss: ``"nssa"`` (self-adversarial negative sampling), ``"softplus"``, ``"ce"``
             (``sparse``: sampled softmax), or another PyKEEN loss name (``pykeen``); ``""``:
             ``"ce"`` for ``sparse`` (the best held-out MRR on the default graph,
@@ -96,7 +97,7 @@ class KGEConfig:
     epochs: int = 40
     batch_size: int = 1024
     learning_rate: float = 0.01
-    num_negatives: int = 256
+    num_negatives: int = 0
     loss: str = ""
     margin: float = 3.0
     adversarial_temperature: float = 1.0
@@ -132,6 +133,7 @@ class KGEConfig:
             raise bad("text_init needs trainer='sparse'")
         object.__setattr__(self, "text_init", text_init)
         object.__setattr__(self, "loss", self.loss or ("ce" if trainer == "sparse" else "nssa"))
+        object.__setattr__(self, "num_negatives", self.num_negatives or (1024 if trainer == "sparse" else 32))
         if self.loss not in LOSSES[trainer]:
             raise KGQAError(Errors.E013.format(kind=f"KGE loss of the {trainer} trainer", name=self.loss,
                                                known=", ".join(LOSSES[trainer])))
