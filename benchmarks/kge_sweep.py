@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "results" / "kge_sweep.jsonl"
@@ -45,7 +45,7 @@ def main() -> dict:
     start = time.time()
     fitted = fit(train, kg.num_nodes, kg.num_relations, cfg, known=known, text_features=text,
                  validation=sample_rows(triples[valid_ids], cfg.eval_triples, cfg.seed))
-    result = {"overrides": overrides, "minutes": round((time.time() - start) / 60, 2),
+    result = {"config": asdict(cfg), "minutes": round((time.time() - start) / 60, 2),
               "epochs": fitted.training["epochs_run"], "best_epoch": fitted.training.get("best_epoch"),
               "validation": fitted.training.get("validation"), "stop": fitted.training.get("stop_reason")}
     metrics = evaluate_fit(fitted, cfg, train, test, known, num_entities=kg.num_nodes, num_relations=kg.num_relations)

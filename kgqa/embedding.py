@@ -403,6 +403,13 @@ def embed(texts: str | Sequence[str], model: str | Path = "minilm", graph: "str 
 
     The :class:`Encoder` is kept per (model, graph, options), so repeated calls load nothing.
 
+    Works on a fresh install with no other command: for the default graph, without a table
+    trained by ``kgqa graphs embed default``, the entity vectors come from the compact 32-d TransE
+    table shipped in ``kgqa/kge/default/transe-32`` (int8 rows, a few MB, sha256-checked; its
+    training manifest and held-out metrics beside the popularity baseline are in its
+    ``manifest.json``). A trained table of the graph is used first. Other graphs need
+    ``kgqa graphs embed <graph>`` for ``kind="graph"`` / ``"fused"``.
+
     Raises:
         KGQAError: ``[E141]`` for ``texts`` that are not a text or a list of texts, ``[E140]``
             for a text that is not valid Unicode; see also :class:`Encoder`.

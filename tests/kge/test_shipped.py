@@ -78,3 +78,22 @@ def test_embed_works_with_only_the_shipped_table(shipped, tmp_path):
     with pytest.warns(UserWarning, match="W002.*untrained"):
         fused = embed(["a shovel is a tool"], model=str(backbone), graph=kg, kind="fused")
     assert fused.vectors.shape[0] == 1 and np.isfinite(fused.vectors).all()
+
+
+def test_embed_on_a_fresh_install_reads_the_table_shipped_for_the_default_graph(tmp_path, monkeypatch):
+    """Empty KGQA_HOME, no command run: kgqa.embed links the text on the default graph (unpacked
+    from the package) and takes the entity vectors from kgqa/kge/default/transe-32."""
+    import kgqa
+    from kgqa.backbones.tiny import save_tiny_backbone
+
+    shipped = artifacts.SHIPPED_DIR / "transe-32"
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    assert (shipped / QUANTIZED_FILE).stat().st_size < 10 * 2**20 and manifest["dim"] == 32
+    assert manifest["metrics"]["popularity"]["mrr"] > 0 and "by_endpoints" in manifest["metrics"]
+    backbone = save_tiny_backbone("bert", tmp_path / "bert")
+    home = tmp_path / "home"
+    monkeypatch.setenv("KGQA_HOME", str(home))
+    out = kgqa.embed(["A man dug the ground to plant flowers."], model=str(backbone), kind="graph")
+    assert out.vectors.shape == (1, 32) and out.has_entities.tolist() == [True]
+    assert np.isfinite(out.vectors).all() and np.linalg.norm(out.vectors[0]) > 0
+    assert not list(home.glob("graphs/*/embeddings/*"))  # nothing was trained
