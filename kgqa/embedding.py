@@ -405,7 +405,7 @@ def embed(texts: str | Sequence[str], model: str | Path = "minilm", graph: "str 
 
     Works on a fresh install with no other command: for the default graph, without a table
     trained by ``kgqa graphs embed default``, the entity vectors come from the compact 32-d TransE
-    table shipped in ``kgqa/kge/default/transe-32`` (int8 rows, a few MB, sha256-checked; its
+    table shipped in ``kgqa/kge/default/transe-32`` (int8 rows, 7.7 MiB, sha256-checked; its
     training manifest and held-out metrics beside the popularity baseline are in its
     ``manifest.json``). A trained table of the graph is used first. Other graphs need
     ``kgqa graphs embed <graph>`` for ``kind="graph"`` / ``"fused"``.
