@@ -5,8 +5,8 @@ updates the whole entity table with dense Adam; on this 2-core machine that was 
 CN-100K epoch with 64 negatives per positive, and 248k rows per step on the default graph.
 This loop (``trainer="sparse"``, the default) does the same job cheaper:
 
-1. a batch of ``B`` training triples and ``K`` negative entities drawn uniformly and **shared**
-   by the batch (PyTorch-BigGraph's batched negatives): every positive is scored against all
+1. a batch of ``B`` training triples and ``K`` negative entities drawn (uniformly, or by
+   ``(1 + degree) ** negative_power``) and **shared** by the batch (PyTorch-BigGraph's batched negatives): every positive is scored against all
    ``K`` as corrupted tails and as corrupted heads with one ``(B, K)`` matrix product each;
 2. the loss, per positive score :math:`s^+` and negative scores :math:`s^-_j`:
 
