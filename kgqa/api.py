@@ -107,7 +107,11 @@ def answer(question: str, choices: Sequence[str], *, model=None, graph=None, exp
 
 
 def embed(texts, model="minilm", graph="default", **options):
-    """KG-fused, LM-only or graph-only embeddings of texts (see :func:`kgqa.embedding.embed`)."""
+    """KG-fused, LM-only or graph-only embeddings of texts (see :func:`kgqa.embedding.embed`).
+
+    Works on a fresh install: without a table trained by ``kgqa graphs embed``, the default
+    graph's entity vectors come from the compact TransE table shipped in ``kgqa/kge/default/``.
+    """
     from kgqa.embedding import embed as _embed
 
     return _embed(texts, model=model, graph=graph, **options)

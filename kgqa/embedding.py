@@ -124,7 +124,13 @@ class Encoder(LazyLinkerMixin):
     # ------------------------------------------------------------------ lazy parts
     @property
     def entity_embeddings(self):
-        """The graph's :class:`~kgqa.kge.artifacts.EntityEmbeddings` (checked against the graph)."""
+        """The graph's :class:`~kgqa.kge.artifacts.EntityEmbeddings` (checked against the graph).
+
+        The newest table trained with ``kgqa graphs embed`` (or the one ``embeddings`` names);
+        without one, the compact TransE table shipped for the default graph
+        (``kgqa/kge/default/``, 32-d, int8 rows, sha256-checked), so ``kind="graph"`` and
+        ``"fused"`` work on a fresh install with no other command.
+        """
         from kgqa.kge.artifacts import EntityEmbeddings, load_embeddings
 
         if not isinstance(self._embeddings, EntityEmbeddings):
@@ -396,6 +402,13 @@ def embed(texts: str | Sequence[str], model: str | Path = "minilm", graph: "str 
         :class:`Embeddings` (``vectors``, ``mask``, ``has_entities``, ``entities``...).
 
     The :class:`Encoder` is kept per (model, graph, options), so repeated calls load nothing.
+
+    Works on a fresh install with no other command: for the default graph, without a table
+    trained by ``kgqa graphs embed default``, the entity vectors come from the compact 32-d TransE
+    table shipped in ``kgqa/kge/default/transe-32`` (int8 rows, 7.7 MiB, sha256-checked; its
+    training manifest and held-out metrics beside the popularity baseline are in its
+    ``manifest.json``). A trained table of the graph is used first. Other graphs need
+    ``kgqa graphs embed <graph>`` for ``kind="graph"`` / ``"fused"``.
 
     Raises:
         KGQAError: ``[E141]`` for ``texts`` that are not a text or a list of texts, ``[E140]``

@@ -119,6 +119,9 @@ class Errors(metaclass=_CodedMessages):
     E200 = ("Could not load the masked LM '{name}' of the `lm` relevance ranker: {problem}. Pass "
             "`relevance_lm` as a local directory or a hub id (online, or already in the hub cache), "
             "or use `ranker: relevance` (cosine of the cached node-name embeddings).")
+    # KGE training, the shipped entity table and the node-name embedding cache; numbered from E220
+    E220 = ("The entity table shipped with kgqa at '{path}' is damaged: {problem}. Reinstall "
+            "kgqa, or train a table with `kgqa graphs embed {graph}` (a trained table is used first).")
 
     # causal LMs as multiple-choice answerers (kgqa.models.llm, kgqa.llm); E230-E239
     E230 = ("Could not load the causal LM '{name}': {problem}. Pass a hub id (online or in the hub "
@@ -154,6 +157,9 @@ class Warnings(metaclass=_CodedMessages):
     # reliability of the graph store and preprocessing; numbered from W100
     W100 = ("The {scheme} relation scheme dropped {edges:,} edges whose relation is outside its table "
             "({examples}). Build with `--relations full` to keep them.")
+    # node-name embedding cache (kgqa.encoders.node_names); numbered from W220
+    W220 = ("Node-name embedding cache '{path}' does not fit this graph and encoder (another "
+            "shape or an unreadable file); starting it again.")
 
 
 class KGQAError(ValueError):

@@ -257,7 +257,8 @@ def build_retriever(kg: "KnowledgeGraph", retrieval: "RetrievalConfig", node_tab
 
     ranker = None
     if retrieval.ranker == "relevance":
-        from kgqa.retrieval.ranking import NodeEmbeddingTable, RelevanceRanker
+        from kgqa.encoders.node_names import NodeEmbeddingTable
+        from kgqa.retrieval.ranking import RelevanceRanker
 
         if node_table is None:
             node_table = NodeEmbeddingTable(kg, retrieval.encoder)
@@ -293,7 +294,7 @@ class Answerer(LazyLinkerMixin):
             ``add_inverse``, ``context_node``); default: the runner's view of the model
             (:func:`kgqa.training.graphs.graph_view`).
         node_table: the concept-name embedding table shared by the relevance ranker and a
-            ``text`` concept embedding (a :class:`~kgqa.retrieval.ranking.NodeEmbeddingTable`).
+            ``text`` concept embedding (a :class:`~kgqa.encoders.node_names.NodeEmbeddingTable`).
         linker: the linker (default: the graph's).
         source: where the model came from (for messages).
         num_threads: torch threads while answering (restored afterwards). One question's tensors

@@ -132,7 +132,7 @@ def load_answerer(model: str | Path | None = None, *,
     config = _model_config(cls, dict(meta.get("model_config") or {}))
     node_table = None
     if getattr(config, "node_embedding", None) == "text":
-        from kgqa.retrieval.ranking import NodeEmbeddingTable
+        from kgqa.encoders.node_names import NodeEmbeddingTable
 
         node_table = NodeEmbeddingTable(kg, retrieval.encoder)
     num_relations = getattr(config, "num_relations", None)

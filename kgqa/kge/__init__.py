@@ -1,9 +1,11 @@
-"""Knowledge-graph embeddings (PyKEEN) of a graph's nodes: train, save beside the graph, load, score.
+"""Knowledge-graph embeddings of a graph's nodes: train, save beside the graph, load, score.
 
-* :mod:`~kgqa.kge.train`: :class:`KGEConfig` and :func:`train_embeddings` (TransE by default);
+* :mod:`~kgqa.kge.train`: :class:`KGEConfig` and :func:`train_embeddings` (TransE by default,
+  kgqa's sparse loop :mod:`~kgqa.kge.sparse`; PyKEEN for RotatE);
 * :mod:`~kgqa.kge.artifacts`: :class:`EntityEmbeddings`, :func:`load_embeddings` (checks the
-  graph checksum);
-* :mod:`~kgqa.kge.evaluate`: filtered link prediction (MRR, Hits@K) and the CN-100K protocol;
+  graph checksum; falls back to the compact table shipped for the default graph);
+* :mod:`~kgqa.kge.evaluate`: filtered link prediction (MRR, Hits@K), the relation-popularity
+  baseline and the CN-100K protocol;
 * :mod:`~kgqa.kge.scoring`: triple scores and :class:`TransEPathScorer` (KagNet path pruning).
 
 Importing this package loads neither torch nor PyKEEN.

@@ -12,6 +12,15 @@ Complex-valued models (RotatE) store the real view: ``D = 2 * dim``, each comple
 Embeddings are useful only for the graph they were trained on (node ids are positions in *that*
 graph's node list), so :func:`load_embeddings` refuses a directory whose recorded graph checksum
 differs from the graph's (``[E050]``).
+
+kgqa also ships one compact table for the default graph (``kgqa/kge/default/``): TransE rows
+stored as int8 with one float16 scale per row (``x ~ scale * q``, ``q in [-127, 127]``) in a
+compressed ``.npz`` read with ``allow_pickle=False``, its sha256 checked against the manifest on
+every load (``[E220]``), and the manifest of the training run (config, seed, minutes, metrics
+beside the relation-popularity baseline, graph checksum). :func:`find_embeddings` lists it after
+the tables trained in ``KGQA_HOME`` when its graph checksum is the graph's, so
+``kgqa.embed(kind="graph")``, ERNIE's fusion and KagNet's ``path_scorer: auto`` work on a fresh
+install; a table trained with ``kgqa graphs embed default`` takes precedence.
 """
 
 from __future__ import annotations
@@ -32,13 +41,16 @@ FORMAT_VERSION = 1
 ENTITY_FILE = "entity_embeddings.npy"
 RELATION_FILE = "relation_embeddings.npy"
 MANIFEST_FILE = "manifest.json"
+#: The compact tables shipped with kgqa (one directory per table, see the module docstring).
+SHIPPED_DIR = Path(__file__).resolve().parent / "default"
+QUANTIZED_FILE = "embeddings_int8.npz"
 #: Kind of :func:`kgqa.utils.io.atomic_directory` artefact: what a save may replace.
 ARTEFACT_KIND = "entity embeddings"
 
 
 def _is_embeddings_dir(path: Path) -> bool:
-    """An embedding directory (also one saved before artefact markers)."""
-    return (path / MANIFEST_FILE).is_file() and (path / ENTITY_FILE).is_file()
+    """An embedding directory, trained or compact (also one saved before artefact markers)."""
+    return (path / MANIFEST_FILE).is_file() and ((path / ENTITY_FILE).is_file() or (path / QUANTIZED_FILE).is_file())
 
 
 @dataclass
@@ -147,14 +159,106 @@ def embeddings_root(kg: "KnowledgeGraph") -> Path:
     return Path(kg.path) / "embeddings"
 
 
+def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(int8 rows, float16 scales)`` with ``table ~ scales[:, None] * rows`` (symmetric, per row)."""
+    table = np.asarray(table, dtype=np.float32)
+    scale = np.abs(table).max(axis=1) / 127.0
+    scale16 = np.maximum(scale, np.finfo(np.float16).tiny).astype(np.float16)
+    rows = np.clip(np.rint(table / scale16.astype(np.float32)[:, None]), -127, 127).astype(np.int8)
+    return rows, scale16
+
+
+def dequantize_rows(rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return rows.astype(np.float32) * scale.astype(np.float32)[:, None]
+
+
+def save_quantized(embeddings: EntityEmbeddings, directory: str | Path, manifest: dict) -> Path:
+    """Write a compact table directory (int8 rows + float16 scales, float32 relations; atomic).
+
+    ``manifest`` is the training manifest; the quantisation and the file's sha256 are added.
+    """
+    import io
+
+    from kgqa.utils.io import atomic_directory, sha256_file
+
+    rows, scale = quantize_rows(embeddings.entity)
+    error = np.abs(dequantize_rows(rows, scale) - np.asarray(embeddings.entity, dtype=np.float32)).max()
+    directory = Path(directory)
+    with atomic_directory(directory, kind=ARTEFACT_KIND, recognise=_is_embeddings_dir) as tmp:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, entity_int8=rows, entity_scale=scale,
+                            relation=np.asarray(embeddings.relation, dtype=np.float32))
+        (tmp / QUANTIZED_FILE).write_bytes(buffer.getvalue())
+        out = dict(manifest)
+        out["quantization"] = {"entity": "int8, symmetric, one float16 scale per row", "relation": "float32",
+                               "max_abs_error": float(error)}
+        out["files"] = {QUANTIZED_FILE: sha256_file(tmp / QUANTIZED_FILE)}
+        (tmp / MANIFEST_FILE).write_text(json.dumps(out, indent=2) + "\n")
+    return directory
+
+
+def _read_quantized(directory: Path, manifest: dict) -> EntityEmbeddings:
+    """A compact table, its sha256 checked first (``[E220]`` when it differs or cannot be read)."""
+    from kgqa.utils.io import sha256_file
+
+    graph = manifest.get("graph", {})
+
+    def damaged(problem: str) -> KGQAError:
+        return KGQAError(Errors.E220.format(path=directory, problem=problem, graph=graph.get("name", "default")))
+
+    path = directory / QUANTIZED_FILE
+    expected = manifest.get("files", {}).get(QUANTIZED_FILE)
+    try:
+        found = sha256_file(path)
+    except OSError as exc:
+        raise damaged(str(exc)) from exc
+    if found != expected:
+        raise damaged(f"{QUANTIZED_FILE} has sha256 {found[:16]}..., the manifest says {str(expected)[:16]}...")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            entity = dequantize_rows(npz["entity_int8"], npz["entity_scale"])
+            relation = np.asarray(npz["relation"], dtype=np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise damaged(str(exc).splitlines()[0]) from exc
+    if entity.ndim != 2 or entity.shape[0] != graph.get("num_nodes"):
+        raise damaged(f"the table has shape {entity.shape}, the manifest says {graph.get('num_nodes')} nodes")
+    return EntityEmbeddings(entity=entity, relation=relation, model=manifest["model"],
+                            graph_name=graph.get("name", "?"), graph_checksum=graph.get("checksum", ""),
+                            manifest=manifest, path=directory)
+
+
+def shipped_embeddings(kg: "KnowledgeGraph", model: str = "transe", dim: int | None = None) -> list[Path]:
+    """The shipped table directories that fit ``kg`` (same graph checksum), ``model`` and ``dim``."""
+    if not SHIPPED_DIR.is_dir():
+        return []
+    out = []
+    for manifest_path in sorted(SHIPPED_DIR.glob(f"*/{MANIFEST_FILE}")):
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if manifest.get("graph", {}).get("checksum") == kg.checksum and manifest.get("model") == model.lower() \
+                and (dim is None or manifest.get("dim") == dim):
+            out.append(manifest_path.parent)
+    return out
+
+
 def read_embeddings(directory: str | Path, *, mmap: bool = True, verify: bool = False) -> EntityEmbeddings:
-    """Read one embedding directory (no graph check; see :func:`load_embeddings`).
+    """Read one embedding directory, trained or shipped (no graph check; see :func:`load_embeddings`).
 
     Raises:
         KGQAError: a missing or unreadable file, a format version this kgqa does not read, or
-            (with ``verify=True``) a file whose sha256 differs from the manifest (``[E052]``).
+            (with ``verify=True``) a file whose sha256 differs from the manifest (``[E052]``); a
+            shipped table whose sha256 differs (always checked, ``[E220]``).
     """
     directory = Path(directory)
+    if (directory / QUANTIZED_FILE).exists():
+        try:
+            manifest = json.loads((directory / MANIFEST_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise KGQAError(Errors.E220.format(path=directory, problem=str(exc).splitlines()[0],
+                                               graph="default")) from exc
+        return _read_quantized(directory, manifest)
     try:
         manifest = json.loads((directory / MANIFEST_FILE).read_text())
         entity = np.load(directory / ENTITY_FILE, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -179,15 +283,18 @@ def read_embeddings(directory: str | Path, *, mmap: bool = True, verify: bool = 
                             manifest=manifest, path=directory)
 
 
-def find_embeddings(kg: "KnowledgeGraph", model: str = "transe", dim: int | None = None) -> list[Path]:
-    """Embedding directories of ``kg`` for ``model`` (and ``dim``), newest first."""
+def find_embeddings(kg: "KnowledgeGraph", model: str = "transe", dim: int | None = None, *,
+                    shipped: bool = True) -> list[Path]:
+    """Embedding directories of ``kg`` for ``model`` (and ``dim``): the trained ones newest first,
+    then (``shipped=True``) the table shipped with kgqa when it was trained on this graph."""
     root = embeddings_root(kg)
-    if not root.is_dir():
-        return []
-    prefix = f"{model.lower()}-{dim}-" if dim is not None else f"{model.lower()}-"
-    found = [p for p in root.iterdir()
-             if p.is_dir() and p.name.startswith(prefix) and (p / MANIFEST_FILE).exists()]
-    return sorted(found, key=lambda p: (p / MANIFEST_FILE).stat().st_mtime, reverse=True)
+    found: list[Path] = []
+    if root.is_dir():
+        prefix = f"{model.lower()}-{dim}-" if dim is not None else f"{model.lower()}-"
+        found = [p for p in root.iterdir()
+                 if p.is_dir() and p.name.startswith(prefix) and (p / MANIFEST_FILE).exists()]
+        found.sort(key=lambda p: (p / MANIFEST_FILE).stat().st_mtime, reverse=True)
+    return found + (shipped_embeddings(kg, model, dim) if shipped else [])
 
 
 def load_embeddings(graph: "KnowledgeGraph | str | Path" = "default", model: str = "transe", *,
@@ -198,7 +305,8 @@ def load_embeddings(graph: "KnowledgeGraph | str | Path" = "default", model: str
         graph: the graph (loaded, or its name/directory).
         model: ``"transe"``, ``"distmult"`` or ``"rotate"``; ignored when ``path`` is given.
         dim: embedding dimension; ``None`` takes the newest of any dimension.
-        path: an embedding directory to load instead of searching ``<graph.path>/embeddings``.
+        path: an embedding directory to load instead of searching ``<graph.path>/embeddings``
+            (and, after those, the table shipped for this graph: :func:`find_embeddings`).
 
     Raises:
         KGQAError: none trained yet (``[E051]``), trained for another graph (``[E050]``), or a

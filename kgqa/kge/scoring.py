@@ -38,7 +38,8 @@ def transe_cosine_plausibility(head: np.ndarray, relation: np.ndarray, tail: np.
 def score_triples(embeddings: "EntityEmbeddings", heads, relations, tails) -> np.ndarray:
     """The KGE model's own score of stored triples (higher = more plausible), ``(M,)`` float32.
 
-    TransE: :math:`-\\lVert h + r - t \\rVert_1`; DistMult: :math:`\\langle h, r, t \\rangle`;
+    TransE: :math:`-\\lVert h + r - t \\rVert_p` (``p`` = the manifest's ``norm``: 2 from kgqa's
+    sparse trainer, 1 from PyKEEN's; tables without one are PyKEEN's); DistMult: :math:`\\langle h, r, t \\rangle`;
     RotatE: :math:`-\\lVert h \\circ r - t \\rVert` (complex, ``|r_i| = 1``).
 
     Raises:
@@ -50,13 +51,24 @@ def score_triples(embeddings: "EntityEmbeddings", heads, relations, tails) -> np
                                            known=f"ids 0..{len(embeddings.relation) - 1}"))
     h, t = embeddings.vectors(heads), embeddings.vectors(tails)
     r = np.asarray(embeddings.relation[relations])
-    if embeddings.model == "distmult":
+    return _score(embeddings.model, h, r, t, norm=embeddings.manifest.get("norm") or 1)
+
+
+def score_table_triples(model: str, entity: np.ndarray, relation: np.ndarray, triples: np.ndarray) -> np.ndarray:
+    """Scores of ``(M, 3)`` id triples from the tables of kgqa's ``sparse`` trainer (TransE L2)."""
+    triples = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
+    return _score(model, np.asarray(entity[triples[:, 0]]), np.asarray(relation[triples[:, 1]]),
+                  np.asarray(entity[triples[:, 2]]), norm=2)
+
+
+def _score(model: str, h: np.ndarray, r: np.ndarray, t: np.ndarray, *, norm: int) -> np.ndarray:
+    if model == "distmult":
         return np.einsum("md,md,md->m", h, r, t).astype(np.float32)
-    if embeddings.model == "rotate":
+    if model == "rotate":
         hc, rc, tc = (x.reshape(len(x), -1, 2) for x in (h, r, t))
         hc, rc, tc = (x[..., 0] + 1j * x[..., 1] for x in (hc, rc, tc))
         return (-np.linalg.norm(hc * rc - tc, axis=1)).astype(np.float32)
-    return (-np.abs(h + r - t).sum(axis=1)).astype(np.float32)
+    return (-np.linalg.norm(h + r - t, ord=norm, axis=1)).astype(np.float32)
 
 
 class TransEPathScorer:

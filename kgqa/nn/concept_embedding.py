@@ -88,7 +88,7 @@ class ConceptEmbedding(nn.Module):
     # ------------------------------------------------------------------ the text table
     def set_table(self, table) -> ConceptEmbedding:
         """Attach the frozen ``(|V|, D_in)`` text table: a tensor, an ndarray or memmap, or a
-        provider with ``get(node_ids) -> (n, D_in)`` array (retrieval's ``NodeEmbeddingTable``,
+        provider with ``get(node_ids) -> (n, D_in)`` array (``kgqa.encoders.node_names.NodeEmbeddingTable``,
         which encodes missing rows on demand).
 
         Raises:
@@ -98,7 +98,7 @@ class ConceptEmbedding(nn.Module):
             raise KGQAError(Errors.E015.format(problem=(
                 f"a node-feature table is only used with node_embedding='text', not '{self.mode}'")))
         if not hasattr(table, "shape") and callable(getattr(table, "get", None)):
-            self.table = table  # a provider, e.g. retrieval's NodeEmbeddingTable
+            self.table = table  # a provider, e.g. the shared NodeEmbeddingTable
             return self
         shape = tuple(table.shape)
         if len(shape) != 2 or shape[1] != self.in_channels:

@@ -24,7 +24,7 @@ def preprocess_command(
         path_relations: str = typer.Option("first", help="first (one path per node sequence) or all (one per relation combination)."),
         path_scorer: str = typer.Option("none", help="none (keep all paths), auto (newest TransE of the graph) or an embedding directory."),
         path_aggregate: str = typer.Option("mean", help="Path plausibility from its hops: mean or product (KagNet)."),
-        node_embeddings: str = typer.Option("all", help="Relevance ranker: embed all node names once (all) or on demand (lazy)."),
+        node_embeddings: str = typer.Option("auto", help="Relevance ranker: embed all node names once (all), only the ones this job ranks (lazy), or lazy below 2,000 questions (auto)."),
         score_all_nodes: bool = typer.Option(True, help="Score every node of every choice (--no-score-all-nodes: only over the cap)."),
         shard_size: int = typer.Option(500, min=1, help="Questions per cache shard."),
         data_dir: Optional[Path] = typer.Option(None, help="The dataset's folder."),

@@ -40,8 +40,10 @@ class RetrievalConfig:
         ranker_seed: seed of the ``random`` ranker.
         encoder: sentence encoder of the ``relevance`` ranker.
         relevance_lm: masked LM of the ``lm`` ranker (a short name, directory or hub id).
-        node_embeddings: ``all`` (embed every node name once per graph, cached) or ``lazy``
-            (only the nodes that get ranked); it changes the time, not the output.
+        node_embeddings: ``auto`` (the default: ``lazy`` for jobs under 2,000 questions,
+            ``all`` above), ``all`` (embed every node name once per graph, cached, before the
+            job) or ``lazy`` (only the nodes that get ranked, into the same shared cache); it
+            changes the time, not the output.
         score_all_nodes: give every node of every choice a ranker score (``node_score``, the
             relevance feature of QA-GNN); ``False`` runs the ranker only where the cap forces a
             choice and leaves ``node_score`` NaN elsewhere (the old default; the shipped default
@@ -66,7 +68,7 @@ class RetrievalConfig:
     ranker_seed: int = 0
     encoder: str = "minilm"
     relevance_lm: str = "roberta-large"
-    node_embeddings: str = "all"
+    node_embeddings: str = "auto"
     score_all_nodes: bool = True
     path_scorer: str = "none"
     prune_threshold: float = 0.15
@@ -96,8 +98,9 @@ class RetrievalConfig:
                                                known=", ".join(PATH_RELATIONS)))
         if self.path_aggregate not in ("mean", "product"):
             raise KGQAError(Errors.E013.format(kind="path_aggregate", name=self.path_aggregate, known="mean, product"))
-        if self.node_embeddings not in ("all", "lazy"):
-            raise KGQAError(Errors.E013.format(kind="node_embeddings", name=self.node_embeddings, known="all, lazy"))
+        from kgqa.retrieval.ranking import node_embedding_mode
+
+        node_embedding_mode(self.node_embeddings, None)  # checks the name
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "RetrievalConfig":

@@ -180,10 +180,12 @@ def _preprocess_split(ds, kg, cfg: RetrievalConfig, root: Path, workers: int, ba
 
     todo = [ShardTask(i, lo, hi, [ex.id for ex in ds.examples[lo:hi]], [ex.question for ex in ds.examples[lo:hi]],
                       [list(ex.choices) for ex in ds.examples[lo:hi]]) for i, lo, hi in ranges if i not in marks]
-    if todo and cfg.ranker == "relevance" and cfg.node_embeddings == "all":
-        from kgqa.retrieval.ranking import NodeEmbeddingTable
+    if todo and cfg.ranker == "relevance":
+        from kgqa.encoders.node_names import NodeEmbeddingTable
+        from kgqa.retrieval.ranking import node_embedding_mode
 
-        NodeEmbeddingTable(kg, cfg.encoder).compute_all(progress=progress)
+        if node_embedding_mode(cfg.node_embeddings, len(ds)) == "all":
+            NodeEmbeddingTable(kg, cfg.encoder).compute_all(progress=progress)
     setup = WorkerSetup(graph_path=str(kg.path), config=cfg.to_dict(), directory=str(directory), key=key,
                         scorer_spec=scorer_spec, linker=linker)
     summaries: list[dict] = []

@@ -13,8 +13,9 @@ rankers compute such a relevance:
 
   where ``name(v)`` is the concept name with underscores as spaces (``ice_cream`` -> ``ice
   cream``). The node-name embeddings depend on the graph only, so they are computed once per
-  graph and encoder and cached as ``.npy`` (:class:`NodeEmbeddingTable`), either for all nodes
-  up front or lazily for the nodes that subgraphs actually rank.
+  graph and encoder and cached in one shared table (:class:`~kgqa.encoders.node_names.NodeEmbeddingTable`,
+  which KGE's name initialisation reads too), either for all nodes up front or lazily for the
+  nodes that subgraphs actually rank.
 * :class:`LMRelevanceRanker` (``ranker: lm``, QA-GNN's, one masked-LM forward pass per node):
 
   .. math::
@@ -34,12 +35,11 @@ first) and a ``name`` used in the preprocessing fingerprint.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
+from kgqa.encoders.node_names import NodeEmbeddingTable, node_text  # noqa: F401  (re-exported)
 from kgqa.errors import Errors, KGQAError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,145 +108,27 @@ class RandomRanker:
         return {"ranker": self.name, "seed": self.seed}
 
 
-def node_text(name: str) -> str:
-    """The text a concept name is embedded as: ``ice_cream`` -> ``ice cream``."""
-    return name.replace("_", " ")
+#: ``node_embeddings`` settings: every name up front, only the names a job needs, or by job size.
+NODE_EMBEDDING_MODES = ("auto", "all", "lazy")
+
+#: ``"auto"`` embeds every node name up front for jobs of at least this many questions.
+AUTO_ALL_QUESTIONS = 2000
 
 
-class NodeEmbeddingTable:
-    """Node-name embeddings of one graph and encoder, cached as ``.npy`` (float16, unit rows).
+def node_embedding_mode(setting: str, num_questions: int | None) -> str:
+    """``"all"`` or ``"lazy"``: what ``setting`` means for a job of ``num_questions`` questions.
 
-    The table lives next to the graph, ``<graph dir>/text_embeddings/<encoder>-<checksum16>.npy``
-    (or under ``KGQA_HOME/cache/node_embeddings`` when the graph directory is read-only), with a
-    ``.mask.npy`` beside it saying which rows are filled. :meth:`compute_all` fills every row
-    (the one-off per-graph work); :meth:`get` fills missing rows on demand (lazy).
-
-    Args:
-        kg: the graph.
-        encoder: a sentence encoder name (``"minilm"``) or an object with ``encode(texts)`` and
-            ``model_name``.
-        batch_size: texts per encoder call.
+    ``"auto"`` (the default) is ``"lazy"`` below :data:`AUTO_ALL_QUESTIONS` questions, so a small
+    ``kgqa eval`` / ``kgqa preprocess`` in an empty ``KGQA_HOME`` embeds only the names it ranks
+    instead of all 247,877 of the default graph (minutes on 2 cores), and ``"all"`` for big
+    runs, which touch most nodes anyway and then read one finished table.
     """
-
-    def __init__(self, kg: "KnowledgeGraph", encoder="minilm", *, batch_size: int = 256):
-        self.kg = kg
-        self._encoder = encoder
-        self.encoder_name = encoder if isinstance(encoder, str) else getattr(encoder, "model_name", type(encoder).__name__)
-        self.batch_size = batch_size
-        self.path = self._location()
-        self._table: np.ndarray | None = None
-        self._mask: np.ndarray | None = None
-        self.computed = 0  # rows this object encoded (for reports)
-
-    def _location(self) -> Path:
-        from kgqa.paths import kgqa_home
-
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.encoder_name)
-        name = f"{slug}-{self.kg.checksum[:16]}.npy"
-        folder = Path(self.kg.path) / "text_embeddings"
-        try:
-            folder.mkdir(exist_ok=True)
-            probe = folder / ".write-test"
-            probe.touch()
-            probe.unlink()
-            return folder / name
-        except OSError:
-            return kgqa_home() / "cache" / "node_embeddings" / name
-
-    @property
-    def mask_path(self) -> Path:
-        return self.path.with_suffix(".mask.npy")
-
-    @property
-    def encoder(self):
-        if isinstance(self._encoder, str):
-            from kgqa.encoders.sentence import get_sentence_encoder
-
-            self._encoder = get_sentence_encoder(self._encoder)
-        return self._encoder
-
-    def _load(self) -> None:
-        if self._table is not None:
-            return
-        if self.path.exists() and self.mask_path.exists():
-            try:
-                table = np.load(self.path, allow_pickle=False)
-                mask = np.load(self.mask_path, allow_pickle=False)
-                if table.shape[0] == self.kg.num_nodes and mask.shape == (self.kg.num_nodes,):
-                    self._table, self._mask = table, mask
-                    return
-            except (OSError, ValueError):
-                pass
-            from kgqa.errors import Warnings, warn
-
-            warn(Warnings.W002.format(problem=f"node embedding cache {self.path} is unreadable; recomputing it"))
-        self._table = None
-        self._mask = np.zeros(self.kg.num_nodes, dtype=bool)
-
-    @property
-    def complete(self) -> bool:
-        self._load()
-        return bool(self._mask.all())
-
-    def _encode(self, nodes: np.ndarray) -> None:
-        names = self.kg.node_names
-        texts = [node_text(names[int(v)]) for v in nodes]
-        # sorted by length so batches pad little
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        vectors = self.encoder.encode([texts[i] for i in order], batch_size=self.batch_size)
-        if self._table is None:
-            self._table = np.zeros((self.kg.num_nodes, vectors.shape[1]), dtype=np.float16)
-        self._table[nodes[order]] = vectors.astype(np.float16)
-        self._mask[nodes] = True
-        self.computed += len(nodes)
-
-    def get(self, nodes) -> np.ndarray:
-        """``(len(nodes), D)`` float32 embeddings, encoding the missing rows first."""
-        self._load()
-        nodes = np.asarray(nodes, dtype=np.int64)
-        missing = np.unique(nodes[~self._mask[nodes]])
-        if len(missing):
-            self._encode(missing)
-        return self._table[nodes].astype(np.float32)
-
-    def compute_all(self, *, progress: bool = False, chunk: int = 8192) -> "NodeEmbeddingTable":
-        """Encode every node not encoded yet and save the table."""
-        self._load()
-        missing = np.flatnonzero(~self._mask)
-        if len(missing) == 0:
-            return self
-        from kgqa.utils.progress import progress_bar
-
-        with progress_bar(disable=None if progress else True) as bar:
-            task = bar.add_task(f"embedding {self.kg.name} nodes", total=len(missing))
-            for i in range(0, len(missing), chunk):
-                self._encode(missing[i:i + chunk])
-                bar.update(task, advance=len(missing[i:i + chunk]))
-        self.save()
-        return self
-
-    def save(self) -> None:
-        """Write the table and its mask atomically (rows other processes saved are merged in)."""
-        import io
-
-        from kgqa.utils.io import atomic_write_bytes
-
-        if self._table is None:
-            return
-        if self.path.exists() and self.mask_path.exists():
-            try:
-                other = np.load(self.path, allow_pickle=False)
-                other_mask = np.load(self.mask_path, allow_pickle=False)
-                if other.shape == self._table.shape and other_mask.shape == self._mask.shape:
-                    take = other_mask & ~self._mask
-                    self._table[take] = other[take]
-                    self._mask |= other_mask
-            except (OSError, ValueError):
-                pass
-        for path, array in ((self.path, self._table), (self.mask_path, self._mask)):
-            buffer = io.BytesIO()
-            np.save(buffer, array, allow_pickle=False)
-            atomic_write_bytes(path, buffer.getvalue())
+    if setting not in NODE_EMBEDDING_MODES:
+        raise KGQAError(Errors.E013.format(kind="node_embeddings", name=setting,
+                                           known=", ".join(NODE_EMBEDDING_MODES)))
+    if setting != "auto":
+        return setting
+    return "all" if num_questions is not None and num_questions >= AUTO_ALL_QUESTIONS else "lazy"
 
 
 class QueryMemo:
@@ -272,17 +154,17 @@ class RelevanceRanker:
     Args:
         kg: the graph.
         encoder: sentence encoder name or object (``encode(texts) -> unit vectors``).
-        node_embeddings: ``"all"`` to embed every node name once per graph (cached) before use,
-            ``"lazy"`` to embed only the nodes that get ranked (cached as they come).
-        table: a ready :class:`NodeEmbeddingTable` (overrides ``encoder``/``node_embeddings``).
+        node_embeddings: ``"all"`` to embed every node name once per graph (cached) before use
+            (:meth:`prepare`), ``"lazy"`` or ``"auto"`` to embed only the nodes that get ranked
+            (cached as they come; jobs resolve ``"auto"`` by their size first).
+        table: a ready :class:`NodeEmbeddingTable` (overrides ``encoder``).
     """
 
     name = "relevance"
 
-    def __init__(self, kg: "KnowledgeGraph", encoder="minilm", *, node_embeddings: str = "all",
+    def __init__(self, kg: "KnowledgeGraph", encoder="minilm", *, node_embeddings: str = "auto",
                  table: NodeEmbeddingTable | None = None, batch_size: int = 128):
-        if node_embeddings not in ("all", "lazy"):
-            raise KGQAError(Errors.E013.format(kind="node_embeddings", name=node_embeddings, known="all, lazy"))
+        node_embedding_mode(node_embeddings, None)  # checks the name
         self.table = table if table is not None else NodeEmbeddingTable(kg, encoder)
         self.node_embeddings = node_embeddings
         self.batch_size = batch_size
@@ -301,6 +183,8 @@ class RelevanceRanker:
         out = [np.zeros(0, dtype=np.float32) for _ in node_lists]
         if not need:
             return out
+        # one encoder pass (and one cache commit) for the missing names of every choice
+        self.table.ensure(np.concatenate([np.asarray(node_lists[i], dtype=np.int64) for i in need]))
         query_vectors = self._queries.get([queries[i] for i in need], self._encode_queries)
         for row, i in enumerate(need):
             nodes = np.asarray(node_lists[i], dtype=np.int64)
@@ -409,7 +293,7 @@ def lm_statement(query: str) -> str:
 
 
 def make_ranker(name: str, kg: "KnowledgeGraph", *, seed: int = 0, encoder: str = "minilm",
-                node_embeddings: str = "all", relevance_lm: str = "roberta-large") -> NodeRanker:
+                node_embeddings: str = "auto", relevance_lm: str = "roberta-large") -> NodeRanker:
     """A ranker by name: ``relevance``, ``lm``, ``degree`` or ``random``."""
     if name == "degree":
         return DegreeRanker(kg)

@@ -14,7 +14,7 @@ others       no      yes          no (QA-GNN joins its own LM context node)
 
 It also returns what the model config must agree with (``num_relations`` = edge types of the
 view, ``num_nodes`` of the graph) and the frozen node-name embedding table of
-``node_embedding="text"`` (retrieval's :class:`~kgqa.retrieval.ranking.NodeEmbeddingTable`).
+``node_embedding="text"`` (the shared :class:`~kgqa.encoders.node_names.NodeEmbeddingTable`).
 """
 
 from __future__ import annotations
@@ -86,19 +86,24 @@ def retrieve_split_graphs(cfg, splits: Mapping[str, Any], *, graph=None,
     # edge types: relations, inverses and the 4 context-edge types (upper bound for every view)
     num_relations = num_edge_types(kg.num_relations)
     out["derived"] = {"num_relations": num_relations, "num_nodes": kg.num_nodes}
-    out["node_features"] = _node_features(cfg, kg, progress)
+    out["node_features"] = _node_features(cfg, kg, settings, sum(len(s) for s in splits.values()), progress)
     return out
 
 
-def _node_features(cfg, kg, progress: bool = False):
+def _node_features(cfg, kg, settings, num_questions: int, progress: bool = False):
     """Retrieval's node-name embedding table when the model embeds nodes by their names.
 
-    Every row is computed once per graph and encoder and saved (a no-op when retrieval's
-    relevance ranker already did it), so training never encodes names batch by batch.
+    For big jobs (``node_embeddings`` ``all``, or ``auto`` with 2,000+ questions) every row is
+    computed once per graph and encoder first (a no-op when retrieval's relevance ranker already
+    did it), so training never encodes names batch by batch; for small ones (``kgqa eval`` of a
+    short file) the table fills lazily with the nodes the batches look up, into the same cache.
     """
     if cfg.model.kwargs.get("node_embedding", "text") != "text":
         return None
-    from kgqa.retrieval.ranking import NodeEmbeddingTable
+    from kgqa.encoders.node_names import NodeEmbeddingTable
+    from kgqa.retrieval.ranking import node_embedding_mode
 
-    encoder = (cfg.graph.retrieval or {}).get("encoder", "minilm") if cfg.graph else "minilm"
-    return NodeEmbeddingTable(kg, encoder).compute_all(progress=progress)
+    table = NodeEmbeddingTable(kg, settings.encoder)
+    if node_embedding_mode(settings.node_embeddings, num_questions) == "all":
+        table.compute_all(progress=progress)
+    return table

@@ -252,3 +252,24 @@ def new_file_mode(directory: Path) -> int:
     finally:
         os.close(fd)
         probe.unlink()
+
+
+@contextmanager
+def atomic_file(final: str | Path):
+    """Yield a new empty temp file's path beside ``final``; on success it replaces ``final``.
+
+    For writers that need a path rather than bytes (``numpy.lib.format.open_memmap``). The file
+    is fsynced before the rename; on any exception it is removed and ``final`` is left as it was.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp, fd = _create_beside(final, ".tmp", lambda candidate: os.open(candidate, _NEW_FILE_FLAGS, 0o666))
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

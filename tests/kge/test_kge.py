@@ -1,4 +1,4 @@
-"""Entity embeddings: training with PyKEEN on a hand-built graph, saving, reuse, checks, scoring."""
+"""Entity embeddings: training on a hand-built graph, saving, reuse, checks, scoring."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.conftest import build_graph
 
 pytest.importorskip("pykeen")
 
-FAST = KGEConfig(dim=8, epochs=2, batch_size=4, holdout=0.2, eval_triples=10)
+FAST = KGEConfig(dim=8, epochs=2, batch_size=4, holdout=0.2, eval_triples=10, num_negatives=4, text_init="none")
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +37,16 @@ def test_train_saves_aligned_tables_and_manifest(toy, trained):
     manifest = json.loads((trained.path / "manifest.json").read_text())
     assert manifest["graph"]["checksum"] == toy.checksum
     assert manifest["graph"]["num_nodes"] == 9
-    assert manifest["config"]["epochs"] == 2
+    assert manifest["config"]["epochs"] == 2 and manifest["config"]["trainer"] == "sparse"
+    assert manifest["norm"] == 2 and manifest["text_features"] is None
     assert len(manifest["training"]["losses"]) == 2
-    # 9 edges, 20% held out -> 2 ranked in both directions
-    assert manifest["metrics"]["split"] == {"train_edges": 7, "held_out_edges": 2}
-    assert manifest["metrics"]["num_triples"] == 2
+    # 9 edges, 20% held out -> 1 validates, 1 is the test ranked in both directions
+    assert manifest["metrics"]["split"] == {"train_edges": 7, "validation_edges": 1, "test_edges": 1}
+    assert manifest["metrics"]["num_triples"] == 1
     assert 0.0 < manifest["metrics"]["mrr"] <= 1.0
+    assert manifest["metrics"]["popularity"]["num_triples"] == 1  # the baseline of the same edges
+    assert [v["epoch"] for v in manifest["training"]["validation"]] == [2]
     assert set(manifest["files"]) == {"entity_embeddings.npy", "relation_embeddings.npy"}
-    # TransE keeps entity vectors on the unit sphere (PyKEEN's constrainer)
-    np.testing.assert_allclose(np.linalg.norm(trained.entity, axis=1), 1.0, atol=1e-5)
 
 
 def test_reused_when_present(toy, trained):
@@ -62,6 +63,13 @@ def test_config_hash_ignores_evaluation_only_fields():
     assert KGEConfig(epochs=5).directory_name() != KGEConfig(epochs=6).directory_name()
     with pytest.raises(KGQAError, match="E013"):
         KGEConfig(model="complexx")
+    # the trainer and text_init resolve by model; RotatE trains with PyKEEN only
+    assert (KGEConfig().trainer, KGEConfig().text_init) == ("sparse", "minilm")
+    assert (KGEConfig(model="rotate").trainer, KGEConfig(model="rotate").text_init) == ("pykeen", "none")
+    with pytest.raises(KGQAError, match="E015.*sparse trainer"):
+        KGEConfig(model="rotate", trainer="sparse")
+    with pytest.raises(KGQAError, match="E013.*loss"):
+        KGEConfig(loss="marginranking")
 
 
 def test_split_is_fixed_by_seed():
@@ -90,10 +98,12 @@ def test_damaged_directory(trained, tmp_path):
 
 
 def test_distmult_and_rotate_shapes(toy):
-    dm = train_embeddings(toy, KGEConfig(model="distmult", dim=4, epochs=1, batch_size=9, holdout=0), save=False)
+    dm = train_embeddings(toy, KGEConfig(model="distmult", dim=4, epochs=1, batch_size=9, holdout=0,
+                                         text_init="none", num_negatives=3), save=False)
     assert dm.entity.shape == (9, 4) and dm.manifest["metrics"] == {}
     rot = train_embeddings(toy, KGEConfig(model="rotate", dim=4, epochs=1, batch_size=9, holdout=0), save=False)
     assert rot.entity.shape == (9, 8) and rot.manifest["complex"] is True
+    assert rot.manifest["norm"] is None and rot.manifest["training"]["epochs_run"] == 1
 
 
 def _hand_embeddings(toy) -> EntityEmbeddings:
@@ -147,8 +157,9 @@ def test_cli_embed(toy, trained):
     app.add_typer(graphs, name="graphs")
     register(app)
     result = CliRunner().invoke(app, ["graphs", "embed", str(toy.path), "--dim", "8", "--epochs", "2",
-                                      "--batch-size", "4", "--holdout", "0.2", "--eval-triples", "10"])
+                                      "--batch-size", "4", "--holdout", "0.2", "--eval-triples", "10",
+                                      "--negatives", "4", "--text-init", "none"])
     assert result.exit_code == 0, result.output
-    assert "reused transe (9, 8)" in result.output
+    assert "reused transe (9, 8)" in result.output and "relation-popularity baseline" in result.output
     bad = CliRunner().invoke(app, ["graphs", "embed", str(toy.path), "--model", "nope"])
     assert bad.exit_code == 1 and "E013" in bad.output
