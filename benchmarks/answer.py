@@ -15,7 +15,7 @@
   is a fresh machine, where each question's unseen concepts are embedded on first use.
 
 The model is the shipped default model (``kgqa/explain/default_model``) or ``--model``; without
-either, a model of the default model's architecture (``experiments/default_model.yaml``) with
+either, a model of the default model's architecture (``kgqa.explain.loading.DEFAULT_MODEL_CONFIG``) with
 random weights stands in, which costs the same time (the JSON says which). ``--also kagnet``
 adds KagNet (path attention) built the same way.
 
@@ -61,7 +61,7 @@ print(json.dumps({"load_s": t1 - t0, "first_answer_s": t2 - t1, "stages": result
 
 
 def stand_in_checkpoint(name: str, folder: Path) -> Path:
-    """A random-weight checkpoint of ``experiments/default_model.yaml``'s architecture (or of
+    """A random-weight frozen checkpoint of the default model's architecture (or of
     ``name`` with that config's settings), recorded for the default graph."""
     import torch
     import yaml
@@ -70,7 +70,10 @@ def stand_in_checkpoint(name: str, folder: Path) -> Path:
     from kgqa.models import build_model
     from kgqa.training.checkpoint import save_checkpoint
 
-    experiment = yaml.safe_load((ROOT / "experiments" / "default_model.yaml").read_text())
+    from kgqa.explain.loading import DEFAULT_MODEL_CONFIG
+
+    experiment = yaml.safe_load((ROOT / DEFAULT_MODEL_CONFIG).read_text())
+    experiment["regime"] = "frozen"  # a stand-in head: no trained top layers to stand in for
     if name != experiment["model"]["name"]:
         other = yaml.safe_load((ROOT / "experiments" / f"csqa_{name}_frozen_minilm.yaml").read_text())
         experiment["model"] = other["model"]
@@ -194,7 +197,7 @@ def main() -> None:
     result = {
         "benchmark": "answer",
         "target": "warm_answer_explain_s < 0.5 on CPU",
-        "model_weights": ("random (stand-in of experiments/default_model.yaml: no default model shipped yet)"
+        "model_weights": ("random (stand-in of the default model's architecture: no default model shipped yet)"
                           if stand_in else str(args.model or "shipped default model")),
         "warm_answer_explain_s": warm["warm_answer_explain_s"],
         "warm_answer_explain_lazy_table_s": lazy["warm_answer_explain_s"],

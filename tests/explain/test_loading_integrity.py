@@ -37,7 +37,7 @@ def test_damaged_default_model_says_to_reinstall(tmp_path, monkeypatch):
     with pytest.raises(KGQAError, match=r"\[E120\] Checkpoint file '.*default_model/model"
                                         r"\.safetensors' is damaged.*The shipped default model "
                                         r"is damaged: reinstall kgqa, or reproduce it with `kgqa "
-                                        r"train experiments/default_model.yaml"):
+                                        r"train experiments/"):
         load_answerer()
 
 
