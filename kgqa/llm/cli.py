@@ -20,22 +20,24 @@ def register(app: typer.Typer) -> None:
 
     @llm_app.command("eval")
     def eval_command(
-        config: Path = typer.Argument(..., help="LLM experiment config (experiments/llm/*.yaml)."),
+        configs: list[Path] = typer.Argument(..., help="LLM experiment configs (experiments/llm/*.yaml); "
+                                                        "several share one loaded model."),
         limit: Optional[int] = typer.Option(None, min=1, help="Only the first N questions per split."),
         out: Optional[Path] = typer.Option(None, "--out", help="Runs folder (default KGQA_HOME/runs; "
                                                                "experiments/runs for RESULTS.md)."),
         batch_size: int = typer.Option(8, min=1, help="Questions per scoring call."),
         threads: Optional[int] = typer.Option(None, min=1, help="torch threads."),
     ) -> None:
-        """Score the dev and test splits; writes OUT/NAME/seed-SHOT_SEED/results.json."""
-        from kgqa.llm.evaluate import evaluate_llm
+        """Score the dev and test splits; writes OUT/NAME/seed-SHOT_SEED/results.json per config."""
+        from kgqa.llm.evaluate import evaluate_llm_configs
 
         try:
-            result = evaluate_llm(config, limit=limit, out_dir=out, batch_size=batch_size,
-                                  num_threads=threads, progress=True)
+            results = evaluate_llm_configs(configs, limit=limit, out_dir=out, batch_size=batch_size,
+                                           num_threads=threads, progress=True)
         except KGQAError as exc:
             fail(exc)
-        for split, m in result.metrics.items():
-            console.print(f"{result.name} {split}: accuracy {m['accuracy']:.4f} on {m['num_questions']} "
-                          f"questions ({result.timings.get('seconds_per_question_' + split)} s/question)",
-                          highlight=False)
+        for result in results:
+            for split, m in result.metrics.items():
+                console.print(f"{result.name} {split}: accuracy {m['accuracy']:.4f} on {m['num_questions']} "
+                              f"questions ({result.timings.get('seconds_per_question_' + split)} s/question)",
+                              highlight=False)

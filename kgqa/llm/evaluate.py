@@ -11,6 +11,12 @@ config of :mod:`kgqa.training.config`)::
       name: llm
       kwargs: {model: gemma-3-270m, scoring: mean, calibrate: false, shots: 5, knowledge: shared}
 
+Several configs in one command (``kgqa llm eval A.yaml B.yaml ...``, :func:`evaluate_llm_configs`)
+load each causal LM once and share one log-likelihood memo per model and precision, so a config
+that asks prompts already scored (the calibrated variant after the plain one: same prompts, only
+the neutral-prompt term is new) costs little; results.json says how many questions came from the
+memo (``training.memo_questions``).
+
 The run writes ``<out>/<name>/seed-<shot_seed>/results.json``, a
 :class:`~kgqa.training.results.RunResult` (model ``llm``, regime ``prompt``, backbone the causal
 LM), so ``kgqa results experiments/`` lists it with the trained models. k-shot examples come from
@@ -91,7 +97,8 @@ def _splits(config: dict, dataset, limit: int | None) -> dict[str, Any]:
 
 def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir: str | Path | None = None,
                  dataset: dict | None = None, graph=None, model=None, tokenizer=None,
-                 batch_size: int = 8, num_threads: int | None = None, progress: bool = False):
+                 batch_size: int = 8, num_threads: int | None = None, progress: bool = False,
+                 memo: dict | None = None):
     """Score the dev and test splits of an LLM experiment config.
 
     Args:
@@ -104,6 +111,8 @@ def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir
         batch_size: questions per scoring call.
         num_threads: torch threads (``None`` keeps torch's setting).
         progress: print one line per batch.
+        memo: a log-likelihood memo shared with earlier runs of the same model and precision
+            (:class:`~kgqa.models.llm.CausalLMScorer`'s ``memo``).
 
     Returns:
         The :class:`~kgqa.training.results.RunResult` (also written to ``results.json``).
@@ -122,7 +131,7 @@ def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir
     splits = _splits(cfg, dataset, limit)
     shots = select_shots(splits["train"].examples, llm.shots, seed=llm.shot_seed) if llm.shots else []
     t0 = time.perf_counter()
-    scorer = CausalLMScorer(llm, model=model, tokenizer=tokenizer, shots=shots)
+    scorer = CausalLMScorer(llm, model=model, tokenizer=tokenizer, shots=shots, memo=memo)
     load_seconds = time.perf_counter() - t0
     kg = None
     graph_cfg = cfg.get("graph") or {}
@@ -165,12 +174,38 @@ def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir
                                     **({"graph": {"name": kg.name, "checksum": kg.checksum}} if kg else {})},
         wall_seconds=round(time.perf_counter() - wall_start, 2), peak_memory_mb=peak_memory_mb(),
         training={"steps": 0, "planned_steps": 0, "stop_reason": "no training (prompting)",
-                  "shots": [s.id for s in shots]},
+                  "shots": [s.id for s in shots], "memo_questions": scorer.memo_questions},
         timings=timings, parameters={"total": sum(p.numel() for p in scorer.lm.parameters()), "trainable": 0},
         device=f"cpu ({os.cpu_count()} cores)", checkpoint=None,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     result.save_to_directory(run_dir)
     return result
+
+
+def evaluate_llm_configs(configs, **options) -> list:
+    """:func:`evaluate_llm` for each config in turn, loading each causal LM once (by ``model``
+    and ``gguf_file``) and sharing a log-likelihood memo per model and mixed precision.
+
+    Returns:
+        The :class:`~kgqa.training.results.RunResult` of each config, in order.
+    """
+    from kgqa.models.llm import CausalLMConfig, load_causal_lm
+    from kgqa.utils.precision import resolve_mixed_precision
+
+    loaded: dict[tuple, tuple] = {}
+    memos: dict[tuple, dict] = {}
+    results = []
+    for config in configs:
+        cfg = load_llm_config(config)
+        llm = CausalLMConfig(**((cfg.get("model") or {}).get("kwargs") or {}))
+        key = (llm.model, llm.gguf_file)
+        if key not in loaded:
+            loaded.clear()  # one model in memory at a time
+            loaded[key] = load_causal_lm(llm.model, gguf_file=llm.gguf_file)
+        model, tokenizer = loaded[key]
+        memo = memos.setdefault((key, resolve_mixed_precision(llm.mixed_precision)), {})
+        results.append(evaluate_llm(config, model=model, tokenizer=tokenizer, memo=memo, **options))
+    return results
 
 
 def _runs_home() -> Path:

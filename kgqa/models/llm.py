@@ -262,6 +262,10 @@ class CausalLMScorer(nn.Module):
         model, tokenizer: an already loaded causal LM and its tokenizer (tests, or to share one
             model between scorers); default: :func:`load_causal_lm` of ``config.model``.
         shots: the solved examples of a k-shot prompt (:func:`select_shots`), used as given.
+        memo: a dict to keep every ``(prompt tokens, continuation tokens) -> summed
+            log-likelihood`` scored without gradients, shared by scorers of the same model and
+            precision: a second config that asks the same prompts (the calibrated variant after
+            the plain one) reads them instead of running the model. ``None``: no memo.
 
     Shapes:
         - **input:** ``B`` questions, each with ``C`` choices; knowledge ``B`` lists of
@@ -272,7 +276,8 @@ class CausalLMScorer(nn.Module):
     config_class = CausalLMConfig
 
     def __init__(self, config: CausalLMConfig | dict | None = None, backbone=None, *, model=None,
-                 tokenizer=None, shots: Sequence[Shot] = (), node_features=None):
+                 tokenizer=None, shots: Sequence[Shot] = (), node_features=None,
+                 memo: dict | None = None):
         super().__init__()
         if isinstance(config, dict):
             config = CausalLMConfig(**config)
@@ -285,6 +290,8 @@ class CausalLMScorer(nn.Module):
         self.tokenizer = tokenizer
         self.shots = list(shots)
         self._neutral: dict[str, float] = {}
+        self.memo = memo
+        self.memo_questions = 0  # questions whose every choice came from the memo
         self._prefix = None  # (shots, tokens, key/value cache) of the k-shot block, built on first use
         self.eval()  # scoring; .train() for LoRA fine-tuning (grad scoring in forward)
 
@@ -459,10 +466,19 @@ class CausalLMScorer(nn.Module):
         loglik = torch.zeros(B, C, dtype=torch.float64)
         ntok = torch.zeros(B, C, dtype=torch.long)
         pending: list[tuple[int, int, list[int], list[int]]] = []
+        memo = self.memo if not grad else None
+        computed: list[tuple[int, list[list[int]]]] = []
         for b in range(B):
             split = [self.split_tokens(prompts[b][c], " " + choices[b][c]) for c in range(C)]
             for c, (_, cont) in enumerate(split):
                 ntok[b, c] = len(cont)
+            if memo is not None:
+                keys = [(tuple(ctx), tuple(cont)) for ctx, cont in split]
+                if all(key in memo for key in keys):
+                    loglik[b] = torch.tensor([memo[key] for key in keys], dtype=torch.float64)
+                    self.memo_questions += 1
+                    continue
+                computed.append((b, keys))
             shared = len({prompts[b][c] for c in range(C)}) == 1 and all(s[0] == split[0][0] for s in split)
             if cfg.cache_prompt and shared and C > 1:
                 loglik[b] = self.loglik_shared(split[0][0], [s[1] for s in split])
@@ -472,6 +488,8 @@ class CausalLMScorer(nn.Module):
             values = self.loglik_many([(ctx, cont) for _, _, ctx, cont in pending])
             for (b, c, _, _), value in zip(pending, values):
                 loglik[b, c] = value
+        for b, keys in computed:
+            memo.update(zip(keys, loglik[b].tolist()))
         neutral = None
         if cfg.calibrate:
             flat = [choice for row in choices for choice in row]

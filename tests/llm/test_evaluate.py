@@ -66,3 +66,29 @@ def test_a_config_runs_on_five_questions_and_writes_results(tmp_path, tiny_llama
     assert again.metrics["ih_test"]["accuracy"] == result.metrics["ih_test"]["accuracy"]
     table = render_results_markdown([saved])
     assert f"| {cfg['name']} | llm | prompt | gemma-3-270m |" in table
+
+
+def test_several_configs_load_the_model_once_and_reuse_scored_prompts(tmp_path, tiny_llama, monkeypatch):
+    import kgqa.models.llm as llm_module
+    from kgqa.llm.evaluate import evaluate_llm_configs
+
+    loads = []
+
+    def fake_load(name, *, gguf_file=None):
+        loads.append(name)
+        return tiny_llama
+
+    monkeypatch.setattr(llm_module, "load_causal_lm", fake_load)
+    plain, calibrated = (yaml.safe_load(CONFIGS[i].read_text()) for i in (4, 2))
+    assert (plain["model"]["kwargs"]["calibrate"], calibrated["model"]["kwargs"]["calibrate"]) == (False, True)
+    assert plain["model"]["kwargs"]["knowledge"] == calibrated["model"]["kwargs"]["knowledge"] == "none"
+    for cfg in (plain, calibrated):
+        cfg["model"]["kwargs"]["mixed_precision"] = "no"
+    first, second = evaluate_llm_configs([plain, calibrated], limit=5, out_dir=tmp_path, dataset=toy_splits())
+    assert loads == ["gemma-3-270m"]
+    # the toy dev and test splits ask the same five questions: the test split is read from the memo
+    assert first.training["memo_questions"] == 5 and second.training["memo_questions"] == 10
+    alone = evaluate_llm(calibrated, limit=5, out_dir=tmp_path / "alone", dataset=toy_splits(),
+                         model=tiny_llama[0], tokenizer=tiny_llama[1])
+    assert alone.training["memo_questions"] == 0  # no memo unless one is given
+    assert second.metrics["ih_test"]["predictions"] == alone.metrics["ih_test"]["predictions"]

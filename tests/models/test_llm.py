@@ -84,6 +84,34 @@ def test_padding_side_batching_and_prompt_cache_do_not_change_scores(tiny_lm):
     assert len(set(reference.num_tokens.view(-1).tolist())) > 1
 
 
+def test_a_shared_memo_gives_the_same_scores_without_running_the_model(tiny_lm):
+    model, tokenizer = tiny_lm
+    memo: dict = {}
+    first = CausalLMScorer(CausalLMConfig(model="tiny", mixed_precision="no", scoring="sum"), model=model,
+                           tokenizer=tokenizer, memo=memo)
+    plain = first.score(QUESTIONS, CHOICES)
+    assert first.memo_questions == 0 and len(memo) == 6
+    calibrated = CausalLMScorer(CausalLMConfig(model="tiny", mixed_precision="no", calibrate=True), model=model,
+                                tokenizer=tokenizer, memo=memo)
+    calls = []
+    hook = model.base_model.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        out = calibrated.score(QUESTIONS, CHOICES)
+        neutral_calls = len(calls)
+        fresh = scorer(tiny_lm, calibrate=True).score(QUESTIONS, CHOICES)
+    finally:
+        hook.remove()
+    assert calibrated.memo_questions == 2
+    torch.testing.assert_close(out.loglik, plain.loglik, atol=0, rtol=0)
+    torch.testing.assert_close(out.logits, fresh.logits, atol=1e-4, rtol=0)
+    assert neutral_calls == 1  # one batch of the six neutral prompts; no question prompt ran
+    # another question misses the memo; gradient scoring never reads or fills it
+    calibrated.score(["Where do cats sleep?"], [["bed", "sky", "sea"]])
+    assert calibrated.memo_questions == 2 and len(memo) == 9
+    calibrated.score(QUESTIONS, CHOICES, grad=True)
+    assert calibrated.memo_questions == 2 and len(memo) == 9
+
+
 def test_per_choice_knowledge_prompts_and_scores(tiny_lm):
     model, tokenizer = tiny_lm
     knowledge = [[["freezer is used to keep ice cream cold", "x"], [], ["book is found at library"]],
