@@ -126,6 +126,7 @@ def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir
     from kgqa.training.results import RunResult
 
     wall_start = time.perf_counter()
+    git_state()  # the checkout this process started from
     cfg = load_llm_config(config)
     llm = CausalLMConfig(**((cfg.get("model") or {}).get("kwargs") or {}))
     splits = _splits(cfg, dataset, limit)

@@ -31,8 +31,23 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def git_state() -> dict[str, Any]:
-    """``{"commit", "dirty"}`` of the source checkout, or ``None`` values outside one."""
+_GIT_STATE: dict[str, Any] | None = None
+
+
+def git_state(*, refresh: bool = False) -> dict[str, Any]:
+    """``{"commit", "dirty"}`` of the source checkout, or ``None`` values outside one.
+
+    Read once per process (``refresh=True`` reads again): a run's code was imported when it
+    started, so a commit made while it trains must not end up in its results. Runs call this
+    when they start (:func:`kgqa.training.runner.pipeline`, :func:`kgqa.llm.evaluate.evaluate_llm`).
+    """
+    global _GIT_STATE
+    if _GIT_STATE is None or refresh:
+        _GIT_STATE = _read_git_state()
+    return dict(_GIT_STATE)
+
+
+def _read_git_state() -> dict[str, Any]:
     from kgqa.paths import REPO_DIR
 
     def run(*args):

@@ -264,6 +264,7 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
             from the stages below.
     """
     wall_start = time.perf_counter()
+    git_state()  # the checkout this process started from (commits made while it trains are not its code)
     cfg = resolve_config(config, dataset=dataset, model=model, model_kwargs=model_kwargs,
                          backbone=backbone, regime=regime, graph=graph, training=training, seed=seed)
     if not isinstance(model, (torch.nn.Module, type)):
