@@ -6,6 +6,7 @@ config of :mod:`kgqa.training.config`)::
     name: csqa_llm_gemma270m_5shot_knowledge
     description: "..."
     dataset: {name: csqa, train_split: ih_train, dev_split: ih_dev, test_split: ih_test}
+    baseline: csqa_llm_gemma270m_5shot        # the row RESULTS.md compares it with (paired test)
     graph: {name: default, retrieval: {}}     # only read with knowledge: shared / per_choice
     model:
       name: llm
@@ -36,7 +37,7 @@ import torch
 from kgqa.errors import Errors, KGQAError
 
 REGIME = "prompt"
-CONFIG_KEYS = {"name", "description", "dataset", "graph", "model", "seeds", "reported"}
+CONFIG_KEYS = {"name", "description", "dataset", "graph", "model", "seeds", "reported", "baseline"}
 DATASET_KEYS = {"name", "train_split", "dev_split", "test_split", "directory", "source"}
 
 
@@ -65,6 +66,8 @@ def load_llm_config(config: str | Path | dict) -> dict[str, Any]:
         problems.append(f"model.name is '{model.get('name')}', expected llm")
     if not config.get("name"):
         problems.append("no name")
+    if config.get("baseline") is not None and not isinstance(config["baseline"], str):
+        problems.append("baseline must be the name of another experiment")
     if problems:
         raise KGQAError(Errors.E231.format(problem=f"{source}: " + "; ".join(problems)))
     try:

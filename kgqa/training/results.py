@@ -227,8 +227,8 @@ def paired_bootstrap(model: list[str], baseline: list[str], *, resamples: int = 
     return {"delta": float(diff.mean()), "low": float(low), "high": float(high), "p": p}
 
 
-def _versus_lm(row: dict, lm_row: dict) -> str:
-    """The ``Δ test vs lm`` cell: mean difference, its spread over seed pairs and, when both
+def _versus(row: dict, lm_row: dict) -> str:
+    """The ``Δ test vs baseline`` cell: mean difference, its spread over seed pairs and, when both
     rows recorded per-question correctness, the paired bootstrap's 95% interval and p-value."""
     delta = 100 * (statistics.fmean(row["test"]) - statistics.fmean(lm_row["test"]))
     cell = f"{delta:+.2f}"
@@ -259,10 +259,12 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
     numbers the papers reported (from each config's ``reported`` block).
 
     Rows are grouped by experiment name; an experiment with a config but no results yet shows
-    "—". The ``Δ test vs lm`` column is the difference of mean test accuracy to the ``lm`` row of
-    the same regime and backbone, ± its sample std over the seeds both ran, and (runs that
-    recorded per-question correctness) the 95% interval and p-value of a paired bootstrap
-    (:func:`paired_bootstrap`).
+    "—". The ``Δ test vs baseline`` column is the difference of mean test accuracy to the
+    baseline row, ± its sample std over the seeds both ran, and (runs that recorded per-question
+    correctness) the 95% interval and p-value of a paired bootstrap (:func:`paired_bootstrap`).
+    The baseline is the experiment a config names in ``baseline:`` (LLM configs: the 5-shot row
+    against the zero-shot one, the row with graph knowledge against the same row without),
+    else the ``lm`` row of the same regime and backbone.
 
     Args:
         results: the runs (:func:`collect_results`).
@@ -296,7 +298,8 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
         dev = [r.accuracy("dev") for r in runs if r.accuracy("dev") is not None]
         test = [r.accuracy("test") for r in runs if r.accuracy("test") is not None]
         rows.append({"name": name, **meta, "runs": runs, "dev": dev, "test": test,
-                     "reported": (entry["config"] or {}).get("reported")})
+                     "reported": (entry["config"] or {}).get("reported"),
+                     "baseline": (entry["config"] or {}).get("baseline")})
     rows.sort(key=lambda r: (REGIME_ORDER.get(r["regime"], 9), r["backbone"],
                              MODEL_ORDER.get(r["model"], 9), r["name"]))
     lm_rows = {}
@@ -311,14 +314,17 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
              "`reported:` blocks of the configs; do not edit by hand. Accuracy is mean ± sample "
              "standard deviation over seeds.", "",
              f"| experiment | model | regime | backbone | seeds | {dev_h} | {test_h} | "
-             "Δ test vs lm | min/run | paper: dev | paper: test | paper setting |",
+             "Δ test vs baseline | min/run | paper: dev | paper: test | paper setting |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         seeds = ",".join(str(r.seed) for r in row["runs"]) or "—"
         delta = "—"
         key = (row["regime"], row["backbone"])
-        if row["model"] != "lm" and row["test"] and key in lm_rows:
-            delta = _versus_lm(row, lm_rows[key])
+        named = next((r for r in rows if r["name"] == row["baseline"]), None) if row["baseline"] else None
+        if named is not None and row["test"] and named["test"]:
+            delta = f"{_versus(row, named)} (vs {named['name']})"
+        elif row["model"] != "lm" and row["test"] and key in lm_rows:
+            delta = _versus(row, lm_rows[key])
         minutes = (f"{statistics.fmean(r.wall_seconds for r in row['runs']) / 60:.1f}"
                    if row["runs"] else "—")
         rep = row["reported"] or {}

@@ -116,6 +116,23 @@ def test_versus_lm_cell_has_spread_interval_and_p_value():
     assert low > 0 and float(cell.rsplit("p ", 1)[1]) < 0.05
 
 
+def test_a_named_baseline_replaces_the_lm_row_in_the_delta_column():
+    zero = _run("llm_zeroshot", "llm", 0, 0.40, 0.40, regime="prompt")
+    shots = _run("llm_5shot", "llm", 0, 0.41, 0.43, regime="prompt")
+    other = _run("llm_calibrated", "llm", 0, 0.41, 0.39, regime="prompt")
+    zero.metrics["ih_test"]["correct"] = "1" * 40 + "0" * 60
+    shots.metrics["ih_test"]["correct"] = "1" * 43 + "0" * 57
+    other.metrics["ih_test"]["correct"] = "1" * 39 + "0" * 61
+    shots.config = {"name": "llm_5shot", "baseline": "llm_zeroshot"}
+    other.config = {"name": "llm_calibrated", "baseline": "llm_missing"}  # not run: no cell
+    text = render_results_markdown([zero, shots, other])
+    assert "| Δ test vs baseline |" in text
+    cells = {line.split(" | ")[0][2:]: line.split(" | ")[7] for line in text.splitlines()
+             if line.startswith("| llm_")}
+    assert cells["llm_5shot"].startswith("+3.00; 95% [+") and cells["llm_5shot"].endswith(" (vs llm_zeroshot)")
+    assert cells["llm_zeroshot"] == "—" and cells["llm_calibrated"] == "—"
+
+
 def test_evaluation_records_per_question_strings():
     from kgqa.training.loop import EvalResult
 
