@@ -101,7 +101,7 @@ def _splits(config: dict, dataset, limit: int | None) -> dict[str, Any]:
 def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir: str | Path | None = None,
                  dataset: dict | None = None, graph=None, model=None, tokenizer=None,
                  batch_size: int = 8, num_threads: int | None = None, progress: bool = False,
-                 memo: dict | None = None):
+                 memo: dict | None = None, load_seconds: float | None = None):
     """Score the dev and test splits of an LLM experiment config.
 
     Args:
@@ -116,6 +116,8 @@ def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir
         progress: print one line per batch.
         memo: a log-likelihood memo shared with earlier runs of the same model and precision
             (:class:`~kgqa.models.llm.CausalLMScorer`'s ``memo``).
+        load_seconds: how long loading the given ``model`` took (recorded as ``timings.load``);
+            ``None`` with a given model: it was loaded for an earlier run, no load is recorded.
 
     Returns:
         The :class:`~kgqa.training.results.RunResult` (also written to ``results.json``).
@@ -136,14 +138,15 @@ def evaluate_llm(config: str | Path | dict, *, limit: int | None = None, out_dir
     shots = select_shots(splits["train"].examples, llm.shots, seed=llm.shot_seed) if llm.shots else []
     t0 = time.perf_counter()
     scorer = CausalLMScorer(llm, model=model, tokenizer=tokenizer, shots=shots, memo=memo)
-    load_seconds = time.perf_counter() - t0
+    if model is None:  # the scorer loaded it
+        load_seconds = time.perf_counter() - t0
     kg = None
     graph_cfg = cfg.get("graph") or {}
     if llm.knowledge != "none":
         kg = graph if isinstance(graph, KnowledgeGraph) else KnowledgeGraph.load(graph or graph_cfg.get("name", "default"))
     answerer = LLMAnswerer(scorer, kg=kg, retrieval=RetrievalConfig.from_dict(graph_cfg.get("retrieval") or {}),
                            num_threads=num_threads, source=str(config) if not isinstance(config, dict) else "config")
-    metrics, timings = {}, {"load": round(load_seconds, 2)}
+    metrics, timings = {}, ({"load": round(load_seconds, 2)} if load_seconds is not None else {})
     for role in ("dev", "test"):
         if role not in splits:
             continue
@@ -203,12 +206,16 @@ def evaluate_llm_configs(configs, **options) -> list:
         cfg = load_llm_config(config)
         llm = CausalLMConfig(**((cfg.get("model") or {}).get("kwargs") or {}))
         key = (llm.model, llm.gguf_file)
+        load_seconds = None
         if key not in loaded:
             loaded.clear()  # one model in memory at a time
+            t0 = time.perf_counter()
             loaded[key] = load_causal_lm(llm.model, gguf_file=llm.gguf_file)
+            load_seconds = time.perf_counter() - t0
         model, tokenizer = loaded[key]
         memo = memos.setdefault((key, resolve_mixed_precision(llm.mixed_precision)), {})
-        results.append(evaluate_llm(config, model=model, tokenizer=tokenizer, memo=memo, **options))
+        results.append(evaluate_llm(config, model=model, tokenizer=tokenizer, memo=memo,
+                                    load_seconds=load_seconds, **options))
     return results
 
 

@@ -86,6 +86,7 @@ def test_several_configs_load_the_model_once_and_reuse_scored_prompts(tmp_path, 
         cfg["model"]["kwargs"]["mixed_precision"] = "no"
     first, second = evaluate_llm_configs([plain, calibrated], limit=5, out_dir=tmp_path, dataset=toy_splits())
     assert loads == ["gemma-3-270m"]
+    assert "load" in first.timings and "load" not in second.timings  # loaded once, for the first
     # the toy dev and test splits ask the same five questions: the test split is read from the memo
     assert first.training["memo_questions"] == 5 and second.training["memo_questions"] == 10
     alone = evaluate_llm(calibrated, limit=5, out_dir=tmp_path / "alone", dataset=toy_splits(),
