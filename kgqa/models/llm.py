@@ -467,7 +467,7 @@ class CausalLMScorer(nn.Module):
         ntok = torch.zeros(B, C, dtype=torch.long)
         pending: list[tuple[int, int, list[int], list[int]]] = []
         memo = self.memo if not grad else None
-        computed: list[tuple[int, list[list[int]]]] = []
+        computed: list[tuple[int, list[tuple[tuple[int, ...], tuple[int, ...]]]]] = []
         for b in range(B):
             split = [self.split_tokens(prompts[b][c], " " + choices[b][c]) for c in range(C)]
             for c, (_, cont) in enumerate(split):

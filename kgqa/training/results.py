@@ -227,19 +227,19 @@ def paired_bootstrap(model: list[str], baseline: list[str], *, resamples: int = 
     return {"delta": float(diff.mean()), "low": float(low), "high": float(high), "p": p}
 
 
-def _versus(row: dict, lm_row: dict) -> str:
+def _versus(row: dict, baseline: dict) -> str:
     """The ``Δ test vs baseline`` cell: mean difference, its spread over seed pairs and, when both
     rows recorded per-question correctness, the paired bootstrap's 95% interval and p-value."""
-    delta = 100 * (statistics.fmean(row["test"]) - statistics.fmean(lm_row["test"]))
+    delta = 100 * (statistics.fmean(row["test"]) - statistics.fmean(baseline["test"]))
     cell = f"{delta:+.2f}"
-    seeds = {r.seed: r for r in lm_row["runs"]}
+    seeds = {r.seed: r for r in baseline["runs"]}
     pairs = [(r, seeds[r.seed]) for r in row["runs"] if r.seed in seeds]
     diffs = [100 * (a.accuracy("test") - b.accuracy("test")) for a, b in pairs
              if a.accuracy("test") is not None and b.accuracy("test") is not None]
     if len(diffs) > 1:
         cell += f" ± {statistics.stdev(diffs):.2f}"
     ours = [c for c in (_correct(r) for r in row["runs"]) if c]
-    theirs = [c for c in (_correct(r) for r in lm_row["runs"]) if c]
+    theirs = [c for c in (_correct(r) for r in baseline["runs"]) if c]
     if ours and theirs and len(ours) == len(row["runs"]) and len({len(c) for c in ours + theirs}) == 1:
         test = paired_bootstrap(ours, theirs)
         cell += f"; 95% [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}], p {test['p']:.3f}"
