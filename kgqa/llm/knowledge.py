@@ -10,7 +10,11 @@ A path's **relevance** is the mean ranker score of its nodes (``node_score``: wi
 ``relevance`` ranker, the cosine of the concept name's MiniLM embedding to "question choice"),
 ties broken by fewer hops, then by the retriever's order. Per choice, the sentences are ranked
 by it and de-duplicated; the **shared** list takes the choices' lists in turn (the best of each
-choice, then the second of each...), so no choice's evidence crowds out the others'.
+choice, then the second of each...), so no choice's evidence crowds out the others', and within
+each turn the choices go by that sentence's relevance, not by their position: with fewer
+sentences than choices, the choices with the most relevant evidence are the ones mentioned
+(taking them in list order would always show the first choices' evidence, a bias the prompt must
+not have).
 """
 
 from __future__ import annotations
@@ -62,14 +66,16 @@ class QuestionKnowledge:
     per_choice: list[list[KnowledgeSentence]] = field(default_factory=list)
 
     def shared(self, limit: int) -> list[KnowledgeSentence]:
-        """The choices' lists taken in turn, de-duplicated, at most ``limit``."""
+        """The choices' lists taken in turn (each turn most relevant first, ties by choice
+        index), de-duplicated, at most ``limit``."""
         out, seen = [], set()
         depth = max((len(s) for s in self.per_choice), default=0)
         for rank in range(depth):
-            for sentences in self.per_choice:
-                if rank < len(sentences) and sentences[rank].text not in seen:
-                    seen.add(sentences[rank].text)
-                    out.append(sentences[rank])
+            turn = [(c, sentences[rank]) for c, sentences in enumerate(self.per_choice) if rank < len(sentences)]
+            for _, sentence in sorted(turn, key=lambda item: (-item[1].relevance, item[0])):
+                if sentence.text not in seen:
+                    seen.add(sentence.text)
+                    out.append(sentence)
                     if len(out) == limit:
                         return out
         return out
@@ -87,9 +93,10 @@ def _relevance(scores: np.ndarray) -> float:
     return float(values.mean()) if len(values) else 0.0
 
 
-def choice_sentences(arrays: dict[str, np.ndarray], kg: "KnowledgeGraph", c: int) -> list[KnowledgeSentence]:
-    """The paths of choice ``c`` of :meth:`Retriever.retrieve`'s arrays as ranked, distinct
-    sentences."""
+def choice_sentences(arrays: dict[str, np.ndarray], kg: "KnowledgeGraph", c: int,
+                     choice: int | None = None) -> list[KnowledgeSentence]:
+    """The paths of choice ``c`` (its index in the batch's arrays) of :meth:`Retriever.retrieve`'s
+    arrays as ranked, distinct sentences; ``choice``: its index in its question (default ``c``)."""
     from kgqa.retrieval.retriever import choice_arrays
 
     a = choice_arrays(arrays, c)
@@ -103,7 +110,7 @@ def choice_sentences(arrays: dict[str, np.ndarray], kg: "KnowledgeGraph", c: int
         relevance = _relevance(a["node_score"][local])
         found.append((-relevance, hops, p, KnowledgeSentence(
             text=path_sentence(names, relations), nodes=names, relations=relations,
-            relevance=relevance, choice=c)))
+            relevance=relevance, choice=c if choice is None else choice)))
     found.sort(key=lambda item: item[:3])
     out, seen = [], set()
     for *_, sentence in found:
@@ -129,5 +136,6 @@ def retrieve_knowledge(retriever: "Retriever", questions: Sequence[str], choices
 
     arrays = retrieve_links(retriever, questions, choices, links)
     ptr = arrays["choice_ptr"]
-    return [QuestionKnowledge([choice_sentences(arrays, retriever.kg, c) for c in range(ptr[q], ptr[q + 1])])
+    return [QuestionKnowledge([choice_sentences(arrays, retriever.kg, c, c - int(ptr[q]))
+                               for c in range(ptr[q], ptr[q + 1])])
             for q in range(len(questions))]
