@@ -300,8 +300,14 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
         rows.append({"name": name, **meta, "runs": runs, "dev": dev, "test": test,
                      "reported": (entry["config"] or {}).get("reported"),
                      "baseline": (entry["config"] or {}).get("baseline")})
+    names = {r["name"]: r for r in rows}
+
+    def depth(row, seen=()):  # how many baselines deep: a baseline row comes before its rows
+        base = names.get(row["baseline"] or "")
+        return 0 if base is None or base["name"] in seen else 1 + depth(base, (*seen, row["name"]))
+
     rows.sort(key=lambda r: (REGIME_ORDER.get(r["regime"], 9), r["backbone"],
-                             MODEL_ORDER.get(r["model"], 9), r["name"]))
+                             MODEL_ORDER.get(r["model"], 9), depth(r), r["name"]))
     lm_rows = {}
     for r in rows:  # the LM-only row of each regime and backbone (the first by name)
         if r["model"] == "lm" and r["test"]:

@@ -131,6 +131,7 @@ def test_a_named_baseline_replaces_the_lm_row_in_the_delta_column():
              if line.startswith("| llm_")}
     assert cells["llm_5shot"].startswith("+3.00; 95% [+") and cells["llm_5shot"].endswith(" (vs llm_zeroshot)")
     assert cells["llm_zeroshot"] == "—" and cells["llm_calibrated"] == "—"
+    assert list(cells) == ["llm_calibrated", "llm_zeroshot", "llm_5shot"]  # a baseline before its rows
 
 
 def test_evaluation_records_per_question_strings():
