@@ -242,7 +242,8 @@ def _versus(row: dict, baseline: dict) -> str:
     theirs = [c for c in (_correct(r) for r in baseline["runs"]) if c]
     if ours and theirs and len(ours) == len(row["runs"]) and len({len(c) for c in ours + theirs}) == 1:
         test = paired_bootstrap(ours, theirs)
-        cell += f"; 95% [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}], p {test['p']:.3f}"
+        p = "p < 0.001" if test["p"] < 0.001 else f"p {test['p']:.3f}"
+        cell += f"; 95% [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}], {p}"
     return cell
 
 
