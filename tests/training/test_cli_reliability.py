@@ -231,8 +231,11 @@ def test_ctrl_c_in_training_says_where_the_checkpoint_is_and_how_to_resume(tmp_p
                                              checkpoint_every=1)))
     last = tmp_path / "runs" / "tiny_lm" / "seed-0" / "checkpoints" / "last"
     env = {**os.environ, "PYTHONPATH": str(REPO), "KGQA_PROGRESS": "0"}
+    # a terminal's Ctrl-C: SIGINT handled by default in the child even when the tests run in a
+    # background job (a shell starts those with SIGINT ignored, and children inherit that)
     proc = subprocess.Popen([sys.executable, "-c", _TRAIN, "train", str(config)], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for _ in range(3000):  # wait (up to minutes on a busy machine) for the first checkpoint
             if (last / "trainer_state.json").is_file() or proc.poll() is not None:
