@@ -197,8 +197,10 @@ def evaluate_llm_configs(configs, **options) -> list:
         The :class:`~kgqa.training.results.RunResult` of each config, in order.
     """
     from kgqa.models.llm import CausalLMConfig, load_causal_lm
+    from kgqa.training.provenance import git_state
     from kgqa.utils.precision import resolve_mixed_precision
 
+    git_state()  # the checkout this process started from, before the first model loads
     loaded: dict[tuple, tuple] = {}
     memos: dict[tuple, dict] = {}
     results = []

@@ -327,7 +327,7 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
         seeds = ",".join(str(r.seed) for r in row["runs"]) or "—"
         delta = "—"
         key = (row["regime"], row["backbone"])
-        named = next((r for r in rows if r["name"] == row["baseline"]), None) if row["baseline"] else None
+        named = names.get(row["baseline"] or "")
         if named is not None and row["test"] and named["test"]:
             delta = f"{_versus(row, named)} (vs {named['name']})"
         elif row["model"] != "lm" and row["test"] and key in lm_rows:

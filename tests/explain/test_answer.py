@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -171,7 +172,8 @@ def test_missing_default_model_says_how_to_make_it(tmp_path, monkeypatch):
     import kgqa.explain.loading as loading
 
     monkeypatch.setattr(loading, "default_model_dir", lambda: tmp_path / "none")
-    with pytest.raises(KGQAError, match=r"\[E082\] No default model.*kgqa train experiments/"):
+    with pytest.raises(KGQAError, match=r"\[E082\] No default model.*kgqa train "
+                                        + re.escape(f"{loading.DEFAULT_MODEL_CONFIG} --seed {loading.DEFAULT_MODEL_SEED}")):
         load_answerer(None)
 
 

@@ -4,12 +4,13 @@ checksum, and a damaged model is ``[E120]`` before the graph or backbone load.""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
 
 from kgqa.errors import KGQAError
-from kgqa.explain.loading import default_model_dir, load_answerer
+from kgqa.explain.loading import DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_SEED, default_model_dir, load_answerer
 from kgqa.training.checkpoint import CONFIG_FILE, WEIGHTS_FILE, Checkpoint
 from kgqa.utils.io import sha256_file
 
@@ -37,7 +38,7 @@ def test_damaged_default_model_says_to_reinstall(tmp_path, monkeypatch):
     with pytest.raises(KGQAError, match=r"\[E120\] Checkpoint file '.*default_model/model"
                                         r"\.safetensors' is damaged.*The shipped default model "
                                         r"is damaged: reinstall kgqa, or reproduce it with `kgqa "
-                                        r"train experiments/"):
+                                        r"train " + re.escape(f"{DEFAULT_MODEL_CONFIG} --seed {DEFAULT_MODEL_SEED}")):
         load_answerer()
 
 
