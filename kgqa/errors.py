@@ -79,6 +79,7 @@ class Errors(metaclass=_CodedMessages):
     E062 = "Retrieval backend '{backend}' is unavailable: {problem}"
     # training engine (regimes, caches, schedules); numbered from E190
     E190 = "Partial freezing: {problem}"
+    E191 = "LoRA adapters: {problem}"
     # answering and explaining (kgqa.explain); numbered from E080
     E080 = "Question and choices: {problem}"
     E081 = ("Model '{path}' was trained on graph '{trained}' (checksum {expected}), but graph "

@@ -119,6 +119,10 @@ def load_answerer(model: str | Path | None = None, *,
         path, source, remedy = Path(model), str(model), RUN_REMEDY
     ckpt = Checkpoint.load(path, remedy=remedy)
     ckpt.verify(WEIGHTS_FILE)  # [E120] before the graph and backbone load, not after
+    if ckpt.model_name == "llm":  # a causal LM with LoRA adapters (kgqa train, regime lora)
+        from kgqa.llm.answer import load_llm_answerer
+
+        return load_llm_answerer(f"llm:{path}", graph=graph)
     meta, experiment = ckpt.meta, ckpt.experiment
     name, _ = recorded_graph(meta)
     if isinstance(graph, KnowledgeGraph):
@@ -155,7 +159,12 @@ def load_answerer(model: str | Path | None = None, *,
 
         backbone = Backbone.from_pretrained(backbone_name, freeze="all",
                                             pooling=backbone_cfg.get("pooling") or "first")
-        lm = backbone if regime == "finetune" else None
+        lm = backbone if regime in ("finetune", "lora") else None
+        if regime == "lora":  # the checkpoint holds the adapters; the rest is the backbone's
+            from kgqa.backbones.lora import add_lora_adapters
+
+            backbone.freeze("none")
+            add_lora_adapters(backbone.model, **{k: v for k, v in (backbone_cfg.get("lora") or {}).items()})
         if regime == "partial":  # the trained top layers are views of this backbone's layers
             from kgqa.backbones.split import TopLayers, num_lower_layers
 

@@ -23,6 +23,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -330,10 +331,59 @@ def load_llm_answerer(spec: str, *, graph: "str | KnowledgeGraph | None" = None,
     from kgqa.models.llm import CausalLMConfig, CausalLMScorer
 
     values, shots_from = parse_llm_model(spec)
-    values.setdefault("knowledge", default_knowledge)
-    config = CausalLMConfig(**values)
+    trained = None
+    if is_llm_checkpoint(values["model"]):  # adapters trained by `kgqa train` (regime lora)
+        trained = load_trained_scorer(values.pop("model"), overrides=values)
+        config = trained.config
+    else:
+        values.setdefault("knowledge", default_knowledge)
+        config = CausalLMConfig(**values)
     shots = load_shots(config, shots_from)
     kg = None
     if config.knowledge != "none":
         kg = graph if isinstance(graph, KnowledgeGraph) else KnowledgeGraph.load(graph or "default")
-    return LLMAnswerer(CausalLMScorer(config, shots=shots), kg=kg, source=spec)
+    if trained is not None:
+        trained.shots = list(shots)
+    scorer = trained if trained is not None else CausalLMScorer(config, shots=shots)
+    return LLMAnswerer(scorer, kg=kg, source=spec)
+
+
+def is_llm_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a checkpoint directory of model ``llm`` (``kgqa train``, regime lora)."""
+    import json
+
+    config = Path(str(path)).expanduser() / "config.json"
+    if not (config.is_file() and config.with_name("model.safetensors").is_file()):
+        return False
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("model_name") == "llm"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_trained_scorer(path: str | Path, *, overrides: dict[str, Any] | None = None) -> "CausalLMScorer":
+    """The causal LM of a ``kgqa train`` checkpoint (regime ``lora``): the base model from its
+    own files, the adapters from the checkpoint; ``overrides`` change scoring settings
+    (``knowledge``, ``calibrate``...; the trained config's values are the defaults).
+
+    Raises:
+        KGQAError: ``[E120]`` / ``[E031]`` a damaged or mismatched checkpoint, ``[E231]`` bad
+            overrides or a checkpoint of another model.
+    """
+    from kgqa.models.llm import CausalLMConfig, CausalLMScorer
+    from kgqa.training.checkpoint import WEIGHTS_FILE, Checkpoint
+    from kgqa.training.config import parse_config
+    from kgqa.training.regimes import get_regime
+
+    ckpt = Checkpoint.load(path)
+    ckpt.verify(WEIGHTS_FILE)
+    if ckpt.model_name != "llm":
+        raise KGQAError(Errors.E231.format(problem=(
+            f"{path} is a checkpoint of model '{ckpt.model_name}', not of a causal LM; pass it as "
+            "--model PATH without 'llm:'")))
+    cfg = parse_config(ckpt.experiment, source=str(ckpt.path / "config.json"))
+    inputs = get_regime(cfg.regime).prepare(cfg, {})
+    config = CausalLMConfig(**{**dict(ckpt.meta.get("model_config") or {}), **(overrides or {})})
+    scorer = CausalLMScorer(config, inputs.backbone)
+    ckpt.load_weights(scorer)
+    return scorer.eval()

@@ -258,7 +258,9 @@ class CausalLMScorer(nn.Module):
 
     Args:
         config: :class:`CausalLMConfig` (or a dict of its fields).
-        backbone: unused (accepted so every registered model is built alike).
+        backbone: the causal LM as regime ``lora`` loads it (an object with ``lm`` and
+            ``tokenizer``, :class:`~kgqa.training.regimes.lora.CausalLMBackbone`), or ``None``:
+            then ``model`` and ``tokenizer``, else :func:`load_causal_lm` of ``config.model``.
         model, tokenizer: an already loaded causal LM and its tokenizer (tests, or to share one
             model between scorers); default: :func:`load_causal_lm` of ``config.model``.
         shots: the solved examples of a k-shot prompt (:func:`select_shots`), used as given.
@@ -274,6 +276,10 @@ class CausalLMScorer(nn.Module):
     """
 
     config_class = CausalLMConfig
+    #: the collator hands it texts (``batch.extras``), not token ids or cached states
+    reads_texts = True
+    #: the regimes ``kgqa train`` can run it in (evaluation alone: ``kgqa llm eval``)
+    regimes = ("lora",)
 
     def __init__(self, config: CausalLMConfig | dict | None = None, backbone=None, *, model=None,
                  tokenizer=None, shots: Sequence[Shot] = (), node_features=None,
@@ -282,6 +288,8 @@ class CausalLMScorer(nn.Module):
         if isinstance(config, dict):
             config = CausalLMConfig(**config)
         self.config = config or CausalLMConfig()
+        if model is None and backbone is not None and hasattr(backbone, "lm"):
+            model, tokenizer = backbone.lm, backbone.tokenizer  # regime lora's CausalLMBackbone
         if model is None:
             model, tokenizer = load_causal_lm(self.config.model, gguf_file=self.config.gguf_file)
         if tokenizer is None:
@@ -516,6 +524,11 @@ class CausalLMScorer(nn.Module):
         out = self.score(extras["questions"], extras["choices"], extras.get("knowledge"), grad=self.training)
         return QAModelOutput(logits=out.logits, loss=multiple_choice_loss(out.logits, batch.labels))
 
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """``{"backbone": the LM's trainable parameters (LoRA adapters)}``: they train at
+        ``training.lm_lr`` (:func:`kgqa.training.loop.build_optimizer`)."""
+        return {"backbone": [p for p in self.lm.parameters() if p.requires_grad]}
+
 
 # ---------------------------------------------------------------------- LoRA
 def add_lora(scorer: CausalLMScorer, *, r: int = 8, alpha: int = 16, dropout: float = 0.05,
@@ -527,19 +540,18 @@ def add_lora(scorer: CausalLMScorer, *, r: int = 8, alpha: int = 16, dropout: fl
 
     Train with the scorer in train mode: ``scorer.train(); out = scorer(batch)`` gives the
     cross-entropy over choices of the ``logits`` (``grad`` scoring), then ``out.loss.backward()``.
+    ``kgqa train`` does the same through the runner: regime ``lora``
+    (:mod:`kgqa.training.regimes.lora`), adapter-only checkpoints.
 
     Raises:
-        KGQAError: ``[E231]`` when ``peft`` is not installed.
+        KGQAError: ``[E191]`` when ``peft`` is not installed.
     """
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError:
-        raise KGQAError(Errors.E231.format(problem="LoRA needs the peft package: pip install peft")) from None
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
-                        task_type="CAUSAL_LM")
+    from kgqa.backbones.lora import add_lora_adapters
+
     # the adapters are injected into scorer.lm's own modules; the scorer keeps using the HF model
     # (its base_model and output embeddings), now with LoRA layers and only those trainable
-    scorer.lm = get_peft_model(scorer.lm, config).get_base_model()
+    scorer.lm = add_lora_adapters(scorer.lm, r=r, alpha=alpha, dropout=dropout,
+                                  target_modules=target_modules, task_type="CAUSAL_LM")
     scorer._neutral.clear()
     scorer._prefix = None
     return scorer

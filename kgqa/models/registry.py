@@ -19,6 +19,7 @@ MODEL_MODULES = {
     "rgcn": "kgqa.models.rgcn",
     "qagnn": "kgqa.models.qagnn",
     "ernie": "kgqa.models.ernie",
+    "llm": "kgqa.models.llm",
 }
 
 

@@ -45,6 +45,8 @@ STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.pt"
 RNG_FILE = "rng.pt"
 #: The files whose sha256 and size ``config.json`` records under ``files``.
+#: what ``model.safetensors`` holds: every tensor, or only the parameters that train
+WEIGHT_KINDS = ("all", "trainable")
 CHECKED_FILES = (WEIGHTS_FILE, STATE_FILE, OPTIMIZER_FILE, RNG_FILE)
 #: What an ``[E120]`` for a damaged file of a run's checkpoint tells the user to do.
 RUN_REMEDY = ("Restore the file from a copy, use the run's other checkpoint (checkpoints/best or "
@@ -162,10 +164,16 @@ def record_checksums(directory: str | Path) -> Path:
     return directory
 
 
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``{name: tensor}`` of the parameters of ``model`` that train (``requires_grad``)."""
+    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+
+
 def save_checkpoint(directory: str | Path, *, model: torch.nn.Module, model_name: str,
                     model_config=None, experiment: dict[str, Any] | None = None,
                     state: TrainState | None = None, optimizer=None, scheduler=None,
-                    scaler=None, extra: dict[str, Any] | None = None) -> Path:
+                    scaler=None, extra: dict[str, Any] | None = None,
+                    weights: str = "all") -> Path:
     """Write a checkpoint directory atomically (temp dir + rename).
 
     Args:
@@ -177,6 +185,10 @@ def save_checkpoint(directory: str | Path, *, model: torch.nn.Module, model_name
         state: the :class:`TrainState`; with ``optimizer``/``scheduler`` the checkpoint can resume.
         optimizer, scheduler, scaler: objects with ``state_dict()``; ``None`` to skip.
         extra: more JSON-able fields for ``config.json`` (regime, backbone name, ...).
+        weights: ``all`` (the whole state dict) or ``trainable``: only the parameters that
+            train (LoRA adapters, head, graph part); the frozen pretrained weights come from
+            the backbone's own files and the buffers from the model's constructor on loading
+            (:meth:`Checkpoint.load_weights`). ``config.json`` records which.
 
     Returns:
         ``directory``.
@@ -186,12 +198,21 @@ def save_checkpoint(directory: str | Path, *, model: torch.nn.Module, model_name
     from kgqa import __version__
 
     directory = Path(directory)
+    if weights not in WEIGHT_KINDS:
+        raise KGQAError(Errors.E030.format(location="checkpoint weights", problem=(
+            f"'{weights}': use one of {', '.join(WEIGHT_KINDS)}")))
     with atomic_directory(directory) as tmp:
-        save_model(model, str(tmp / WEIGHTS_FILE))
+        if weights == "trainable":
+            from safetensors.torch import save_file
+
+            save_file({name: tensor.detach().contiguous() for name, tensor in trainable_state(model).items()},
+                      str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+        else:
+            save_model(model, str(tmp / WEIGHTS_FILE))
         os.chmod(tmp / WEIGHTS_FILE, new_file_mode(tmp))  # safetensors writes 0o600 whatever the umask
         meta = {"format": FORMAT_VERSION, "kgqa_version": __version__, "model_name": model_name,
                 "model_config": _model_config_dict(model_config), "experiment": experiment or {},
-                **(extra or {})}
+                "weights": weights, **(extra or {})}
         if state is not None:
             (tmp / STATE_FILE).write_text(json.dumps(state.to_dict(), indent=2) + "\n")
         if optimizer is not None:
@@ -319,6 +340,8 @@ class Checkpoint:
         from safetensors.torch import load_model
 
         path = self.verify(WEIGHTS_FILE)
+        if self.meta.get("weights", "all") == "trainable":
+            return self._load_trainable(model, path)
         try:
             load_model(model, str(path), strict=strict)
         except RuntimeError as exc:
@@ -327,6 +350,33 @@ class Checkpoint:
         except (SafetensorError, OSError, ValueError) as exc:
             raise self._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
                                               f"({load_problem(exc)})") from None
+        return model
+
+    def _load_trainable(self, model: torch.nn.Module, path: Path) -> torch.nn.Module:
+        """Load a ``weights: trainable`` file: its tensors must be exactly the model's trainable
+        parameters (names and shapes); everything else stays as the model was built."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            saved = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise self._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
+                                              f"({load_problem(exc)})") from None
+        expected = trainable_state(model)
+        missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
+        shapes = [f"{name} {tuple(saved[name].shape)} vs {tuple(p.shape)}"
+                  for name, p in expected.items() if name in saved and saved[name].shape != p.shape]
+        if missing or unexpected or shapes:
+            problem = "; ".join(part for part in (
+                f"missing {', '.join(missing[:3])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+                f"shape mismatch {', '.join(shapes[:3])}" if shapes else "") if part)
+            raise KGQAError(Errors.E031.format(path=self.path, problem=(
+                f"its trainable weights do not fit model '{self.model_name}' ({problem})")))
+        with torch.no_grad():
+            for name, p in expected.items():
+                p.copy_(saved[name].to(p.dtype))
         return model
 
     def load_training(self, optimizer=None, scheduler=None, scaler=None, *,

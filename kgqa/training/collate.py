@@ -56,6 +56,9 @@ class QACollator:
             tensors (``finetune`` regime; :meth:`Backbone.encode_choices`).
         max_length: longest "question [SEP] choice" pair, in tokens.
         graphs: per-choice graphs aligned with ``examples`` (graph models), or ``None``.
+        texts: put the question and choice texts in ``batch.extras`` (``questions``: ``B``
+            strings, ``choices``: ``B`` lists of ``C``), for models that read text themselves
+            (``llm``, regime ``lora``).
 
     Raises:
         KGQAError: ``[E033]`` when ``lm_states`` or ``graphs`` do not line up with ``examples``.
@@ -70,6 +73,7 @@ class QACollator:
     encode_choices: Callable[..., Any] | None = None
     max_length: int = 64
     graphs: SplitGraphs | None = None
+    texts: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.examples)
@@ -130,6 +134,9 @@ class QACollator:
                 batch.token_type_ids = enc["token_type_ids"].view(shape)
             if "entity_ids" in enc:  # knowledge-fused models (ernie): node id per token, -1 = none
                 batch.extras["entity_ids"] = enc["entity_ids"].view(shape)
+        if self.texts:
+            batch.extras["questions"] = [ex.question for ex in examples]
+            batch.extras["choices"] = [list(ex.choices) for ex in examples]
         if self.graphs is not None:
             batch.graphs, batch.extras["empty_graph"] = self._graphs(indices, examples, num_choices)
         return batch

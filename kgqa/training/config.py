@@ -6,7 +6,7 @@ shape of PyKEEN's experiment files (``metadata`` citing the source, ``pipeline``
 ``results`` the paper's numbers)::
 
     name: csqa_qagnn_frozen_minilm
-    regime: frozen               # finetune | frozen | zeroshot
+    regime: frozen               # frozen | partial | finetune | lora | zeroshot
     seeds: [0, 1, 2]
     dataset: {name: csqa, train_split: ih_train, dev_split: ih_dev, test_split: ih_test}
     graph: {name: default}
@@ -39,7 +39,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kgqa.errors import Errors, KGQAError, Warnings, warn
 
-Regime = Literal["finetune", "frozen", "partial", "zeroshot"]
+Regime = Literal["finetune", "frozen", "partial", "lora", "zeroshot"]
 
 #: The pseudo-model of the ``zeroshot`` regime (sentence-embedding cosine, no training).
 ZEROSHOT_MODEL = "zeroshot"
@@ -73,8 +73,21 @@ class GraphConfig(_Strict):
     backend: Literal["process", "serial", "ray"] = "process"
 
 
+class LoraSettings(_Strict):
+    """LoRA adapters of regime ``lora`` (Hu et al. 2022): ``W x + (alpha / r) B A x`` on the
+    ``target_modules`` of the backbone, every pretrained weight frozen. Hu et al. use r = 8,
+    alpha = 16 on the attention projections; ``all-linear`` (QLoRA's choice) adapts every linear
+    layer but the output layer."""
+
+    r: int = Field(8, ge=1, description="rank of each adapter")
+    alpha: float = Field(16.0, gt=0, description="scale numerator: updates are scaled by alpha / r")
+    dropout: float = Field(0.05, ge=0, le=1, description="dropout on the adapter's input")
+    target_modules: Union[Literal["all-linear"], list[str]] = Field(
+        "all-linear", description="module names to adapt (peft's target_modules), or all-linear")
+
+
 class BackboneConfig(_Strict):
-    """The pretrained encoder and how questions are tokenised."""
+    """The pretrained encoder (or causal LM, model ``llm``) and how questions are tokenised."""
 
     name: str = "minilm"
     max_length: int = Field(64, ge=8, le=4096)
@@ -88,6 +101,8 @@ class BackboneConfig(_Strict):
                                      "train (the states below them are cached once)")
     lower_states_dtype: Literal["float16", "float32"] = Field(
         "float16", description="regime partial: precision of the cached lower-layer states")
+    lora: LoraSettings | None = Field(None, description="regime lora: the adapters (default "
+                                      "LoraSettings())")
 
     @field_validator("freeze")
     @classmethod
@@ -163,6 +178,8 @@ class ExperimentConfig(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
+    baseline: str | None = Field(None, description="the experiment RESULTS.md compares this one "
+                                 "with (default: the LM-only row of the same regime and backbone)")
     regime: Regime = "frozen"
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
@@ -185,6 +202,10 @@ class ExperimentConfig(_Strict):
             raise ValueError("regime 'partial' needs backbone.train_layers (how many top layers train)")
         if self.regime != "partial" and self.backbone.train_layers is not None:
             raise ValueError("backbone.train_layers applies to regime 'partial' only")
+        if self.regime != "lora" and self.backbone.lora is not None:
+            raise ValueError("backbone.lora applies to regime 'lora' only")
+        if self.regime == "lora" and self.backbone.lora is None:
+            self.backbone.lora = LoraSettings()
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,6 +337,14 @@ def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", ya
                   f"model '{config.model.name}' reads token ids (it fuses entities into the encoder), "
                   "so it cannot use cached frozen states; use regime: finetune (its "
                   "freeze_t_encoder setting keeps the lower layers fixed)")
+    regimes = getattr(cls, "regimes", None)
+    if regimes is not None and config.regime not in regimes:
+        _raise_at(source, yaml_root, ("regime",),
+                  f"model '{config.model.name}' trains in regime {' or '.join(regimes)} only, not "
+                  f"'{config.regime}'" + (" (evaluate it without training: kgqa llm eval CONFIG)"
+                                          if getattr(cls, "reads_texts", False) else ""))
+    if getattr(cls, "reads_texts", False):
+        _check_text_model(config, source, yaml_root)
     config_class = getattr(cls, "config_class", None)
     _warn_unused_graph(config, cls, source, yaml_root)
     if config_class is None or not dataclasses.is_dataclass(config_class):
@@ -333,6 +362,24 @@ def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", ya
         problem = _kwarg_problem(key, value, hints.get(key))
         if problem:
             _raise_at(source, yaml_root, ("model", "kwargs", key), problem)
+
+
+def _check_text_model(config: ExperimentConfig, source: str, yaml_root) -> None:
+    """A causal LM trained by ``kgqa train`` (regime ``lora``): the LM is ``backbone.name``, the
+    prompts zero-shot without knowledge (the collator hands over texts only)."""
+    kwargs = config.model.kwargs
+    if "model" in kwargs and str(kwargs["model"]) != config.backbone.name:
+        _raise_at(source, yaml_root, ("model", "kwargs", "model"),
+                  f"the causal LM is backbone.name ('{config.backbone.name}') in regime "
+                  f"'{config.regime}'; drop model.kwargs.model or make it the same")
+    if kwargs.get("shots", 0) not in (0, None):
+        _raise_at(source, yaml_root, ("model", "kwargs", "shots"),
+                  "LoRA fine-tuning scores zero-shot prompts (the adapters learn what shots would "
+                  "show); set shots: 0, or evaluate k-shot prompts with kgqa llm eval")
+    if kwargs.get("knowledge", "none") != "none":
+        _raise_at(source, yaml_root, ("model", "kwargs", "knowledge"),
+                  "regime lora trains on question and choice texts only; set knowledge: none, or "
+                  "evaluate prompts with knowledge with kgqa llm eval")
 
 
 def _kwarg_problem(key: str, value: Any, hint: Any) -> str | None:

@@ -377,7 +377,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
                             optimizer=optimizer if kind == "last" else None,
                             scheduler=scheduler if kind == "last" else None,
                             scaler=getattr(accelerator, "scaler", None) if kind == "last" else None,
-                            extra=extra)
+                            extra=extra, weights=inputs.checkpoint_weights)
         return target
 
     # ---- train

@@ -58,7 +58,7 @@ def test_unknown_key_names_file_line_and_key(tmp_path):
 BAD_VALUES = [
     ("max_length: 64", "max_length: 2",
      r"7: \(backbone.max_length\): Input should be greater than or equal to 8"),
-    ("regime: frozen", "regime: frozn", r"2: \(regime\): Input should be 'finetune', 'frozen', 'partial' or 'zeroshot'"),
+    ("regime: frozen", "regime: frozn", r"2: \(regime\): Input should be 'finetune', 'frozen', 'partial', 'lora' or 'zeroshot'"),
     ("name: lm", "name: lmm", r"9: \(model.name\): unknown model 'lmm'"),
     ("{dropout: 0.2}", "{dropout: 0.2, hiden: 3}",
      r"10: \(model.kwargs.hiden\): 'hiden' is not a setting of model 'lm'"),

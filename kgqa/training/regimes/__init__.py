@@ -12,6 +12,8 @@ the model settings it implies. The runner (:mod:`kgqa.training.runner`) calls
               with the head and graph part (:mod:`.partial`)
 ``finetune``  the whole backbone trains (``lm_lr``), optionally frozen for the first steps
               (:mod:`.finetune`)
+``lora``      the pretrained weights stay fixed, LoRA adapters train (``backbone.lora``):
+              encoders, and causal LMs (model ``llm``) scoring choices by likelihood (:mod:`.lora`)
 ========== ============================================================================
 """
 
@@ -23,7 +25,8 @@ from kgqa.training.regimes.base import RegimeInputs
 
 REGIME_MODULES = {"frozen": "kgqa.training.regimes.frozen",
                   "partial": "kgqa.training.regimes.partial",
-                  "finetune": "kgqa.training.regimes.finetune"}
+                  "finetune": "kgqa.training.regimes.finetune",
+                  "lora": "kgqa.training.regimes.lora"}
 
 __all__ = ["REGIME_MODULES", "RegimeInputs", "get_regime"]
 

@@ -23,6 +23,9 @@ class RegimeInputs:
             ``encode_choices``).
         derived: model settings the regime implies, used unless the experiment sets them.
         info: what was cached where, recorded in ``results.json``.
+        checkpoint_weights: ``all`` (every tensor of the model) or ``trainable`` (only those that
+            train: LoRA adapters, head, graph part; the frozen rest comes from the backbone's
+            files on loading).
     """
 
     backbone: nn.Module | None
@@ -31,3 +34,4 @@ class RegimeInputs:
     tokenized: bool = False
     derived: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    checkpoint_weights: str = "all"
