@@ -55,7 +55,3 @@ def add_lora_adapters(model: nn.Module, *, r: int = 8, alpha: float = 16.0, drop
     except ValueError as exc:  # target modules not found in the model
         raise KGQAError(Errors.E191.format(problem=f"cannot add LoRA adapters: {exc}")) from None
 
-
-def lora_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The adapter parameters (``lora_A`` / ``lora_B``) of a model."""
-    return [p for n, p in model.named_parameters() if "lora_" in n]

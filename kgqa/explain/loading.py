@@ -164,7 +164,7 @@ def load_answerer(model: str | Path | None = None, *,
             from kgqa.backbones.lora import add_lora_adapters
 
             backbone.freeze("none")
-            add_lora_adapters(backbone.model, **{k: v for k, v in (backbone_cfg.get("lora") or {}).items()})
+            add_lora_adapters(backbone.model, **(backbone_cfg.get("lora") or {}))
         if regime == "partial":  # the trained top layers are views of this backbone's layers
             from kgqa.backbones.split import TopLayers, num_lower_layers
 

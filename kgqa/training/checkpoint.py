@@ -44,9 +44,9 @@ CONFIG_FILE = "config.json"
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.pt"
 RNG_FILE = "rng.pt"
-#: The files whose sha256 and size ``config.json`` records under ``files``.
-#: what ``model.safetensors`` holds: every tensor, or only the parameters that train
+#: What ``model.safetensors`` holds: every tensor, or only the parameters that train.
 WEIGHT_KINDS = ("all", "trainable")
+#: The files whose sha256 and size ``config.json`` records under ``files``.
 CHECKED_FILES = (WEIGHTS_FILE, STATE_FILE, OPTIMIZER_FILE, RNG_FILE)
 #: What an ``[E120]`` for a damaged file of a run's checkpoint tells the user to do.
 RUN_REMEDY = ("Restore the file from a copy, use the run's other checkpoint (checkpoints/best or "
