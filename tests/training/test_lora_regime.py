@@ -174,3 +174,41 @@ def test_trained_checkpoints_answer_like_the_run_predicted(tmp_path, csqa_fixtur
         for answerer in loaders:
             answers = answerer.answer_many([ex.question for ex in test], [list(ex.choices) for ex in test])
             assert [a.ranked[0].index for a in answers] == expected, (model, type(answerer).__name__)
+
+
+def test_cli_trains_answers_and_compares_with_the_zero_shot_row(tmp_path, csqa_fixture, monkeypatch):
+    """The whole chain a user runs: ``kgqa llm eval`` (zero-shot row), ``kgqa train`` (LoRA),
+    ``kgqa answer --model CHECKPOINT``, ``kgqa results`` (Δ against the named baseline)."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from kgqa.backbones.tiny import save_tiny_causal_lm
+    from kgqa.cli import app
+
+    monkeypatch.setenv("KGQA_HOME", str(tmp_path / "home"))
+    directory = save_tiny_causal_lm("gpt2", tmp_path / "lm")
+    experiments = tmp_path / "experiments"
+    (experiments / "llm").mkdir(parents=True)
+    dataset = {"name": str(csqa_fixture), "train_split": "train", "dev_split": "dev", "test_split": "test"}
+    zeroshot = {"name": "tiny_zeroshot", "seeds": [0], "dataset": dataset,
+                "model": {"name": "llm", "kwargs": {"model": str(directory), "mixed_precision": "no"}}}
+    lora = {**_config(csqa_fixture, directory, epochs=2), "name": "tiny_lora", "baseline": "tiny_zeroshot"}
+    lora["model"]["kwargs"] = {"mixed_precision": "no"}
+    (experiments / "llm" / "tiny_zeroshot.yaml").write_text(yaml.safe_dump(zeroshot))
+    (experiments / "tiny_lora.yaml").write_text(yaml.safe_dump(lora))
+    runner = CliRunner()
+    runs = experiments / "runs"
+    done = runner.invoke(app, ["llm", "eval", str(experiments / "llm" / "tiny_zeroshot.yaml"), "--out", str(runs)])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, ["train", str(experiments / "tiny_lora.yaml")])
+    assert done.exit_code == 0, done.output
+    best = runs / "tiny_lora" / "seed-0" / "checkpoints" / "best"
+    answered = runner.invoke(app, ["answer", "What tool digs the ground?", "--model", str(best),
+                                   "--choices", "shovel", "cloud", "song", "lamp", "river"])
+    assert answered.exit_code == 0, answered.output
+    assert "shovel" in answered.output
+    done = runner.invoke(app, ["results", str(experiments)])
+    assert done.exit_code == 0, done.output
+    row = next(line for line in (experiments / "RESULTS.md").read_text().splitlines()
+               if line.startswith("| tiny_lora |"))
+    assert "| llm | lora |" in row and "(vs tiny_zeroshot)" in row
