@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from torch_geometric.data import Data
 
 from kgqa.data import load_dataset
@@ -178,9 +180,17 @@ def test_qagnn_end_to_end_through_retrieval(tmp_path, csqa_fixture, tiny_backbon
     assert all(0.0 <= result.metrics[s]["accuracy"] <= 1.0 for s in ("dev", "test"))
 
 
-def test_qagnn_in_the_partial_regime_trains_top_layers_and_graph_part(tmp_path, csqa_fixture,
-                                                                      tiny_backbone_dir):
-    """A graph model over cached lower layers: the top layer and the GNN train, the rest not."""
+@pytest.mark.parametrize("model,kwargs", [
+    ("qagnn", {"hidden_size": 16, "num_layers": 2, "heads": 2, "scorer_hidden": 16}),
+    ("rgcn", {"hidden_size": 16, "num_layers": 3, "num_bases": 0, "scorer_hidden": 16}),
+    ("kagnet", {"hidden_size": 16, "gcn_layers": 2, "relation_dim": 8, "lstm_hidden": 8,
+                "pair_dim": 8, "scorer_hidden": 16}),
+])
+def test_graph_models_in_the_partial_regime_train_top_layers_and_graph_part(
+        tmp_path, csqa_fixture, tiny_backbone_dir, model, kwargs):
+    """A graph model over cached lower layers: the top layer and the graph part train, the rest
+    of the backbone not; the checkpoint evaluates to the run's numbers."""
+    from kgqa.training.runner import evaluate_checkpoint
     from kgqa.backbones import Backbone
 
     kg = build_graph(tmp_path / "toy")
@@ -192,16 +202,20 @@ def test_qagnn_in_the_partial_regime_trains_top_layers_and_graph_part(tmp_path, 
                        "pooling": "mean"}
     cfg["graph"] = {"name": str(kg.path), "backend": "serial", "workers": 1,
                     "retrieval": {"ranker": "degree", "path_scorer": "none"}}
-    result = pipeline(config=cfg, model="qagnn",
-                      model_kwargs={"hidden_size": 16, "num_layers": 2, "heads": 2,
-                                    "scorer_hidden": 16},
-                      backbone=backbone, out_dir=tmp_path / "runs",
-                      feature_cache_dir=tmp_path / "f", progress=False)
+    result = pipeline(config=cfg, model=model, model_kwargs=kwargs, backbone=backbone,
+                      out_dir=tmp_path / "runs", feature_cache_dir=tmp_path / "f", progress=False)
     changed = {k for k, v in backbone.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(k.startswith("model.encoder.layer.1.") for k in changed)
     saved = Checkpoint.load(result.checkpoint)
-    assert saved.meta["model_name"] == "qagnn"
+    assert saved.meta["model_name"] == model
     assert saved.meta["model_config"]["num_relations"] == 2 * kg.num_relations + 4
+    assert result.checksums["graph"]["view"]["paths"] == (model == "kagnet")
     assert result.checksums["features"]["train"]["num_lower"] == 1
     assert result.training["steps"] == 6
-    assert all(0.0 <= result.metrics[s]["accuracy"] <= 1.0 for s in ("dev", "test"))
+    with safe_open(str(Path(result.checkpoint) / "model.safetensors"), "pt") as f:
+        saved_names = set(f.keys())
+    lm_names = {n for n in saved_names if n.startswith("backbone.")}
+    assert lm_names and all(".encoder.layer.0." in n for n in lm_names)  # the trained top layer only
+    assert any(not n.startswith(("backbone.", "scorer.")) for n in saved_names)  # the graph part
+    again = evaluate_checkpoint(result.checkpoint, split="test", feature_cache_dir=tmp_path / "f")
+    assert again["accuracy"] == pytest.approx(result.metrics["test"]["accuracy"])
