@@ -41,7 +41,7 @@ class RunResult:
         git: ``{"commit", "dirty"}`` of the source checkout (``None`` outside one).
         checksums: ``datasets`` (split -> content sha256 and source files' sha256), ``graph``
             (name, checksum), ``features`` (split -> frozen-state cache key).
-        wall_seconds: the run's wall time.
+        wall_seconds: the run's wall time (a resumed run adds its earlier segments' training time).
         peak_memory_mb: ``{"rss": ..., "cuda": ...}`` peak resident memory of the process (and
             peak CUDA allocation).
         training: steps, epochs, best step, stop reason and the evaluation history.
@@ -112,6 +112,20 @@ class RunResult:
         except (json.JSONDecodeError, TypeError) as exc:
             raise KGQAError(Errors.E015.format(problem=f"{path} is not a kgqa results file: {exc}")
                             ) from None
+
+
+def run_seconds(result: "RunResult") -> float:
+    """A run's wall time in seconds, earlier segments of a resumed run included.
+
+    Runs written since ``training.resumed_at_step`` exists already count them in
+    ``wall_seconds``; for older results, the training time recorded in the checkpoint's state
+    (``training.train_seconds``) beyond this segment's (``timings.train``) is added.
+    """
+    training, timings = result.training or {}, result.timings or {}
+    if "resumed_at_step" in training or "train" not in timings:
+        return result.wall_seconds
+    earlier = float(training.get("train_seconds", 0.0)) - float(timings["train"])
+    return result.wall_seconds + max(0.0, earlier)
 
 
 def _finite(value):
@@ -332,7 +346,7 @@ def render_results_markdown(results: list[RunResult], configs: list = (), *,
             delta = f"{_versus(row, named)} (vs {named['name']})"
         elif row["model"] != "lm" and row["test"] and key in lm_rows:
             delta = _versus(row, lm_rows[key])
-        minutes = (f"{statistics.fmean(r.wall_seconds for r in row['runs']) / 60:.1f}"
+        minutes = (f"{statistics.fmean(run_seconds(r) for r in row['runs']) / 60:.1f}"
                    if row["runs"] else "—")
         rep = row["reported"] or {}
         rep_results = rep.get("results", {})

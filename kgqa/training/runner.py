@@ -351,6 +351,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
     # ---- resume or start
     last_dir, best_dir = run_dir / "checkpoints" / "last", run_dir / "checkpoints" / "best"
     state = None
+    earlier_seconds, resumed_at = 0.0, None
     if resume:  # a save killed between its two renames left the previous copy beside the name
         recover_interrupted_save(last_dir)
         recover_interrupted_save(best_dir)
@@ -359,6 +360,9 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
         _check_same_run(ckpt, cfg)
         ckpt.load_weights(raw)
         state = ckpt.load_training(optimizer, scheduler, getattr(accelerator, "scaler", None))
+        # the earlier segments' training time counts in this run's wall time (their set-up and
+        # evaluation time is not recorded)
+        earlier_seconds, resumed_at = state.train_seconds, state.step
     elif resume:
         warn(Warnings.W002.format(problem=f"--resume: no checkpoint at {last_dir}; starting afresh"))
     extra = {"regime": cfg.regime, "backbone": cfg.backbone.name, "seed": seed}
@@ -413,9 +417,10 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
     result = RunResult(
         name=cfg.name, model=cfg.model.name, regime=cfg.regime, backbone=cfg.backbone.name,
         seed=seed, metrics=metrics, roles=roles, config=cfg.to_dict(), versions=package_versions(),
-        git=git_state(), checksums=checksums, wall_seconds=round(time.perf_counter() - wall_start, 2),
+        git=git_state(), checksums=checksums,
+        wall_seconds=round(time.perf_counter() - wall_start + earlier_seconds, 2),
         peak_memory_mb=peak_memory_mb(),
-        training={"steps": state.step, "epochs_completed": state.epoch, "best_step": state.best_step,
+        training={"steps": state.step, "resumed_at_step": resumed_at, "epochs_completed": state.epoch, "best_step": state.best_step,
                   "best_dev_accuracy": state.best_dev_accuracy, "stop_reason": state.stop_reason,
                   "train_seconds": round(state.train_seconds, 2), "history": state.history,
                   "steps_per_epoch": len(loaders["train"]),

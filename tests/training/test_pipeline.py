@@ -152,6 +152,9 @@ def test_pipeline_resume_matches_uninterrupted_run(tmp_path, csqa_fixture, tiny_
     resumed = pipeline(config=cfg, out_dir=tmp_path / "crash", resume=True, **common)
     assert resumed.metrics == full.metrics
     assert resumed.training["history"] == full.training["history"]
+    assert full.training["resumed_at_step"] is None and resumed.training["resumed_at_step"] == 4
+    # the wall time counts the training before the crash, not only the resumed segment
+    assert resumed.wall_seconds >= resumed.training["train_seconds"] > resumed.timings["train"]
     a = Checkpoint.load(full.checkpoint)
     b = Checkpoint.load(resumed.checkpoint)
     from safetensors.torch import load_file

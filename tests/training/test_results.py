@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from kgqa.training.config import parse_config
-from kgqa.training.results import RunResult, collect_results, render_results_markdown
+from kgqa.training.results import RunResult, collect_results, render_results_markdown, run_seconds
 
 
 def _run(name, model, seed, dev, test, regime="frozen", minutes=2.0):
@@ -26,6 +26,22 @@ def test_results_json_round_trip_writes_nan_as_null(tmp_path):
     assert loaded.metrics["ih_dev"] == {"accuracy": 0.5, "loss": 1.2, "num_questions": 1221}
     assert loaded.accuracy("test") == 0.25 and loaded.accuracy("dev") == 0.5
     assert [r.name for r in collect_results(tmp_path)] == ["a"]
+
+
+def test_run_seconds_counts_the_earlier_segments_of_a_resumed_run():
+    fresh = _run("a", "lm", 0, 0.5, 0.4, minutes=10.0)
+    fresh.training.update(train_seconds=500.0)
+    fresh.timings = {"train": 520.0}  # in-loop evaluations: train() takes longer than its steps
+    assert run_seconds(fresh) == 600.0
+    # written before resumed_at_step existed: 1,087 s of training happened before the resume
+    old = _run("b", "llm", 0, 0.5, 0.4, minutes=16.5)
+    old.training.update(train_seconds=1087.0)
+    old.timings = {"train": 0.0, "eval": 932.0}
+    assert run_seconds(old) == 990.0 + 1087.0
+    new = _run("c", "llm", 0, 0.5, 0.4, minutes=34.6)  # the runner already added them
+    new.training.update(train_seconds=1087.0, resumed_at_step=60)
+    new.timings = {"train": 0.0}
+    assert run_seconds(new) == new.wall_seconds
 
 
 def test_results_table_from_two_fake_results():
