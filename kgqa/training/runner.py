@@ -35,9 +35,9 @@ from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConf
                                   check_model_kwargs, load_config, parse_config)
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
 from kgqa.training.results import RunResult
+from kgqa.utils.memory import malloc_top_pad
 from kgqa.utils.precision import resolve_mixed_precision
 from kgqa.utils.safe_load import load_problem
-from kgqa.utils.memory import malloc_top_pad
 from kgqa.utils.threads import torch_threads
 
 #: Roles of the splits; metrics are reported under the split names.
