@@ -268,6 +268,19 @@ def partial_section(train, dev, backbones: list[str], layers: list[int], steps: 
     return out
 
 
+def _save(result: dict, previous: dict, sections: set[str], out) -> dict:
+    """Print and save ``result``; with a ``previous`` file (``--update``), keep its keys, replace
+    those of the sections run now, and file this run's machine, load and memory under
+    ``<sections>_machine`` etc., so the other sections keep their own provenance."""
+    if not previous:
+        return emit(result, out)
+    prefix = "_".join(sorted(sections))
+    meta = ("machine", "torch_threads", "sample_questions", "load_average", "peak_rss_mb")
+    merged = {**previous, **{k: v for k, v in result.items() if k not in meta and k != "benchmark"},
+              **{f"{prefix}_{k}": result[k] for k in meta if k in result}}
+    return emit(merged, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=160, help="training questions sampled")
@@ -335,7 +348,7 @@ def main() -> None:
         result["load_average"] = {"start": [round(x, 2) for x in load_start],
                                   "end": [round(x, 2) for x in os.getloadavg()]}
         result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-        emit({**previous, **result}, args.out)
+        _save(result, previous, sections, args.out)
         return
     backbone = Backbone.from_pretrained("minilm", freeze="all")
 
@@ -400,7 +413,7 @@ def main() -> None:
     result["load_average"] = {"start": [round(x, 2) for x in load_start],
                               "end": [round(x, 2) for x in os.getloadavg()]}
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    emit({**previous, **result}, args.out)
+    _save(result, previous, sections, args.out)
 
 
 if __name__ == "__main__":
