@@ -9,6 +9,11 @@ Sections (``--sections``, default all):
   ``N`` layers on cached lower states and the minutes of one epoch (8,500 training questions +
   1,221 IHdev questions evaluated) for N = 1, 2, 4, for MiniLM and (if installed) MPNet, plus the
   one-off cost of caching the lower states of all CommonsenseQA: ``partial_epoch_minutes``.
+* ``malloc``: glibc's ``M_TOP_PAD`` (``training.malloc_top_pad_mb``, :mod:`kgqa.utils.memory`):
+  wall, user and system seconds of QA-GNN graph training steps (the frozen CPU config's 3 layers
+  of width 100 with 2 heads, per-source attention, bf16 autocast, AdamW, one thread) on a batch
+  the size of a real one (32 questions x 5 choices: 6,400 nodes, 130,000 edges, random), each
+  setting in a fresh process: ``malloc_top_pad``.
 * ``models``: as below.
 
 The ``models`` section measures, with MiniLM and the shipped experiment configs (``experiments/*.yaml``):
@@ -23,8 +28,10 @@ The ``models`` section measures, with MiniLM and the shipped experiment configs 
 Graph models read node vectors from a random stand-in for the node-name table (the same shape
 and cost as the real one, which retrieval computes once per graph).
 
-    python benchmarks/training.py [--sections precision,partial,models] [--questions 160] [--steps 6]
-        [--out benchmarks/results/training.json]
+    python benchmarks/training.py [--sections precision,partial,malloc,models] [--questions 160]
+        [--steps 6] [--out benchmarks/results/training.json] [--update]
+
+``--update`` keeps the other sections' keys of an existing ``--out`` file.
 
 Prints one JSON object. Numbers from a busy machine are noisy: ``load_average`` is recorded.
 """
@@ -129,6 +136,70 @@ def _median_step_seconds(model, optimizer, batches, steps: int, *, bf16: bool) -
     return float(np.median(times))
 
 
+def _malloc_worker(pad_mb: int, steps: int) -> dict:
+    """One setting of the ``malloc`` section, run in its own process (a fresh heap)."""
+    from kgqa.nn.qagnn_conv import QAGNNConv
+    from kgqa.utils.memory import malloc_top_pad
+
+    applied = malloc_top_pad(pad_mb)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    nodes, edges, relations = 6400, 130_000, 68
+    convs = torch.nn.ModuleList(QAGNNConv(100, relations, 4, heads=2, attention="source")
+                                for _ in range(3))
+    optimizer = torch.optim.AdamW(convs.parameters(), lr=1e-3)
+    edge_index = torch.randint(0, nodes, (2, edges))
+    edge_type = torch.randint(0, relations, (edges,))
+    node_type = torch.randint(0, 4, (nodes,))
+    times, t0, wall0 = [], os.times(), time.perf_counter()
+    for i in range(steps + 1):
+        start = time.perf_counter()
+        x = torch.randn(nodes, 100)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            for conv in convs:
+                x = conv(x, edge_index, edge_type, node_type)
+        x.float().square().mean().backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if i:
+            times.append(time.perf_counter() - start)
+    t1 = os.times()
+    return {"pad_mb": pad_mb, "applied": applied, "steps": steps,
+            "median_step_seconds": round(float(np.median(times)), 4),
+            "wall_seconds": round(time.perf_counter() - wall0, 2),
+            "user_seconds": round(t1.user - t0.user, 2),
+            "system_seconds": round(t1.system - t0.system, 2),
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def malloc_section(steps: int, pads: list[int]) -> dict:
+    """Each pad in a fresh interpreter, twice, alternating (a busy machine drifts)."""
+    import json
+    import subprocess
+
+    runs = []
+    for _ in range(2):
+        for pad in pads:
+            out = subprocess.run([sys.executable, __file__, "--malloc-worker", str(pad),
+                                  "--steps", str(steps)], check=True, capture_output=True,
+                                 text=True).stdout
+            runs.append(json.loads(out))
+    by_pad = {}
+    for pad in pads:
+        mine = [r for r in runs if r["pad_mb"] == pad]
+        by_pad[str(pad)] = {"median_step_seconds": round(float(np.median(
+            [r["median_step_seconds"] for r in mine])), 4),
+            "system_seconds": [r["system_seconds"] for r in mine],
+            "user_seconds": [r["user_seconds"] for r in mine],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "applied": mine[0]["applied"]}
+    base, padded = by_pad[str(pads[0])], by_pad[str(pads[-1])]
+    return {"malloc_top_pad": {"workload": "3 QAGNNConv(100, heads 2, source attention) layers, "
+                               "6,400 nodes, 130,000 edges, bf16 autocast, AdamW, 1 thread",
+                               "by_pad_mb": by_pad, "runs": runs,
+                               "speedup": round(base["median_step_seconds"]
+                                                / padded["median_step_seconds"], 2)}}
+
+
 def precision_section(train, steps: int) -> dict:
     from kgqa.backbones import Backbone
     from kgqa.utils.precision import cpu_supports_bf16
@@ -197,6 +268,19 @@ def partial_section(train, dev, backbones: list[str], layers: list[int], steps: 
     return out
 
 
+def _save(result: dict, previous: dict, sections: set[str], out) -> dict:
+    """Print and save ``result``; with a ``previous`` file (``--update``), keep its keys, replace
+    those of the sections run now, and file this run's machine, load and memory under
+    ``<sections>_machine`` etc., so the other sections keep their own provenance."""
+    if not previous:
+        return emit(result, out)
+    prefix = "_".join(sorted(sections))
+    meta = ("machine", "torch_threads", "sample_questions", "load_average", "peak_rss_mb")
+    merged = {**previous, **{k: v for k, v in result.items() if k not in meta and k != "benchmark"},
+              **{f"{prefix}_{k}": result[k] for k in meta if k in result}}
+    return emit(merged, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=160, help="training questions sampled")
@@ -205,12 +289,26 @@ def main() -> None:
     parser.add_argument("--models", default="lm,rgcn,qagnn,kagnet")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--sections", default="precision,partial,models")
+    parser.add_argument("--sections", default="precision,partial,malloc,models")
     parser.add_argument("--partial-backbones", default="minilm,mpnet")
     parser.add_argument("--partial-layers", default="1,2,4")
     parser.add_argument("--partial-questions", type=int, default=96)
+    parser.add_argument("--malloc-pads", default="0,1024", help="M_TOP_PAD settings in MiB")
+    parser.add_argument("--malloc-worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other keys of an existing --out file")
     args = parser.parse_args()
+    if args.malloc_worker is not None:
+        import json
+
+        print(json.dumps(_malloc_worker(args.malloc_worker, args.steps)))
+        return
     sections = set(args.sections.split(","))
+    previous: dict = {}
+    if args.update and args.out and args.out.is_file():
+        import json
+
+        previous = json.loads(args.out.read_text())  # the sections run now replace their keys
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("KGQA_PROGRESS", "0")
@@ -244,11 +342,13 @@ def main() -> None:
         result["partial_epoch_minutes"] = {name: {n: v["epoch_minutes"] for n, v in entry.items()
                                                   if isinstance(v, dict)}
                                            for name, entry in partial.items()}
+    if "malloc" in sections:
+        result.update(malloc_section(max(args.steps, 10), [int(p) for p in args.malloc_pads.split(",")]))
     if "models" not in sections:
         result["load_average"] = {"start": [round(x, 2) for x in load_start],
                                   "end": [round(x, 2) for x in os.getloadavg()]}
         result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-        emit(result, args.out)
+        _save(result, previous, sections, args.out)
         return
     backbone = Backbone.from_pretrained("minilm", freeze="all")
 
@@ -313,7 +413,7 @@ def main() -> None:
     result["load_average"] = {"start": [round(x, 2) for x in load_start],
                               "end": [round(x, 2) for x in os.getloadavg()]}
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    emit(result, args.out)
+    _save(result, previous, sections, args.out)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,7 @@ def _split_header(role: str, split: str | None) -> str:
 
 #: Settings that may differ between a run and its config without making the run stale.
 _RUN_ONLY = {("seeds",), ("description",), ("reported",), ("training", "max_minutes"),
-             ("training", "torch_threads")}
+             ("training", "torch_threads"), ("training", "malloc_top_pad_mb")}
 
 
 def is_stale(run: RunResult, config=None) -> bool:

@@ -35,6 +35,7 @@ from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConf
                                   check_model_kwargs, load_config, parse_config)
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
 from kgqa.training.results import RunResult
+from kgqa.utils.memory import malloc_top_pad
 from kgqa.utils.precision import resolve_mixed_precision
 from kgqa.utils.safe_load import load_problem
 from kgqa.utils.threads import torch_threads
@@ -322,6 +323,7 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     if cfg.graph is not None:
         derived = {"graph": cfg.graph.name, **derived}
     derived = {**inputs.derived, **derived}
+    malloc_top_pad(cfg.training.malloc_top_pad_mb)
     with torch_threads(cfg.training.torch_threads):
         return _train_and_evaluate(
             cfg, seed=seed, model=model, inputs=inputs, node_features=node_features,
@@ -429,7 +431,9 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
                   "effective_epochs": round(state.step / max(1, len(loaders["train"])), 3),
                   "train_minutes": round(state.train_seconds / 60, 2),
                   "mixed_precision": str(accelerator.mixed_precision),
-                  "torch_threads": torch.get_num_threads(), "overrides": overrides},
+                  "torch_threads": torch.get_num_threads(),
+                  "malloc_top_pad_mb": malloc_top_pad(cfg.training.malloc_top_pad_mb),
+                  "overrides": overrides},
         timings={k: round(v, 2) for k, v in timings.items()},
         parameters={"total": sum(p.numel() for p in raw.parameters()),
                     "trainable": sum(p.numel() for p in raw.parameters() if p.requires_grad)},
@@ -447,6 +451,7 @@ def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
     for d in (saved, now):
         d.get("training", {}).pop("max_minutes", None)
         d.get("training", {}).pop("torch_threads", None)
+        d.get("training", {}).pop("malloc_top_pad_mb", None)
         d.pop("reported", None)
         d.pop("description", None)
         d.pop("seeds", None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,8 @@ def test_frozen_lm_end_to_end_writes_complete_results(tmp_path, csqa_fixture, ti
     # [q*a, |q-a|] 64 -> 256 (+ LayerNorm) -> 1
     assert saved["parameters"]["trainable"] == 33 + 1 + (64 * 256 + 256) + 2 * 256 + (256 + 1)
     assert saved["training"]["planned_steps"] == 6 and saved["training"]["effective_epochs"] == 2
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert saved["training"]["malloc_top_pad_mb"] == (1024 if glibc else None)
     assert RunResult.load(run_dir) == result
     assert Checkpoint.load(result.checkpoint).model_name == "lm"
 

@@ -1,0 +1,68 @@
+"""kgqa.utils.memory.malloc_top_pad: glibc's M_TOP_PAD, set where it exists, a no-op elsewhere."""
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from kgqa.utils import memory
+
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+
+@pytest.fixture(autouse=True)
+def _restore_default():
+    yield
+    memory.malloc_top_pad(0)
+
+
+@pytest.mark.skipif(not GLIBC, reason="M_TOP_PAD is a glibc setting")
+def test_sets_the_pad_on_glibc():
+    assert memory.malloc_top_pad(64) == 64
+    assert memory.malloc_top_pad(64) == 64  # the same value again: nothing to do
+    assert memory.malloc_top_pad(0) == 0
+
+
+PROBE = """
+import ctypes, os, sys
+from kgqa.utils.memory import malloc_top_pad
+applied = malloc_top_pad(int(sys.argv[1]))
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallopt(-3, 64 * 2**20)  # M_MMAP_THRESHOLD: a 32 MiB block comes from the heap's top
+statm = os.open("/proc/self/statm", os.O_RDONLY)  # read below without a new malloc'd buffer
+page = os.sysconf("SC_PAGE_SIZE")
+def rss_mib():
+    return int(os.pread(statm, 64, 0).split()[1]) * page / 2**20
+block = libc.malloc(32 * 2**20)
+ctypes.memset(block, 1, 32 * 2**20)
+before = rss_mib()
+libc.free(block)
+print(applied, before - rss_mib())
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="M_TOP_PAD is a glibc setting")
+@pytest.mark.parametrize("pad, returned_at_least, returned_at_most", [(0, 24, 40), (64, 0, 1)])
+def test_freed_heap_memory_stays_with_the_process_under_the_pad(pad, returned_at_least,
+                                                               returned_at_most):
+    """Freeing 32 MiB at the top of a fresh heap hands it back to the kernel without a pad (the
+    next step would fault it in again) and keeps it with a 64 MiB pad."""
+    out = subprocess.run([sys.executable, "-c", PROBE, str(pad)], check=True, capture_output=True,
+                         text=True).stdout.split()
+    assert int(out[0]) == pad
+    assert returned_at_least <= float(out[1]) <= returned_at_most
+
+
+def test_is_a_no_op_without_glibc(monkeypatch):
+    monkeypatch.setattr(memory, "_glibc", lambda: None)
+    monkeypatch.setattr(memory, "_applied", None)
+    assert memory.malloc_top_pad(256) is None
+
+
+@pytest.mark.parametrize("megabytes", [-1, 2048])
+def test_refuses_pads_mallopt_cannot_take(megabytes):
+    with pytest.raises(ValueError, match="between 0 and 2047 MiB"):
+        memory.malloc_top_pad(megabytes)
