@@ -43,7 +43,7 @@ def malloc_top_pad(megabytes: int) -> int | None:
     """Set glibc's ``M_TOP_PAD`` to ``megabytes`` MiB for this process.
 
     Args:
-        megabytes: the pad; ``0`` restores glibc's default (no pad beyond a page).
+        megabytes: the pad; ``0`` for none (glibc's own default is 128 KiB).
 
     Returns:
         The pad now in force, in MiB, or ``None`` where it cannot be set (not Linux, not glibc,

@@ -12,7 +12,7 @@ GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
 @pytest.fixture(autouse=True)
-def _restore_default():
+def _no_pad_after():
     yield
     memory.malloc_top_pad(0)
 
