@@ -39,6 +39,7 @@ Prints one JSON object. Numbers from a busy machine are noisy: ``load_average`` 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -174,7 +175,6 @@ def _malloc_worker(pad_mb: int, steps: int) -> dict:
 
 def malloc_section(steps: int, pads: list[int]) -> dict:
     """Each pad in a fresh interpreter, twice, alternating (a busy machine drifts)."""
-    import json
     import subprocess
 
     runs = []
@@ -299,15 +299,11 @@ def main() -> None:
                         help="keep the other keys of an existing --out file")
     args = parser.parse_args()
     if args.malloc_worker is not None:
-        import json
-
         print(json.dumps(_malloc_worker(args.malloc_worker, args.steps)))
         return
     sections = set(args.sections.split(","))
     previous: dict = {}
     if args.update and args.out and args.out.is_file():
-        import json
-
         previous = json.loads(args.out.read_text())  # the sections run now replace their keys
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -171,9 +171,22 @@ def _split_header(role: str, split: str | None) -> str:
     return f"{pretty.get(split or role, split or role)} acc (%)"
 
 
-#: Settings that may differ between a run and its config without making the run stale.
+#: Settings that may differ between a run and its config without making it another experiment:
+#: neither staleness (:func:`is_stale`) nor resuming (``kgqa.training.runner``) looks at them.
 _RUN_ONLY = {("seeds",), ("description",), ("reported",), ("training", "max_minutes"),
              ("training", "torch_threads"), ("training", "malloc_top_pad_mb")}
+
+
+def without_run_only(data: dict) -> dict:
+    """A copy of a config dict without the :data:`_RUN_ONLY` settings (nested dicts copied, so
+    ``data`` is left as it was)."""
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for path in _RUN_ONLY:
+        if len(path) == 1:
+            data.pop(path[0], None)
+        elif isinstance(data.get(path[0]), dict):
+            data[path[0]].pop(path[1], None)
+    return data
 
 
 def is_stale(run: RunResult, config=None) -> bool:
@@ -188,20 +201,11 @@ def is_stale(run: RunResult, config=None) -> bool:
     from kgqa.errors import KGQAError
     from kgqa.training.config import parse_config
 
-    def normalised(data: dict) -> dict:
-        data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-        for path in _RUN_ONLY:
-            if len(path) == 1:
-                data.pop(path[0], None)
-            elif isinstance(data.get(path[0]), dict):
-                data[path[0]].pop(path[1], None)
-        return data
-
     try:
         recorded = parse_config(run.config or {}, source="results.json").to_dict()
     except KGQAError:
         return True
-    return normalised(recorded) != normalised(config.to_dict())
+    return without_run_only(recorded) != without_run_only(config.to_dict())
 
 
 def paired_bootstrap(model: list[str], baseline: list[str], *, resamples: int = 10_000,

@@ -34,7 +34,7 @@ from kgqa.training.checkpoint import (WEIGHTS_FILE, Checkpoint, TrainState, inte
 from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConfig,
                                   check_model_kwargs, load_config, parse_config)
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
-from kgqa.training.results import RunResult
+from kgqa.training.results import RunResult, without_run_only
 from kgqa.utils.memory import malloc_top_pad
 from kgqa.utils.precision import resolve_mixed_precision
 from kgqa.utils.safe_load import load_problem
@@ -323,7 +323,6 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
     if cfg.graph is not None:
         derived = {"graph": cfg.graph.name, **derived}
     derived = {**inputs.derived, **derived}
-    malloc_top_pad(cfg.training.malloc_top_pad_mb)
     with torch_threads(cfg.training.torch_threads):
         return _train_and_evaluate(
             cfg, seed=seed, model=model, inputs=inputs, node_features=node_features,
@@ -335,6 +334,7 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
 def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_features, derived,
                         splits, split_graphs, accelerator, run_dir, resume, overwrite, progress,
                         roles, checksums, timings, wall_start, overrides) -> RunResult:
+    malloc_pad = malloc_top_pad(cfg.training.malloc_top_pad_mb)  # None where not glibc
     net = build_model(cfg, model=model, backbone=inputs.backbone, lm_hidden_size=inputs.lm_hidden,
                       node_features=node_features, derived=derived)
     entities = _entity_checksums(net)
@@ -432,7 +432,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
                   "train_minutes": round(state.train_seconds / 60, 2),
                   "mixed_precision": str(accelerator.mixed_precision),
                   "torch_threads": torch.get_num_threads(),
-                  "malloc_top_pad_mb": malloc_top_pad(cfg.training.malloc_top_pad_mb),
+                  "malloc_top_pad_mb": malloc_pad,
                   "overrides": overrides},
         timings={k: round(v, 2) for k, v in timings.items()},
         parameters={"total": sum(p.numel() for p in raw.parameters()),
@@ -446,15 +446,8 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
 
 def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
     """Refuse to resume a checkpoint of a different experiment (time budget may change)."""
-    saved = dict(ckpt.experiment)
-    now = cfg.to_dict()
-    for d in (saved, now):
-        d.get("training", {}).pop("max_minutes", None)
-        d.get("training", {}).pop("torch_threads", None)
-        d.get("training", {}).pop("malloc_top_pad_mb", None)
-        d.pop("reported", None)
-        d.pop("description", None)
-        d.pop("seeds", None)
+    saved = without_run_only(ckpt.experiment)
+    now = without_run_only(cfg.to_dict())
     if saved != now:
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
         raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(

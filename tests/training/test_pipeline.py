@@ -227,3 +227,27 @@ def test_graph_models_in_the_partial_regime_train_top_layers_and_graph_part(
     assert any(not n.startswith(("backbone.", "scorer.")) for n in saved_names)  # the graph part
     again = evaluate_checkpoint(result.checkpoint, split="test", feature_cache_dir=tmp_path / "f")
     assert again["accuracy"] == pytest.approx(result.metrics["test"]["accuracy"])
+
+
+def test_resuming_refuses_another_experiment_but_not_run_only_settings(tmp_path, csqa_fixture,
+                                                                       tiny_backbone_dir):
+    import copy
+
+    from kgqa.errors import KGQAError
+    from kgqa.training.config import parse_config
+    from kgqa.training.runner import _check_same_run
+
+    result = pipeline(config=_config(csqa_fixture), model="lm", backbone=str(tiny_backbone_dir),
+                      regime="frozen", seed=0, out_dir=tmp_path / "runs",
+                      feature_cache_dir=tmp_path / "features", progress=False)
+    ckpt = Checkpoint.load(result.checkpoint)
+    recorded = copy.deepcopy(ckpt.experiment)
+    same = copy.deepcopy(result.config)
+    same["training"].update(max_minutes=5, torch_threads=1, malloc_top_pad_mb=0)
+    same["seeds"], same["description"] = [7], "another description"
+    _check_same_run(ckpt, parse_config(same))
+    assert ckpt.experiment == recorded  # the comparison leaves the checkpoint's config as it was
+    other = copy.deepcopy(result.config)
+    other["training"]["lr"] = 0.5
+    with pytest.raises(KGQAError, match=r"\[E031\].*different experiment.*training"):
+        _check_same_run(ckpt, parse_config(other))
