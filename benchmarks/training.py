@@ -9,11 +9,13 @@ Sections (``--sections``, default all):
   ``N`` layers on cached lower states and the minutes of one epoch (8,500 training questions +
   1,221 IHdev questions evaluated) for N = 1, 2, 4, for MiniLM and (if installed) MPNet, plus the
   one-off cost of caching the lower states of all CommonsenseQA: ``partial_epoch_minutes``.
-* ``malloc``: glibc's ``M_TOP_PAD`` (``training.malloc_top_pad_mb``, :mod:`kgqa.utils.memory`):
-  wall, user and system seconds of QA-GNN graph training steps (the frozen CPU config's 3 layers
-  of width 100 with 2 heads, per-source attention, bf16 autocast, AdamW, one thread) on a batch
-  the size of a real one (32 questions x 5 choices: 6,400 nodes, 130,000 edges, random), each
-  setting in a fresh process: ``malloc_top_pad``.
+* ``malloc``: glibc's allocator settings (``training.malloc_top_pad_mb``, :mod:`kgqa.utils.memory`):
+  glibc's defaults, ``M_TOP_PAD`` alone, and ``M_TOP_PAD`` with blocks up to 32 MiB from the heap
+  (what the runner sets): wall, user and system seconds of training steps, bf16 autocast, AdamW, one
+  thread, each setting in a fresh process, for two workloads the size of real batches: QA-GNN
+  graph layers (the frozen CPU config's 3 layers of width 100 with 2 heads on 32 questions x 5
+  choices: 6,400 nodes, 130,000 edges, random) and two MiniLM-sized transformer layers (the
+  partial MiniLM config's trained layers on 80 pairs x 64 tokens): ``malloc``.
 * ``models``: as below.
 
 The ``models`` section measures, with MiniLM and the shipped experiment configs (``experiments/*.yaml``):
@@ -137,35 +139,75 @@ def _median_step_seconds(model, optimizer, batches, steps: int, *, bf16: bool) -
     return float(np.median(times))
 
 
-def _malloc_worker(pad_mb: int, steps: int) -> dict:
+def _parse_malloc_setting(setting: str) -> tuple[int, bool]:
+    """``"1024"`` -> pad 1024 MiB, blocks up to 32 MiB from the heap (what the runner sets);
+    ``"1024:mmap"`` -> the pad alone (blocks above 128 KiB mmap'd); ``"0"`` -> glibc's defaults."""
+    pad, _, mode = setting.partition(":")
+    return int(pad), mode != "mmap"
+
+
+def _malloc_workload(workload: str):
+    """A training step of ``workload`` (a closure) and what it is, built under seed 0."""
+    torch.manual_seed(0)
+    if workload == "qagnn":
+        from kgqa.nn.qagnn_conv import QAGNNConv
+
+        nodes, edges, relations = 6400, 130_000, 68
+        module = torch.nn.ModuleList(QAGNNConv(100, relations, 4, heads=2, attention="source")
+                                     for _ in range(3))
+        edge_index = torch.randint(0, nodes, (2, edges))
+        edge_type = torch.randint(0, relations, (edges,))
+        node_type = torch.randint(0, 4, (nodes,))
+
+        def forward():
+            x = torch.randn(nodes, 100)
+            for conv in module:
+                x = conv(x, edge_index, edge_type, node_type)
+            return x
+        what = ("3 QAGNNConv(100, heads 2, source attention) layers, 6,400 nodes, 130,000 edges "
+                "(32 questions x 5 choices of the frozen config)")
+    elif workload == "partial":
+        from transformers import BertConfig
+        from transformers.models.bert.modeling_bert import BertEncoder
+
+        config = BertConfig(hidden_size=384, num_hidden_layers=2, num_attention_heads=12,
+                            intermediate_size=1536, attn_implementation="eager")
+        module = BertEncoder(config)
+        mask = torch.zeros(80, 1, 1, 64)
+
+        def forward():
+            return module(torch.randn(80, 64, 384), attention_mask=mask).last_hidden_state
+        what = ("2 MiniLM-sized transformer layers (384 wide, 12 heads, FFN 1536) on 80 pairs x 64 "
+                "tokens (16 questions x 5 choices of the partial MiniLM config), random weights")
+    else:
+        raise ValueError(f"unknown malloc workload {workload!r}")
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = forward()
+        out.float().square().mean().backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return step, what
+
+
+def _malloc_worker(setting: str, workload: str, steps: int) -> dict:
     """One setting of the ``malloc`` section, run in its own process (a fresh heap)."""
-    from kgqa.nn.qagnn_conv import QAGNNConv
     from kgqa.utils.memory import malloc_top_pad
 
-    applied = malloc_top_pad(pad_mb)
+    pad, heap_blocks = _parse_malloc_setting(setting)
+    applied = malloc_top_pad(pad, heap_blocks=heap_blocks)
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    nodes, edges, relations = 6400, 130_000, 68
-    convs = torch.nn.ModuleList(QAGNNConv(100, relations, 4, heads=2, attention="source")
-                                for _ in range(3))
-    optimizer = torch.optim.AdamW(convs.parameters(), lr=1e-3)
-    edge_index = torch.randint(0, nodes, (2, edges))
-    edge_type = torch.randint(0, relations, (edges,))
-    node_type = torch.randint(0, 4, (nodes,))
+    step, _ = _malloc_workload(workload)
     times, t0, wall0 = [], os.times(), time.perf_counter()
     for i in range(steps + 1):
         start = time.perf_counter()
-        x = torch.randn(nodes, 100)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            for conv in convs:
-                x = conv(x, edge_index, edge_type, node_type)
-        x.float().square().mean().backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        step()
         if i:
             times.append(time.perf_counter() - start)
     t1 = os.times()
-    return {"pad_mb": pad_mb, "applied": applied, "steps": steps,
+    return {"setting": setting, "workload": workload, "applied": applied, "steps": steps,
             "median_step_seconds": round(float(np.median(times)), 4),
             "wall_seconds": round(time.perf_counter() - wall0, 2),
             "user_seconds": round(t1.user - t0.user, 2),
@@ -173,31 +215,37 @@ def _malloc_worker(pad_mb: int, steps: int) -> dict:
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
-def malloc_section(steps: int, pads: list[int]) -> dict:
-    """Each pad in a fresh interpreter, twice, alternating (a busy machine drifts)."""
+def malloc_section(steps: int, settings: list[str], workloads: list[str]) -> dict:
+    """Each setting in a fresh interpreter, twice, alternating (a busy machine drifts); the
+    speed-ups are of each setting against the first (glibc's defaults)."""
     import subprocess
 
-    runs = []
-    for _ in range(2):
-        for pad in pads:
-            out = subprocess.run([sys.executable, __file__, "--malloc-worker", str(pad),
-                                  "--steps", str(steps)], check=True, capture_output=True,
-                                 text=True).stdout
-            runs.append(json.loads(out))
-    by_pad = {}
-    for pad in pads:
-        mine = [r for r in runs if r["pad_mb"] == pad]
-        by_pad[str(pad)] = {"median_step_seconds": round(float(np.median(
-            [r["median_step_seconds"] for r in mine])), 4),
-            "system_seconds": [r["system_seconds"] for r in mine],
-            "user_seconds": [r["user_seconds"] for r in mine],
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "applied": mine[0]["applied"]}
-    base, padded = by_pad[str(pads[0])], by_pad[str(pads[-1])]
-    return {"malloc_top_pad": {"workload": "3 QAGNNConv(100, heads 2, source attention) layers, "
-                               "6,400 nodes, 130,000 edges, bf16 autocast, AdamW, 1 thread",
-                               "by_pad_mb": by_pad, "runs": runs,
-                               "speedup": round(base["median_step_seconds"]
-                                                / padded["median_step_seconds"], 2)}}
+    out: dict = {}
+    for workload in workloads:
+        runs = []
+        for _ in range(2):
+            for setting in settings:
+                runs.append(json.loads(subprocess.run(
+                    [sys.executable, __file__, "--malloc-worker", setting, "--malloc-workload",
+                     workload, "--steps", str(steps)],
+                    check=True, capture_output=True, text=True).stdout))
+        by_setting = {}
+        for setting in settings:
+            mine = [r for r in runs if r["setting"] == setting]
+            by_setting[setting] = {
+                "median_step_seconds": round(float(np.median([r["median_step_seconds"]
+                                                              for r in mine])), 4),
+                "system_seconds": [r["system_seconds"] for r in mine],
+                "user_seconds": [r["user_seconds"] for r in mine],
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "applied": mine[0]["applied"]}
+        base = by_setting[settings[0]]["median_step_seconds"]
+        out[workload] = {"workload": _malloc_workload(workload)[1] + ", bf16 autocast, AdamW, 1 thread",
+                         "by_setting": by_setting, "runs": runs,
+                         "speedup": {s: round(base / v["median_step_seconds"], 2)
+                                     for s, v in by_setting.items()}}
+    return {"malloc": {"settings": {"0": "glibc's defaults", "N:mmap": "M_TOP_PAD N MiB alone",
+                                    "N": "M_TOP_PAD N MiB and M_MMAP_THRESHOLD 32 MiB (what the runner sets)"},
+                       **out}}
 
 
 def precision_section(train, steps: int) -> dict:
@@ -293,13 +341,16 @@ def main() -> None:
     parser.add_argument("--partial-backbones", default="minilm,mpnet")
     parser.add_argument("--partial-layers", default="1,2,4")
     parser.add_argument("--partial-questions", type=int, default=96)
-    parser.add_argument("--malloc-pads", default="0,1024", help="M_TOP_PAD settings in MiB")
-    parser.add_argument("--malloc-worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--malloc-settings", default="0,1024:mmap,1024",
+                        help="M_TOP_PAD in MiB; ':mmap' leaves big blocks to mmap")
+    parser.add_argument("--malloc-workloads", default="qagnn,partial")
+    parser.add_argument("--malloc-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--malloc-workload", default="qagnn", help=argparse.SUPPRESS)
     parser.add_argument("--update", action="store_true",
                         help="keep the other keys of an existing --out file")
     args = parser.parse_args()
     if args.malloc_worker is not None:
-        print(json.dumps(_malloc_worker(args.malloc_worker, args.steps)))
+        print(json.dumps(_malloc_worker(args.malloc_worker, args.malloc_workload, args.steps)))
         return
     sections = set(args.sections.split(","))
     previous: dict = {}
@@ -339,7 +390,8 @@ def main() -> None:
                                                   if isinstance(v, dict)}
                                            for name, entry in partial.items()}
     if "malloc" in sections:
-        result.update(malloc_section(max(args.steps, 10), [int(p) for p in args.malloc_pads.split(",")]))
+        result.update(malloc_section(max(args.steps, 10), args.malloc_settings.split(","),
+                                     args.malloc_workloads.split(",")))
     if "models" not in sections:
         result["load_average"] = {"start": [round(x, 2) for x in load_start],
                                   "end": [round(x, 2) for x in os.getloadavg()]}

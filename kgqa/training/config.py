@@ -144,9 +144,10 @@ class TrainingConfig(_Strict):
     torch_threads: int | None = Field(None, ge=1, description="CPU threads of torch (null = "
                                                               "torch's default)")
     malloc_top_pad_mb: int = Field(1024, ge=0, le=2047, description="glibc only: memory kept "
-                                   "at the top of the heap when freed, so each step reuses the "
-                                   "last step's pages instead of faulting in new ones "
-                                   "(kgqa.utils.memory; 0 = none); speed only")
+                                   "at the top of the heap when freed, and blocks up to 32 MiB "
+                                   "served from the heap, so each step reuses the last step's "
+                                   "pages instead of faulting in new ones (kgqa.utils.memory; "
+                                   "0 = glibc's defaults); speed only")
     freeze_lm_steps: int = Field(0, ge=0, description="finetune: keep the backbone fixed for the "
                                  "first N optimizer steps (QA-GNN's LM-freeze phase)")
     freeze_lm_epochs: float = Field(0.0, ge=0, description="finetune: the same in epochs (the "

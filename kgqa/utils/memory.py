@@ -2,16 +2,22 @@
 
 On Linux, glibc's ``malloc`` serves the tensors of a training step (tens of MB each for a graph
 batch) from the top of its heap and, when they are freed, trims that heap back to the kernel as
-soon as more than ``M_TRIM_THRESHOLD`` (at most 64 MB by default) lies free at the top. The next
-step grows the heap again and touches fresh pages: every step pays page faults and zeroing in
-the kernel. On a 2-core machine training QA-GNN on cached MiniLM states, half of the CPU time
-was system time. ``M_TOP_PAD`` makes every heap growth reserve that much more and every trim
-keep that much, so the pages of the last step are reused (`benchmarks/training.py`,
-``malloc_top_pad``: the measured step times with and without it). The cost is resident memory:
-up to ``pad`` bytes above the peak the process already reached.
+soon as more than ``M_TRIM_THRESHOLD`` lies free at the top; blocks above the mmap threshold get
+their own ``mmap`` and are unmapped when freed. Either way the next step touches fresh pages and
+pays page faults and zeroing in the kernel: training QA-GNN on cached MiniLM states on a 2-core
+machine spent half its CPU time there.
 
-Memory that ``malloc`` serves with ``mmap`` (blocks above the dynamic mmap threshold, 32 MB at
-most) is not affected; PyTorch's CPU allocator takes every tensor from ``posix_memalign``.
+:func:`malloc_top_pad` sets ``M_TOP_PAD`` (every heap growth reserves that much more, every trim
+keeps that much) and ``M_MMAP_THRESHOLD = 32 MiB`` (blocks up to that size come from the heap).
+The second matters as much as the first: setting any of these parameters switches off glibc's
+*dynamic* mmap threshold, which otherwise rises to the size of freed mmap'd blocks (up to 32 MiB
+on 64-bit), so with the pad alone every block above 128 KiB was mmap'd and unmapped each step.
+Blocks above 32 MiB keep their own mapping and go back to the kernel when freed: serving those
+from the heap too (``M_MMAP_MAX = 0``) was a little faster on a live KagNet run but let a partial
+QA-GNN run grow from 4.3 to 8 GB resident. Measured in `benchmarks/training.py` (``malloc``) and on
+live runs (README, "Speed"). The cost is resident memory: up to ``pad`` above the peak, and freed
+blocks inside the heap stay with the process for reuse (a training loop allocates the same sizes
+every step).
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ import sys
 
 #: ``mallopt`` parameter numbers of glibc (``malloc.h``).
 M_TOP_PAD = -2
-_applied: int | None = None
+M_MMAP_THRESHOLD = -3
+#: glibc's initial mmap threshold, restored by ``malloc_top_pad(0)`` (the dynamic one stays off)
+#: and the largest its dynamic threshold reaches on 64-bit (``DEFAULT_MMAP_THRESHOLD_MAX``).
+_DEFAULT_MMAP_THRESHOLD = 128 * 1024
+MMAP_THRESHOLD = 32 * 2**20
+_applied: tuple[int, bool] | None = None
 
 
 def _glibc():
@@ -39,11 +50,15 @@ def _glibc():
     return libc
 
 
-def malloc_top_pad(megabytes: int) -> int | None:
-    """Set glibc's ``M_TOP_PAD`` to ``megabytes`` MiB for this process.
+def malloc_top_pad(megabytes: int, *, heap_blocks: bool = True) -> int | None:
+    """Set glibc's ``M_TOP_PAD`` to ``megabytes`` MiB for this process and, with a pad, serve
+    blocks up to 32 MiB from the heap (``M_MMAP_THRESHOLD``).
 
     Args:
-        megabytes: the pad; ``0`` for none (glibc's own default is 128 KiB).
+        megabytes: the pad; ``0`` for none (glibc's own default is 128 KiB) and the initial
+            128 KiB mmap threshold back.
+        heap_blocks: with a pad, also raise the mmap threshold to 32 MiB (the default; ``False``
+            only to measure the pad alone).
 
     Returns:
         The pad now in force, in MiB, or ``None`` where it cannot be set (not Linux, not glibc,
@@ -56,10 +71,12 @@ def malloc_top_pad(megabytes: int) -> int | None:
     size = int(megabytes) * 2**20
     if megabytes < 0 or size > 2**31 - 1:
         raise ValueError(f"malloc top pad must be between 0 and 2047 MiB; got {megabytes}")
-    if _applied == megabytes:
-        return _applied
+    setting = (int(megabytes), bool(heap_blocks and megabytes))
+    if _applied == setting:
+        return setting[0]
     libc = _glibc()
     if libc is None or libc.mallopt(M_TOP_PAD, size) != 1:
         return None
-    _applied = int(megabytes)
-    return _applied
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD if setting[1] else _DEFAULT_MMAP_THRESHOLD)
+    _applied = setting
+    return setting[0]

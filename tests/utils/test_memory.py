@@ -1,4 +1,5 @@
-"""kgqa.utils.memory.malloc_top_pad: glibc's M_TOP_PAD, set where it exists, a no-op elsewhere."""
+"""kgqa.utils.memory.malloc_top_pad: glibc's M_TOP_PAD and M_MMAP_THRESHOLD, set where they exist, a
+no-op elsewhere."""
 
 import platform
 import subprocess
@@ -52,6 +53,41 @@ def test_freed_heap_memory_stays_with_the_process_under_the_pad(pad, returned_at
     next step would fault it in again) and keeps it with a 64 MiB pad."""
     out = subprocess.run([sys.executable, "-c", PROBE, str(pad)], check=True, capture_output=True,
                          text=True).stdout.split()
+    assert int(out[0]) == pad
+    assert returned_at_least <= float(out[1]) <= returned_at_most
+
+
+BIG_BLOCK_PROBE = """
+import ctypes, os, sys
+from kgqa.utils.memory import malloc_top_pad
+applied = malloc_top_pad(int(sys.argv[1]), heap_blocks=sys.argv[2] == "1")
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+statm = os.open("/proc/self/statm", os.O_RDONLY)
+page = os.sysconf("SC_PAGE_SIZE")
+def rss_mib():
+    return int(os.pread(statm, 64, 0).split()[1]) * page / 2**20
+keep = libc.malloc(1024)  # something after the block, so it is not at the heap's top
+block = libc.malloc(24 * 2**20)
+after = libc.malloc(1024)
+ctypes.memset(block, 1, 24 * 2**20)
+before = rss_mib()
+libc.free(block)
+print(applied, before - rss_mib())
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="M_MMAP_THRESHOLD is a glibc setting")
+@pytest.mark.parametrize("pad, heap_blocks, returned_at_least, returned_at_most",
+                         [(0, True, 20, 28), (64, False, 20, 28), (64, True, 0, 1)])
+def test_big_blocks_come_from_the_heap_under_the_pad(pad, heap_blocks, returned_at_least,
+                                                     returned_at_most):
+    """A freed 24 MiB block in a fresh process was mmap'd and goes back to the kernel (the next
+    step faults it in again), with the pad alone too (setting it switches off glibc's dynamic mmap
+    threshold); with the pad as the runner sets it, it comes from the heap and stays for reuse."""
+    out = subprocess.run([sys.executable, "-c", BIG_BLOCK_PROBE, str(pad), str(int(heap_blocks))],
+                         check=True, capture_output=True, text=True).stdout.split()
     assert int(out[0]) == pad
     assert returned_at_least <= float(out[1]) <= returned_at_most
 
