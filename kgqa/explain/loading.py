@@ -159,16 +159,13 @@ def load_answerer(model: str | Path | None = None, *,
 
         backbone = Backbone.from_pretrained(backbone_name, freeze="all",
                                             pooling=backbone_cfg.get("pooling") or "first")
-        lm = backbone if regime in ("finetune", "lora") else None
-        if regime == "lora":  # the checkpoint holds the adapters; the rest is the backbone's
-            from kgqa.backbones.lora import add_lora_adapters
+        from kgqa.training.regimes import REGIME_MODULES, get_regime
 
-            backbone.freeze("none")
-            add_lora_adapters(backbone.model, **(backbone_cfg.get("lora") or {}))
-        if regime == "partial":  # the trained top layers are views of this backbone's layers
-            from kgqa.backbones.split import TopLayers, num_lower_layers
-
-            lm = TopLayers(backbone, num_lower_layers(backbone, backbone_cfg.get("train_layers") or 1))
+        if regime not in REGIME_MODULES:
+            raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
+                f"it records regime '{regime}', which this kgqa does not know "
+                f"({', '.join(sorted(REGIME_MODULES))})")))
+        lm = get_regime(regime).checkpoint_lm(backbone, backbone_cfg)
         net = cls(config, lm, node_features=node_table)
     ckpt.load_weights(net)
     net.eval()

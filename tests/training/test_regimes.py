@@ -177,3 +177,27 @@ def test_tracker_is_called_per_step(tmp_path, csqa_fixture, tiny_backbone_dir, m
     assert steps == list(range(1, 7))  # 2 epochs x 3 batches
     assert [s for s, v in logged if "dev/accuracy" in v] == [0, 3, 6]
     assert logged[-1][0] == "finished"
+
+
+def test_each_regime_rebuilds_the_lm_its_checkpoints_were_trained_with(tiny_backbone_dir):
+    """``checkpoint_lm``: what a model of each regime holds when a checkpoint is loaded over a
+    frozen backbone (kgqa.explain.loading), the same modules ``prepare`` handed it in training."""
+    from kgqa.backbones import Backbone
+    from kgqa.backbones.split import TopLayers
+    from kgqa.training.regimes import REGIME_MODULES, get_regime
+
+    def fresh():
+        return Backbone.from_pretrained(str(tiny_backbone_dir), freeze="all")
+
+    assert set(REGIME_MODULES) == {"frozen", "partial", "finetune", "lora"}
+    assert get_regime("frozen").checkpoint_lm(fresh(), {}) is None
+    backbone = fresh()
+    assert get_regime("finetune").checkpoint_lm(backbone, {}) is backbone
+    backbone = fresh()
+    top = get_regime("partial").checkpoint_lm(backbone, {"train_layers": 1})
+    assert isinstance(top, TopLayers)
+    assert top.num_lower == backbone.num_layers - 1
+    backbone = fresh()
+    lora = get_regime("lora").checkpoint_lm(backbone, {"lora": {"r": 2, "alpha": 4.0}})
+    trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)

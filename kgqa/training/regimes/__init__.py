@@ -3,7 +3,9 @@
 A regime turns the experiment's backbone settings and the splits into :class:`RegimeInputs`:
 the module the model holds as its backbone (or none), the per-split inputs of the collator, and
 the model settings it implies. The runner (:mod:`kgqa.training.runner`) calls
-``get_regime(cfg.regime).prepare(...)`` and knows nothing else about regimes.
+``get_regime(cfg.regime).prepare(...)`` and knows nothing else about regimes; loading a checkpoint
+(:func:`kgqa.explain.loading.load_answerer`) calls ``get_regime(regime).checkpoint_lm(backbone,
+backbone_cfg)`` for the LM the model holds.
 
 ========== ============================================================================
 ``frozen``    cached pooled pair states + question/choice sentence vectors; the head and graph
@@ -32,7 +34,8 @@ __all__ = ["REGIME_MODULES", "RegimeInputs", "get_regime"]
 
 
 def get_regime(name: str):
-    """The regime module (with ``prepare(cfg, splits, ...) -> RegimeInputs``) called ``name``."""
+    """The regime module (with ``prepare(cfg, splits, ...) -> RegimeInputs`` and
+    ``checkpoint_lm(backbone, backbone_cfg)``) called ``name``."""
     from kgqa.errors import Errors, KGQAError
 
     if name not in REGIME_MODULES:

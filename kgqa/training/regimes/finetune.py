@@ -25,3 +25,9 @@ def prepare(cfg, splits, *, backbone=None, cache_dir=None, progress=None, accele
                                           pooling=cfg.backbone.pooling)
     return RegimeInputs(backbone=loaded, lm_hidden=loaded.hidden_size,
                         collate={role: {} for role in splits}, tokenized=True)
+
+
+def checkpoint_lm(backbone, backbone_cfg: dict):
+    """The LM a model of this regime holds when its checkpoint is loaded over ``backbone``: the
+    backbone itself (the checkpoint holds all its weights)."""
+    return backbone

@@ -33,3 +33,9 @@ def prepare(cfg, splits, *, backbone=None, cache_dir=None, progress=None, accele
     lm_hidden = next(iter(collate.values()))["lm_states"].shape[-1]
     return RegimeInputs(backbone=None, lm_hidden=lm_hidden, collate=collate,
                         derived={"prior": "cosine"}, info=info)
+
+
+def checkpoint_lm(backbone, backbone_cfg: dict):
+    """The LM a model of this regime holds when its checkpoint is loaded over ``backbone`` (a
+    frozen :class:`~kgqa.backbones.Backbone`): none, the model reads cached states."""
+    return None

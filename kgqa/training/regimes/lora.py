@@ -76,3 +76,15 @@ def prepare(cfg, splits, *, backbone=None, cache_dir=None, progress=None, accele
     return RegimeInputs(backbone=loaded, lm_hidden=loaded.hidden_size,
                         collate={role: {} for role in splits}, tokenized=True,
                         checkpoint_weights="trainable")
+
+
+def checkpoint_lm(backbone, backbone_cfg: dict):
+    """The LM an encoder model of this regime holds when its checkpoint is loaded over
+    ``backbone``: the backbone with the experiment's LoRA adapters added (the checkpoint holds the
+    adapters; the rest comes from the backbone's files). Causal LMs load through
+    :func:`kgqa.llm.answer.load_llm_answerer`."""
+    from kgqa.backbones.lora import add_lora_adapters
+
+    backbone.freeze("none")
+    add_lora_adapters(backbone.model, **(backbone_cfg.get("lora") or {}))
+    return backbone

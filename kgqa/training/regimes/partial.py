@@ -45,3 +45,11 @@ def prepare(cfg, splits, *, backbone=None, cache_dir=None, progress=None, accele
                           "num_lower": num_lower}
     top = TopLayers(loaded, num_lower)
     return RegimeInputs(backbone=top, lm_hidden=loaded.hidden_size, collate=collate, info=info)
+
+
+def checkpoint_lm(backbone, backbone_cfg: dict):
+    """The LM a model of this regime holds when its checkpoint is loaded over ``backbone``: the
+    top ``train_layers`` layers, views of the backbone's own (the checkpoint holds their weights)."""
+    from kgqa.backbones.split import TopLayers, num_lower_layers
+
+    return TopLayers(backbone, num_lower_layers(backbone, backbone_cfg.get("train_layers") or 1))
