@@ -147,7 +147,7 @@ class TrainingConfig(_Strict):
                                    "at the top of the heap when freed, and blocks up to 32 MiB "
                                    "served from the heap, so each step reuses the last step's "
                                    "pages instead of faulting in new ones (kgqa.utils.memory; "
-                                   "0 = glibc's defaults); speed only")
+                                   "0 = glibc's defaults when never set in the process); speed only")
     freeze_lm_steps: int = Field(0, ge=0, description="finetune: keep the backbone fixed for the "
                                  "first N optimizer steps (QA-GNN's LM-freeze phase)")
     freeze_lm_epochs: float = Field(0.0, ge=0, description="finetune: the same in epochs (the "

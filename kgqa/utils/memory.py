@@ -55,8 +55,9 @@ def malloc_top_pad(megabytes: int, *, heap_blocks: bool = True) -> int | None:
     blocks up to 32 MiB from the heap (``M_MMAP_THRESHOLD``).
 
     Args:
-        megabytes: the pad; ``0`` for none (glibc's own default is 128 KiB) and the initial
-            128 KiB mmap threshold back.
+        megabytes: the pad; ``0`` for none: a process that never set one is left untouched
+            (glibc's defaults: a 128 KiB pad, a dynamic mmap threshold), one that did gets a zero
+            pad and the initial 128 KiB mmap threshold back (the dynamic one stays off).
         heap_blocks: with a pad, also raise the mmap threshold to 32 MiB (the default; ``False``
             only to measure the pad alone).
 
@@ -72,10 +73,12 @@ def malloc_top_pad(megabytes: int, *, heap_blocks: bool = True) -> int | None:
     if megabytes < 0 or size > 2**31 - 1:
         raise ValueError(f"malloc top pad must be between 0 and 2047 MiB; got {megabytes}")
     setting = (int(megabytes), bool(heap_blocks and megabytes))
-    if _applied == setting:
-        return setting[0]
     libc = _glibc()
-    if libc is None or libc.mallopt(M_TOP_PAD, size) != 1:
+    if libc is None:
+        return None
+    if _applied == setting or (_applied is None and not megabytes):
+        return setting[0]  # already in force, or glibc's defaults never changed
+    if libc.mallopt(M_TOP_PAD, size) != 1:
         return None
     libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD if setting[1] else _DEFAULT_MMAP_THRESHOLD)
     _applied = setting

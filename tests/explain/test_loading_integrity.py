@@ -55,3 +55,14 @@ def test_damaged_checkpoint_is_refused_before_the_graph_loads(tmp_path, toy_chec
     with pytest.raises(KGQAError, match=r"\[E120\].*qagnn/model.safetensors' is damaged.*Restore "
                                         r"the file from a copy"):
         load_answerer(copy)
+
+
+def test_checkpoint_of_an_unknown_regime_is_refused(tmp_path):
+    copy = shutil.copytree(default_model_dir(), tmp_path / "model")
+    config = json.loads((copy / CONFIG_FILE).read_text())
+    config["regime"] = config["experiment"]["regime"] = "semi"
+    (copy / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(KGQAError, match=r"\[E031\] Checkpoint '.*model' is unusable: it records "
+                                        r"regime 'semi', which this kgqa does not know \(finetune, "
+                                        r"frozen, lora, partial\)"):
+        load_answerer(copy)

@@ -92,6 +92,23 @@ def test_big_blocks_come_from_the_heap_under_the_pad(pad, heap_blocks, returned_
     assert returned_at_least <= float(out[1]) <= returned_at_most
 
 
+@pytest.mark.skipif(not GLIBC, reason="a glibc setting")
+def test_no_pad_leaves_glibcs_dynamic_threshold_alone():
+    """``malloc_top_pad(0)`` in a process that never set a pad changes nothing: glibc's dynamic mmap
+    threshold still rises after the first big block is freed, so the second one of the same size
+    comes from the heap and stays (setting M_TOP_PAD, even to 0, would switch that off)."""
+    probe = BIG_BLOCK_PROBE.replace("print(applied, before - rss_mib())", """
+block = libc.malloc(24 * 2**20)
+ctypes.memset(block, 1, 24 * 2**20)
+before = rss_mib()
+libc.free(block)
+print(applied, before - rss_mib())""")
+    out = subprocess.run([sys.executable, "-c", probe, "0", "1"], check=True, capture_output=True,
+                         text=True).stdout.split()
+    assert int(out[0]) == 0
+    assert float(out[1]) < 1
+
+
 def test_is_a_no_op_without_glibc(monkeypatch):
     monkeypatch.setattr(memory, "_glibc", lambda: None)
     monkeypatch.setattr(memory, "_applied", None)
