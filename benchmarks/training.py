@@ -199,7 +199,7 @@ def _malloc_worker(setting: str, workload: str, steps: int) -> dict:
     pad, heap_blocks = _parse_malloc_setting(setting)
     applied = malloc_top_pad(pad, heap_blocks=heap_blocks)
     torch.set_num_threads(1)
-    step, _ = _malloc_workload(workload)
+    step, what = _malloc_workload(workload)
     times, t0, wall0 = [], os.times(), time.perf_counter()
     for i in range(steps + 1):
         start = time.perf_counter()
@@ -207,7 +207,8 @@ def _malloc_worker(setting: str, workload: str, steps: int) -> dict:
         if i:
             times.append(time.perf_counter() - start)
     t1 = os.times()
-    return {"setting": setting, "workload": workload, "applied": applied, "steps": steps,
+    return {"setting": setting, "workload": workload, "what": what, "applied": applied,
+            "steps": steps,
             "median_step_seconds": round(float(np.median(times)), 4),
             "wall_seconds": round(time.perf_counter() - wall0, 2),
             "user_seconds": round(t1.user - t0.user, 2),
@@ -239,7 +240,7 @@ def malloc_section(steps: int, settings: list[str], workloads: list[str]) -> dic
                 "user_seconds": [r["user_seconds"] for r in mine],
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "applied": mine[0]["applied"]}
         base = by_setting[settings[0]]["median_step_seconds"]
-        out[workload] = {"workload": _malloc_workload(workload)[1] + ", bf16 autocast, AdamW, 1 thread",
+        out[workload] = {"workload": runs[0]["what"] + ", bf16 autocast, AdamW, 1 thread",
                          "by_setting": by_setting, "runs": runs,
                          "speedup": {s: round(base / v["median_step_seconds"], 2)
                                      for s, v in by_setting.items()}}
