@@ -228,16 +228,27 @@ def check_explain_options(options: dict) -> None:
                                                expected="a whole number >= 1", got=ascii(value)))
 
 
-def link_notes(links: "QALinks") -> list[str]:
-    """The linker's reasons, for the reader, when it refused the question or a choice."""
+def link_notes(links: "QALinks", *, graph: bool = True) -> list[str]:
+    """The linker's reasons, for the reader: when it refused the question or a choice and, for a
+    model that reads the graph (``graph``), when it found no concept in one, so the answer has
+    no graph knowledge about that text."""
     notes = []
     if links.question.error:
         notes.append(f"the question was not linked to the graph ({links.question.error}): the answer "
                      "uses no question concept")
+    elif graph and not links.question:
+        notes.append(f"the question links to no concept of the graph{_why(links.question)}: the "
+                     "answer uses no question concept")
     for i, choice in enumerate(links.choices):
         if choice.error:
             notes.append(f"choice {i + 1} was not linked to the graph ({choice.error})")
+        elif graph and not choice:
+            notes.append(f"choice {i + 1} links to no concept of the graph{_why(choice)}")
     return notes
+
+
+def _why(link) -> str:
+    return f" ({link.reason})" if link.reason else ""
 
 
 def _score_duplicates_alike(logits: torch.Tensor, choices: list[list[str]]) -> None:
@@ -429,7 +440,7 @@ class Answerer(LazyLinkerMixin):
 
         start = time.perf_counter()
         batch, links, seconds = self.prepare_batch(questions, choices, ids=ids, labels=labels)
-        notes = [list(n) + link_notes(qa) for n, qa in zip(notes, links)]
+        notes = [list(n) + link_notes(qa, graph=self.uses_graphs) for n, qa in zip(notes, links)]
         t0 = time.perf_counter()
         with (record_layer_attention(self.model) if explain else nullcontext([])) as layers:
             output = self.model(batch)

@@ -107,8 +107,21 @@ def test_control_characters_do_not_drop_the_question(answerers):
     dirty = answerers["qagnn"].answer("What \x01\x02\x03\x04\x05\x06 digs?", CHOICES)
     assert dirty.explanation.question_concepts == clean.explanation.question_concepts == ["dig"]
     np.testing.assert_allclose(dirty.probabilities, clean.probabilities, rtol=1e-5, atol=1e-6)
-    assert dirty.notes == dirty.explanation.notes == ["removed 6 control characters from the question"]
-    assert clean.notes == []
+    ladder = "choice 3 links to no concept of the graph (no concept found)"  # not in the toy graph
+    assert dirty.notes == dirty.explanation.notes == ["removed 6 control characters from the question", ladder]
+    assert clean.notes == [ladder]
+
+
+def test_texts_with_no_concept_are_said_not_silent(answerers):
+    """A question or choice in which the linker finds no concept is answered with a note saying so
+    (a graph model then has no graph knowledge of it); a model that reads only the text has none."""
+    result = answerers["qagnn"].answer("xqzv blorf?", ["shovel", "qwx"])
+    assert result.explanation.question_concepts == []
+    assert result.notes == result.explanation.notes == [
+        "the question links to no concept of the graph (no concept found): the answer uses no question concept",
+        "choice 2 links to no concept of the graph (no concept found)"]
+    assert answerers["qagnn"].answer("What digs?", ["shovel", "hammer"]).notes == []
+    assert answerers["lm"].answer("xqzv blorf?", ["shovel", "qwx"]).notes == []
 
 
 def test_a_refused_question_is_said_not_silent(answerers):
@@ -117,7 +130,8 @@ def test_a_refused_question_is_said_not_silent(answerers):
     assert result.explanation.question_concepts == []
     assert result.notes == result.explanation.notes == [
         "the question was not linked to the graph (text too long: 10,130 characters > max_chars=10,000; "
-        "split it into sentences or passages, or raise max_chars): the answer uses no question concept"]
+        "split it into sentences or passages, or raise max_chars): the answer uses no question concept",
+        "choice 3 links to no concept of the graph (no concept found)"]  # ladder: not in the toy graph
     assert "notes" in result.to_dict() and result.to_dict()["notes"] == result.notes
     russian = answerers["lm"].answer("Что люди используют, чтобы копать землю?", ["большая лопата", "shovel"])
     assert russian.notes[0].startswith("the question was not linked to the graph (not English: ")
@@ -130,7 +144,8 @@ def test_duplicate_choices_are_scored_alike(answerers, name):
     p = result.probabilities
     assert p[0] == p[2] and math.isclose(sum(p), 1.0, rel_tol=1e-6)
     assert result.explanation.probabilities[0] == result.explanation.probabilities[2]
-    assert result.notes == ["choices 1 and 3 are the same answer ('shovel'): they are scored alike"]
+    assert result.notes == ["choices 1 and 3 are the same answer ('shovel'): they are scored alike"] + (
+        ["choice 4 links to no concept of the graph (no concept found)"] if name == "qagnn" else [])  # ladder
     result.label = 2  # the gold answer is the second 'shovel': predicting the first one is right
     result.ranked[0] = dataclasses.replace(result.ranked[0], choice="shovel", index=0)
     assert result.correct is True

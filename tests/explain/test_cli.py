@@ -188,7 +188,10 @@ def test_dataset_batch_survives_odd_questions(tmp_path, toy_checkpoints):
     explanations = {e["id"]: e for e in json.loads((out / "explanations.json").read_text())}
     dup = explanations["dup"]
     assert dup["probabilities"][2] == dup["probabilities"][3]
-    assert dup["notes"] == ["choices 3 and 4 are the same answer ('bar'): they are scored alike"]
+    assert dup["notes"] == [  # the toy graph knows none of these words
+        "choices 3 and 4 are the same answer ('bar'): they are scored alike",
+        "the question links to no concept of the graph (no concept found): the answer uses no question concept",
+        *(f"choice {i} links to no concept of the graph (no concept found)" for i in (1, 2, 3, 4))]
     index = (out / "index.html").read_text()
     assert 'data-questions="3" data-skipped="1"' in index and "skipped: [E140]" in index
     assert f'href="{q1}"' in index and 'href="q_1.html"' in index
