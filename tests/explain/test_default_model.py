@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-from kgqa.explain.loading import default_model_dir, has_default_model, recorded_graph
+from kgqa.explain.loading import (DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_SEED, default_model_dir, has_default_model,
+                                  recorded_graph)
 
 
 def test_default_model_is_shipped():
@@ -24,6 +26,9 @@ def test_default_model_is_small_and_names_its_graph():
     assert (default_model_dir() / "model.safetensors").stat().st_size < 16 * 2**20
     ckpt = Checkpoint.load(default_model_dir())
     assert ckpt.meta["export"]["dtype"] == "float16" and not (default_model_dir() / "optimizer.bin").exists()
+    # the reproduce command that errors print names the run the shipped weights came from
+    assert ckpt.meta["experiment"]["name"] == Path(DEFAULT_MODEL_CONFIG).stem
+    assert ckpt.meta["seed"] == DEFAULT_MODEL_SEED
     assert recorded_graph(ckpt.meta)[1] == KnowledgeGraph.load("default").checksum
 
 
