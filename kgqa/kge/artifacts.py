@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kgqa.errors import Errors, KGQAError
+from kgqa.utils.quantize import dequantize_rows, quantize_rows  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph
@@ -157,19 +158,6 @@ class EntityEmbeddings:
 def embeddings_root(kg: "KnowledgeGraph") -> Path:
     """``<graph.path>/embeddings``: where a graph's trained embeddings live."""
     return Path(kg.path) / "embeddings"
-
-
-def quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(int8 rows, float16 scales)`` with ``table ~ scales[:, None] * rows`` (symmetric, per row)."""
-    table = np.asarray(table, dtype=np.float32)
-    scale = np.abs(table).max(axis=1) / 127.0
-    scale16 = np.maximum(scale, np.finfo(np.float16).tiny).astype(np.float16)
-    rows = np.clip(np.rint(table / scale16.astype(np.float32)[:, None]), -127, 127).astype(np.int8)
-    return rows, scale16
-
-
-def dequantize_rows(rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    return rows.astype(np.float32) * scale.astype(np.float32)[:, None]
 
 
 def save_quantized(embeddings: EntityEmbeddings, directory: str | Path, manifest: dict) -> Path:

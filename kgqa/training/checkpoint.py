@@ -340,10 +340,14 @@ class Checkpoint:
         from safetensors.torch import load_model
 
         path = self.verify(WEIGHTS_FILE)
+        quantized = (self.meta.get("export") or {}).get("dtype") == "int8"
         if self.meta.get("weights", "all") == "trainable":
-            return self._load_trainable(model, path)
+            return self._load_trainable(model, self._read_weights(path))
         try:
-            load_model(model, str(path), strict=strict)
+            if quantized:
+                model.load_state_dict(self._read_weights(path), strict=strict)
+            else:
+                load_model(model, str(path), strict=strict)
         except RuntimeError as exc:
             raise KGQAError(Errors.E031.format(path=self.path, problem=(
                 f"weights do not fit model '{self.model_name}': {str(exc).splitlines()[0]}"))) from None
@@ -352,17 +356,23 @@ class Checkpoint:
                                               f"({load_problem(exc)})") from None
         return model
 
-    def _load_trainable(self, model: torch.nn.Module, path: Path) -> torch.nn.Module:
-        """Load a ``weights: trainable`` file: its tensors must be exactly the model's trainable
-        parameters (names and shapes); everything else stays as the model was built."""
+    def _read_weights(self, path: Path) -> dict[str, torch.Tensor]:
+        """The tensors of ``model.safetensors``, int8 exports dequantised (:mod:`.quantize`)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        from kgqa.training.quantize import dequantize_int8
+
         try:
-            saved = load_file(str(path))
+            return dequantize_int8(load_file(str(path)))
         except (SafetensorError, OSError, ValueError) as exc:
             raise self._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
                                               f"({load_problem(exc)})") from None
+
+    def _load_trainable(self, model: torch.nn.Module, saved: dict[str, torch.Tensor]
+                        ) -> torch.nn.Module:
+        """Load a ``weights: trainable`` file: its tensors must be exactly the model's trainable
+        parameters (names and shapes); everything else stays as the model was built."""
         expected = trainable_state(model)
         missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
         shapes = [f"{name} {tuple(saved[name].shape)} vs {tuple(p.shape)}"
@@ -483,8 +493,10 @@ def export_checkpoint(source: str | Path, destination: str | Path, *,
     RNG or trainer state), e.g. for the shipped default model.
 
     The source is verified first (``[E120]``). With ``dtype`` (``float16`` or ``bfloat16``)
-    floating tensors are stored at that precision, halving the file; loading copies them into
-    the model's float32 parameters (:meth:`Checkpoint.load_weights`). Each file is written
+    floating tensors are stored at that precision, halving the file; ``int8`` stores weight
+    matrices as int8 with a float32 scale per row and the rest as float16
+    (:func:`kgqa.training.quantize.quantize_int8`, about a quarter of float32). Loading copies
+    them into the model's float32 parameters (:meth:`Checkpoint.load_weights`). Each file is written
     atomically, the weights first and ``config.json`` last, recording the new file's sha256 and
     size and ``export`` (source and dtype); other files of ``destination`` (a README) stay.
 
@@ -495,13 +507,20 @@ def export_checkpoint(source: str | Path, destination: str | Path, *,
 
     from kgqa.utils.io import atomic_write_bytes
 
-    dtypes = {None: None, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    from kgqa.training.quantize import dequantize_int8, quantize_int8
+
+    dtypes = {None: None, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": None}
     if dtype not in dtypes:
         raise KGQAError(Errors.E030.format(location="dtype", problem=(
-            f"'{dtype}' is not a storage dtype; use float16, bfloat16 or none")))
+            f"'{dtype}' is not a storage dtype; use float16, bfloat16, int8 or none")))
     ckpt = Checkpoint.load(source)
-    tensors = load_file(str(ckpt.verify(WEIGHTS_FILE)))
-    if dtypes[dtype] is not None:
+    try:  # an int8 export re-exported: start from its dequantised weights
+        tensors = dequantize_int8(load_file(str(ckpt.verify(WEIGHTS_FILE))))
+    except ValueError as exc:
+        raise ckpt._damaged(WEIGHTS_FILE, str(exc)) from None
+    if dtype == "int8":
+        tensors = quantize_int8(tensors)
+    elif dtypes[dtype] is not None:
         tensors = {k: (v.to(dtypes[dtype]) if v.is_floating_point() else v) for k, v in tensors.items()}
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)

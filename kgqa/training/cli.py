@@ -109,7 +109,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help="Folder for the weights-only copy (e.g. "
                                              "kgqa/explain/default_model)."),
         dtype: Optional[str] = typer.Option(None, help="Store floating weights as float16 or "
-                                                       "bfloat16 (half the size)."),
+                                                       "bfloat16 (half the size), or weight "
+                                                       "matrices as int8 with per-row scales "
+                                                       "(about a quarter)."),
     ) -> None:
         """Copy a checkpoint's weights and config (no optimizer or trainer state), for shipping."""
         from kgqa.training.checkpoint import WEIGHTS_FILE, export_checkpoint

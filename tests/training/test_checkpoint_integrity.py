@@ -252,3 +252,32 @@ def test_export_stores_half_precision_weights_that_load_into_the_model(tmp_path)
     (out / "model.safetensors").write_bytes(b"\0" * half)
     with pytest.raises(KGQAError, match="E120"):
         Checkpoint.load(out).load_weights(copy)
+
+
+@pytest.mark.parametrize("weights", ["all", "trainable"])
+def test_int8_export_is_a_quarter_of_float32_and_loads_within_a_quantisation_step(tmp_path, weights):
+    """`kgqa export --dtype int8`: weight matrices int8 with per-row scales, the rest float16;
+    re-exporting the int8 copy as float16 starts from its dequantised weights."""
+    from kgqa.models import build_model
+    from kgqa.training.checkpoint import Checkpoint, export_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("lm", {"lm_hidden_size": 256, "scorer_hidden": 256})
+    src = save_checkpoint(tmp_path / "run", model=model, model_name="lm", model_config=model.config,
+                          weights=weights)
+    export_checkpoint(src, tmp_path / "int8", dtype="int8")
+    full = (src / "model.safetensors").stat().st_size
+    assert (tmp_path / "int8" / "model.safetensors").stat().st_size < 0.3 * full
+    shipped = Checkpoint.load(tmp_path / "int8")
+    assert shipped.meta["export"]["dtype"] == "int8"
+    copy = build_model("lm", {"lm_hidden_size": 256, "scorer_hidden": 256})
+    shipped.load_weights(copy)
+    for (name, a), (_, b) in zip(model.state_dict().items(), copy.state_dict().items()):
+        assert b.dtype == a.dtype == torch.float32, name
+        step = a.abs().amax(dim=-1, keepdim=True) / 127 if a.dim() == 2 else a.abs().max() / 1000
+        assert torch.all((a - b).abs() <= step / 2 + 1e-6), name
+    export_checkpoint(tmp_path / "int8", tmp_path / "half", dtype="float16")
+    again = build_model("lm", {"lm_hidden_size": 256, "scorer_hidden": 256})
+    Checkpoint.load(tmp_path / "half").load_weights(again)
+    for (name, a), (_, b) in zip(copy.state_dict().items(), again.state_dict().items()):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
