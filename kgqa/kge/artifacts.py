@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kgqa.errors import Errors, KGQAError
-from kgqa.utils.quantize import dequantize_rows, quantize_rows  # noqa: F401 (re-exported)
+from kgqa.utils.quantize import dequantize_rows, quantize_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgqa.kg.store import KnowledgeGraph

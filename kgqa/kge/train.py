@@ -36,6 +36,7 @@ import numpy as np
 
 from kgqa.errors import Errors, KGQAError
 from kgqa.kge.artifacts import FORMAT_VERSION, MANIFEST_FILE, EntityEmbeddings, embeddings_root, read_embeddings
+from kgqa.utils.quantize import dequantize_rows, quantize_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -496,7 +497,7 @@ def export_compact(kg: "KnowledgeGraph", embeddings: EntityEmbeddings, directory
         KGQAError: embeddings of another graph (``[E050]``), or of PyKEEN's trainer (``[E015]``:
             only the sparse trainer's scores are re-ranked here).
     """
-    from kgqa.kge.artifacts import dequantize_rows, quantize_rows, save_quantized
+    from kgqa.kge.artifacts import save_quantized
     from kgqa.kge.evaluate import KnownTriples, popularity_baseline, rank_tables
 
     embeddings.check_graph(kg)

@@ -9,9 +9,9 @@ import pytest
 
 from kgqa.errors import KGQAError
 from kgqa.kge import artifacts
-from kgqa.kge.artifacts import (QUANTIZED_FILE, dequantize_rows, find_embeddings, load_embeddings, quantize_rows,
-                                read_embeddings)
+from kgqa.kge.artifacts import QUANTIZED_FILE, find_embeddings, load_embeddings, read_embeddings
 from kgqa.kge.train import KGEConfig, export_compact, train_embeddings
+from kgqa.utils.quantize import dequantize_rows, quantize_rows
 from tests.conftest import build_graph
 
 pytest.importorskip("pykeen")
