@@ -345,7 +345,7 @@ class Checkpoint:
             return self._load_trainable(model, self._read_weights(path))
         try:
             if quantized:
-                model.load_state_dict(self._read_weights(path), strict=strict)
+                model.load_state_dict(_with_tied_names(model, self._read_weights(path)), strict=strict)
             else:
                 load_model(model, str(path), strict=strict)
         except RuntimeError as exc:
@@ -485,6 +485,29 @@ def recover_interrupted_save(directory: str | Path) -> Path | None:
         warn(Warnings.W121.format(path=directory, copy=copy, step=step))
         return directory
     return None
+
+
+def _with_tied_names(model: torch.nn.Module, tensors: dict[str, torch.Tensor]
+                     ) -> dict[str, torch.Tensor]:
+    """``tensors`` plus, for each group of tied names of ``model`` (one storage, offset and shape),
+    the saved tensor of the group under its other names.
+
+    ``safetensors.torch.save_model`` keeps one name per shared storage and ``load_model`` fills the
+    others in; an int8 export loads through ``load_state_dict``, which needs every name.
+    """
+    groups: dict[tuple, list[str]] = {}
+    for name, value in model.state_dict(keep_vars=True).items():
+        if value.device.type == "meta" or value.numel() == 0:
+            continue
+        key = (value.device, value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape))
+        groups.setdefault(key, []).append(name)
+    out = dict(tensors)
+    for names in groups.values():
+        saved = next((name for name in names if name in tensors), None)
+        if saved is not None:
+            for name in names:
+                out.setdefault(name, tensors[saved])
+    return out
 
 
 def export_checkpoint(source: str | Path, destination: str | Path, *,

@@ -281,3 +281,30 @@ def test_int8_export_is_a_quarter_of_float32_and_loads_within_a_quantisation_ste
     Checkpoint.load(tmp_path / "half").load_weights(again)
     for (name, a), (_, b) in zip(copy.state_dict().items(), again.state_dict().items()):
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
+
+
+def test_int8_export_of_a_model_with_tied_weights_loads_and_stays_tied(tmp_path):
+    """save_model stores one name per shared storage; the int8 load fills the other names in."""
+    from kgqa.models import build_model
+    from kgqa.training.checkpoint import Checkpoint, export_checkpoint, save_checkpoint
+
+    kwargs = {"lm_hidden_size": 256, "scorer_hidden": 256, "prior": "cosine", "prior_adapter": 256}
+
+    def tied(seed):
+        torch.manual_seed(seed)
+        model = build_model("lm", kwargs)
+        model.scorer.layers[0].weight = model.prior.adapter.layers[0].weight
+        return model
+
+    model = tied(0)
+    with torch.no_grad():
+        model.prior.adapter.layers[0].weight.normal_()
+    src = save_checkpoint(tmp_path / "run", model=model, model_name="lm", model_config=model.config)
+    export_checkpoint(src, tmp_path / "int8", dtype="int8")
+    copy = tied(1)
+    Checkpoint.load(tmp_path / "int8").load_weights(copy)
+    assert copy.scorer.layers[0].weight is copy.prior.adapter.layers[0].weight
+    a, b = model.scorer.layers[0].weight, copy.scorer.layers[0].weight
+    step = a.abs().amax(dim=-1, keepdim=True) / 127
+    assert torch.all((a - b).abs() <= step / 2 + 1e-6)
+    assert not torch.equal(b, tied(1).scorer.layers[0].weight)
