@@ -148,9 +148,10 @@ class TrainingConfig(_Strict):
                                    "served from the heap, so each step reuses the last step's "
                                    "pages instead of faulting in new ones (kgqa.utils.memory; "
                                    "0 = glibc's defaults when never set in the process); speed only")
-    freeze_lm_steps: int = Field(0, ge=0, description="finetune: keep the backbone fixed for the "
-                                 "first N optimizer steps (QA-GNN's LM-freeze phase)")
-    freeze_lm_epochs: float = Field(0.0, ge=0, description="finetune: the same in epochs (the "
+    freeze_lm_steps: int = Field(0, ge=0, description="finetune and partial: keep the trained "
+                                 "backbone layers fixed for the first N optimizer steps "
+                                 "(QA-GNN's LM-freeze phase)")
+    freeze_lm_epochs: float = Field(0.0, ge=0, description="the same in epochs (the "
                                     "larger of the two counts)")
     eval_at_start: bool = Field(True, description="evaluate once before the first step: the "
                                 "starting point (the zero-shot baseline for frozen models) is then "
