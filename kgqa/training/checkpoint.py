@@ -336,24 +336,14 @@ class Checkpoint:
             KGQAError: ``[E120]`` for a damaged or unreadable file; ``[E031]`` on missing or
                 unexpected keys / shape mismatches.
         """
-        from safetensors import SafetensorError
-        from safetensors.torch import load_model
-
-        path = self.verify(WEIGHTS_FILE)
-        quantized = (self.meta.get("export") or {}).get("dtype") == "int8"
+        tensors = self._read_weights(self.verify(WEIGHTS_FILE))
         if self.meta.get("weights", "all") == "trainable":
-            return self._load_trainable(model, self._read_weights(path))
+            return self._load_trainable(model, tensors)
         try:
-            if quantized:
-                model.load_state_dict(_with_tied_names(model, self._read_weights(path)), strict=strict)
-            else:
-                load_model(model, str(path), strict=strict)
+            model.load_state_dict(_with_tied_names(model, tensors), strict=strict)
         except RuntimeError as exc:
             raise KGQAError(Errors.E031.format(path=self.path, problem=(
                 f"weights do not fit model '{self.model_name}': {str(exc).splitlines()[0]}"))) from None
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise self._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
-                                              f"({load_problem(exc)})") from None
         return model
 
     def _read_weights(self, path: Path) -> dict[str, torch.Tensor]:
@@ -492,8 +482,9 @@ def _with_tied_names(model: torch.nn.Module, tensors: dict[str, torch.Tensor]
     """``tensors`` plus, for each group of tied names of ``model`` (one storage, offset and shape),
     the saved tensor of the group under its other names.
 
-    ``safetensors.torch.save_model`` keeps one name per shared storage and ``load_model`` fills the
-    others in; an int8 export loads through ``load_state_dict``, which needs every name.
+    ``safetensors.torch.save_model`` keeps one name per shared storage (``load_model`` would fill
+    the others in); every checkpoint, int8 exports included, loads through ``load_state_dict``,
+    which needs every name.
     """
     groups: dict[tuple, list[str]] = {}
     for name, value in model.state_dict(keep_vars=True).items():
