@@ -308,3 +308,35 @@ def test_int8_export_of_a_model_with_tied_weights_loads_and_stays_tied(tmp_path)
     step = a.abs().amax(dim=-1, keepdim=True) / 127
     assert torch.all((a - b).abs() <= step / 2 + 1e-6)
     assert not torch.equal(b, tied(1).scorer.layers[0].weight)
+
+
+def test_trainable_only_checkpoint_of_a_model_with_tied_trainable_weights_round_trips(tmp_path):
+    """``weights: trainable`` saves a tied parameter once (named_parameters lists one name per
+    Parameter) and loading it restores both places; frozen weights stay as the copy was built."""
+    from kgqa.models import build_model
+    from kgqa.training.checkpoint import Checkpoint, save_checkpoint
+    from safetensors.torch import load_file
+
+    kwargs = {"lm_hidden_size": 256, "scorer_hidden": 256, "prior": "cosine", "prior_adapter": 256}
+
+    def tied(seed):
+        torch.manual_seed(seed)
+        model = build_model("lm", kwargs)
+        model.scorer.layers[0].weight = model.prior.adapter.layers[0].weight
+        model.prior.log_scale.requires_grad_(False)  # a frozen parameter: not in the file
+        return model
+
+    model = tied(0)
+    with torch.no_grad():
+        model.prior.adapter.layers[0].weight.normal_()
+        model.prior.log_scale.fill_(0.5)
+    src = save_checkpoint(tmp_path / "run", model=model, model_name="lm", model_config=model.config,
+                          weights="trainable")
+    names = set(load_file(str(src / "model.safetensors")))
+    assert "prior.log_scale" not in names
+    assert len({"scorer.layers.0.weight", "prior.adapter.layers.0.weight"} & names) == 1
+    copy = tied(1)
+    Checkpoint.load(src).load_weights(copy)
+    assert copy.scorer.layers[0].weight is copy.prior.adapter.layers[0].weight
+    assert torch.equal(copy.scorer.layers[0].weight, model.scorer.layers[0].weight)
+    assert copy.prior.log_scale.item() == tied(1).prior.log_scale.item() != 0.5
