@@ -173,7 +173,8 @@ def _split_header(role: str, split: str | None) -> str:
 
 #: Settings that may differ between a run and its config without making it another experiment:
 #: neither staleness (:func:`is_stale`) nor resuming (``kgqa.training.runner``) looks at them.
-_RUN_ONLY = {("seeds",), ("description",), ("reported",), ("training", "max_minutes"),
+#: ``baseline`` only says which row the results table compares with.
+_RUN_ONLY = {("seeds",), ("description",), ("reported",), ("baseline",), ("training", "max_minutes"),
              ("training", "torch_threads"), ("training", "malloc_top_pad_mb")}
 
 
