@@ -66,7 +66,8 @@ def test_results_table_from_two_fake_results():
     assert ("| csqa_lm_frozen_minilm | lm | frozen | minilm | 0,1 | 51.00 ± 1.41 | 42.00 ± 2.83 "
             "| — | 2.0 | 73.07 | 68.69 | Yasunaga et al. 2021, Table 2 (roberta-large, finetune) |"
             ) == rows["csqa_lm_frozen_minilm"]
-    assert "| 0 | 55.00 | 47.00 | +5.00 | 6.0 | — | — | — |" in rows["csqa_qagnn_frozen_minilm"]
+    # Δ over the seeds both rows ran: QA-GNN seed 0 (47) against LM-only seed 0 (40)
+    assert "| 0 | 55.00 | 47.00 | +7.00 | 6.0 | — | — | — |" in rows["csqa_qagnn_frozen_minilm"]
     assert "| — | — | — | — | — | — | — | — |" in rows["csqa_rgcn_frozen_minilm"]
     assert "Runs: 3; devices: cpu (2 cores); git commits: abcdef1234." in text
     assert math.isclose(float(rows["csqa_qagnn_frozen_minilm"].split(" | ")[5]), 55.0)
@@ -134,6 +135,24 @@ def test_versus_lm_cell_has_spread_interval_and_p_value():
     low = float(cell.split("[")[1].split(",")[0])
     p = cell.rsplit("p ", 1)[1]
     assert low > 0 and (p == "< 0.001" or float(p) < 0.05), cell
+
+
+def test_versus_cell_compares_only_the_seeds_both_rows_ran():
+    # the baseline ran seeds 0-2, the graph row 0-1; the baseline's seed 2 (far better) must not
+    # enter the difference, its spread or the bootstrap
+    lm = [_run("csqa_lm_partial_minilm", "lm", s, 0.42, acc, regime="partial")
+          for s, acc in ((0, 0.40), (1, 0.42), (2, 0.60))]
+    graph = [_run("csqa_qagnn_partial_minilm", "qagnn", s, 0.45, acc, regime="partial")
+             for s, acc in ((0, 0.45), (1, 0.46))]
+    for run, correct in zip(lm + graph, ("1" * 40 + "0" * 60, "1" * 42 + "0" * 58, "1" * 60 + "0" * 40,
+                                         "1" * 45 + "0" * 55, "1" * 46 + "0" * 54)):
+        run.metrics["ih_test"]["correct"] = correct
+    text = render_results_markdown(lm + graph)
+    row = next(line for line in text.splitlines() if line.startswith("| csqa_qagnn"))
+    cell = row.split(" | ")[7]
+    assert cell.startswith("+4.50 ± 0.71; 95% [+"), cell  # (45 + 46)/2 - (40 + 42)/2
+    lm_row = next(line for line in text.splitlines() if line.startswith("| csqa_lm"))
+    assert "| 0,1,2 |" in lm_row and "| 47.33 ± 11.02 |" in lm_row  # the row itself keeps every seed
 
 
 def test_a_named_baseline_replaces_the_lm_row_in_the_delta_column():
