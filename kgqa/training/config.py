@@ -23,6 +23,17 @@ numbers must be finite; ``model.kwargs`` must fit the model's config dataclass i
 range) and an error names the file, the line and the dotted key: ``[E030] Experiment config
 experiments/x.yaml:14 (training.lm_lr): Input should be greater than 0``. Graph settings a model
 will not use are a ``[W120]`` warning.
+
+A config can extend another one and state only what differs (``extends:`` a path relative to
+its own file; mappings merge key by key, any other value, lists included, replaces the parent's;
+the child must give its own ``name``, so two experiments never share a run folder)::
+
+    extends: csqa_qagnn_partial4_minilm.yaml
+    name: csqa_qagnn_lmfreeze_partial4_minilm
+    training: {freeze_lm_epochs: 0.5}
+
+The merged config is what runs and what ``results.json`` records; an error in an inherited key
+names the file and line that set it.
 """
 
 from __future__ import annotations
@@ -240,6 +251,44 @@ def _yaml_line(root, loc: tuple) -> int | None:
     return line
 
 
+def _defines(root, loc: tuple) -> bool:
+    """Whether the YAML document ``root`` sets the key path ``loc`` itself."""
+    import yaml
+
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((value for key, value in node.value if key.value == str(part)), None)
+            if node is None:
+                return False
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return False
+    return True
+
+
+class _Layers:
+    """The files of a config that ``extends:`` others, the extending one first, each with its
+    YAML node tree: an error points at the file that set the key."""
+
+    def __init__(self, layers: list[tuple[str, Any]]):
+        self.layers = layers
+
+    def where(self, loc: tuple) -> str:
+        source, root = next(((source, root) for source, root in self.layers
+                             if loc and root is not None and _defines(root, loc)), self.layers[0])
+        return _where(source, root, loc)
+
+
+def _where(source: str, root, loc: tuple) -> str:
+    """``file:line`` of the key ``loc`` (``root``: a YAML node tree, :class:`_Layers` or None)."""
+    if isinstance(root, _Layers):
+        return root.where(loc)
+    line = _yaml_line(root, loc) if root is not None else None
+    return f"{source}:{line}" if line else source
+
+
 def _format_errors(exc: ValidationError, source: str, root=None) -> KGQAError:
     problems = []
     for err in exc.errors():
@@ -252,8 +301,7 @@ def _format_errors(exc: ValidationError, source: str, root=None) -> KGQAError:
             message = "unknown key (check the spelling; see kgqa/training/config.py for the schema)"
         elif err["type"] == "missing":
             message = "required key is missing"
-        line = _yaml_line(root, loc) if root is not None else None
-        where = f"{source}:{line}" if line else source
+        where = _where(source, root, loc)
         if problems and problems[-1][0] == where and problems[-1][1].startswith(f"({key}): "):
             problems[-1] = (where, f"{problems[-1][1]}, or {message[0].lower()}{message[1:]}")
             continue  # one union-typed key failing each member: one message
@@ -284,7 +332,7 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>", yaml_root=No
 
 
 def load_config(path: str | Path, *, check_model: bool = True) -> ExperimentConfig:
-    """Read and validate an experiment YAML file.
+    """Read and validate an experiment YAML file (merged with the files it ``extends:``).
 
     Args:
         path: the ``.yaml`` file.
@@ -292,28 +340,79 @@ def load_config(path: str | Path, *, check_model: bool = True) -> ExperimentConf
             ``model.kwargs`` is a field of that model's config dataclass (imports the model).
 
     Raises:
-        KGQAError: ``[E030]`` with ``file:line (key): problem``; ``[E016]`` if the file is missing.
+        KGQAError: ``[E030]`` with ``file:line (key): problem`` (the file that set the key);
+            ``[E016]`` if the file is missing.
     """
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise KGQAError(Errors.E016.format(path=path, hint="Pass an experiment .yaml file "
                                                            "(see experiments/)."))
+    data, layers = _read_extending(path, ())
+    roots = _Layers(layers) if len(layers) > 1 else layers[0][1]
+    config = parse_config(data, source=str(path), yaml_root=roots)
+    if check_model:
+        check_model_kwargs(config, source=str(path), yaml_root=roots)
+    return config
+
+
+def _read_yaml(path: Path):
+    """The decoded mapping and the node tree (for line numbers) of one YAML file."""
+    import yaml
+
     text = path.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise KGQAError(Errors.E030.format(location=where, problem=f"not valid YAML: "
                                                                    f"{getattr(exc, 'problem', exc)}")
                         ) from None
-    config = parse_config(data, source=str(path), yaml_root=root)
-    if check_model:
-        check_model_kwargs(config, source=str(path), yaml_root=root)
-    return config
+
+
+def _merged(base: dict, override: dict) -> dict:
+    """``override`` over ``base``: mappings merge key by key, any other value replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_extending(path: Path, chain: tuple[Path, ...]) -> tuple[Any, list[tuple[str, Any]]]:
+    """The mapping of ``path`` merged over the configs it ``extends:`` (recursively), and the
+    (file, node tree) layers, ``path`` first."""
+    data, root = _read_yaml(path)
+    layers = [(str(path), root)]
+    if not isinstance(data, dict) or "extends" not in data:
+        return data, layers
+    data = dict(data)
+    parent_name = data.pop("extends")
+    here = _where(str(path), root, ("extends",))
+    if not isinstance(parent_name, str) or not parent_name.strip():
+        raise KGQAError(Errors.E030.format(location=here, problem=(
+            f"(extends): must be the path of another config, relative to this file; got "
+            f"{parent_name!r}")))
+    parent = (path.parent / parent_name).resolve()
+    if parent == path.resolve() or parent in chain:
+        raise KGQAError(Errors.E030.format(location=here, problem=(
+            f"(extends): {parent_name} extends this file again (a cycle: "
+            f"{' -> '.join(p.name for p in (*chain, path.resolve(), parent))})")))
+    if not parent.is_file():
+        raise KGQAError(Errors.E030.format(location=here, problem=(
+            f"(extends): {parent} does not exist (the path is relative to this file's folder)")))
+    base, parent_layers = _read_extending(parent, (*chain, path.resolve()))
+    if not isinstance(base, dict):
+        raise KGQAError(Errors.E030.format(location=str(parent), problem=(
+            f"the file must hold a mapping of keys (name, regime, model, ...), got "
+            f"{type(base).__name__}")))
+    if "name" not in data:
+        raise KGQAError(Errors.E030.format(location=str(path), problem=(
+            f"(name): a config that extends another needs its own name (else both would write "
+            f"to experiments/runs/{base.get('name')}/)")))
+    return _merged(base, data), layers + parent_layers
 
 
 def check_model_kwargs(config: ExperimentConfig, *, source: str = "<config>", yaml_root=None) -> None:
@@ -436,12 +535,10 @@ def _warn_unused_graph(config: ExperimentConfig, cls, source: str, yaml_root) ->
                                                    ("backend", graph.backend != "process")) if unused]
         reads = "reads no retrieved subgraphs (only the graph's name is used)"
     if keys:
-        line = _yaml_line(yaml_root, tuple(keys[0].split("."))) if yaml_root is not None else None
-        warn(Warnings.W120.format(location=f"{source}:{line}" if line else source,
+        warn(Warnings.W120.format(location=_where(source, yaml_root, tuple(keys[0].split("."))),
                                   keys=", ".join(keys), model=config.model.name, reads=reads))
 
 
 def _raise_at(source: str, root, loc: tuple, problem: str):
-    line = _yaml_line(root, loc) if root is not None else None
-    where = f"{source}:{line}" if line else source
+    where = _where(source, root, loc)
     raise KGQAError(Errors.E030.format(location=where, problem=f"({'.'.join(loc)}): {problem}"))

@@ -142,3 +142,59 @@ def test_every_shipped_experiment_config_is_valid():
     names = [load_config(p).name for p in configs]
     assert len(set(names)) == len(names)
     assert all(p.stem == name for p, name in zip(configs, names))
+
+
+# ---------------------------------------------------------------------- extends
+def test_extends_merges_mappings_and_replaces_other_values(tmp_path):
+    (tmp_path / "base.yaml").write_text(GOOD)
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.yaml"
+    child.write_text("extends: ../base.yaml\nname: csqa_lm_frozen_tiny_freeze\nseeds: [4]\n"
+                     "model: {kwargs: {dropout: 0.1}}\ntraining: {freeze_lm_epochs: 0.5}\n")
+    base, cfg = load_config(tmp_path / "base.yaml"), load_config(child)
+    assert cfg.name == "csqa_lm_frozen_tiny_freeze" and cfg.seeds == [4]   # replaced
+    assert cfg.model.name == "lm" and cfg.model.kwargs == {"dropout": 0.1}
+    assert cfg.training.freeze_lm_epochs == 0.5
+    assert (cfg.training.epochs, cfg.training.lr) == (3, 1.0e-3)          # inherited, merged
+    assert cfg.reported == base.reported
+    # the merged config is a plain config: nothing but the changed keys differs from the parent
+    a, b = base.to_dict(), cfg.to_dict()
+    changed = {k for k in a if a[k] != b[k]}
+    assert changed == {"name", "seeds", "model", "training"}
+    assert {k for k in a["training"] if a["training"][k] != b["training"][k]} == {"freeze_lm_epochs"}
+
+
+def test_extends_chains_and_errors_name_the_file_that_set_the_key(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD.replace("  epochs: 3", "  epochs: 0"))   # line 12
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\nname: b\ntraining: {lr: 2.0e-3}\n")
+    (tmp_path / "c.yaml").write_text("extends: b.yaml\nname: c\n\ntraining:\n  lm_lr: -1\n")
+    with pytest.raises(KGQAError) as info:
+        load_config(tmp_path / "c.yaml")
+    text = str(info.value)
+    assert f"{tmp_path / 'c.yaml'}:5: (training.lm_lr)" in text      # set by the child
+    assert f"{tmp_path / 'a.yaml'}:12 (training.epochs)" in text     # inherited from the grandparent
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "c.yaml").write_text("extends: b.yaml\nname: c\nmodel: {kwargs: {hidden: 3}}\n")
+    with pytest.raises(KGQAError, match=rf"{tmp_path / 'c.yaml'}:3: \(model.kwargs.hidden\): "
+                                        r"'hidden' is not a setting of model 'lm'"):
+        load_config(tmp_path / "c.yaml")
+    (tmp_path / "c.yaml").write_text("extends: b.yaml\nname: c\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert (cfg.name, cfg.training.lr, cfg.training.epochs) == ("c", 2.0e-3, 3)
+
+
+@pytest.mark.parametrize("files, problem", [
+    ({"c.yaml": "extends: missing.yaml\nname: c\n"}, r"c.yaml:1: \(extends\): .*missing.yaml does not exist"),
+    ({"c.yaml": "name: c\nextends: [a.yaml]\n"}, r"c.yaml:2: \(extends\): must be the path"),
+    ({"c.yaml": "extends: c.yaml\nname: c\n"}, r"c.yaml:1: \(extends\): c.yaml extends this file again"),
+    ({"c.yaml": "extends: d.yaml\nname: c\n", "d.yaml": "extends: c.yaml\nname: d\n"},
+     r"d.yaml:1: \(extends\): c.yaml extends this file again \(a cycle: c.yaml -> d.yaml -> c.yaml\)"),
+    ({"c.yaml": "extends: d.yaml\n", "d.yaml": GOOD},
+     r"c.yaml: \(name\): a config that extends another needs its own name .*runs/csqa_lm_frozen_tiny/"),
+    ({"c.yaml": "extends: d.yaml\nname: c\n", "d.yaml": "- a\n- list\n"}, r"d.yaml: the file must hold a mapping"),
+])
+def test_extends_errors(tmp_path, files, problem):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(KGQAError, match=r"\[E030\] Experiment config .*" + problem):
+        load_config(tmp_path / "c.yaml")
