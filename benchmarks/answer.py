@@ -64,18 +64,18 @@ def stand_in_checkpoint(name: str, folder: Path) -> Path:
     """A random-weight frozen checkpoint of the default model's architecture (or of
     ``name`` with that config's settings), recorded for the default graph."""
     import torch
-    import yaml
 
     from kgqa.kg.store import KnowledgeGraph
     from kgqa.models import build_model
     from kgqa.training.checkpoint import save_checkpoint
+    from kgqa.training.config import load_config
 
     from kgqa.explain.loading import DEFAULT_MODEL_CONFIG
 
-    experiment = yaml.safe_load((ROOT / DEFAULT_MODEL_CONFIG).read_text())
+    experiment = load_config(ROOT / DEFAULT_MODEL_CONFIG, check_model=False).to_dict()  # extends: merged
     experiment["regime"] = "frozen"  # a stand-in head: no trained top layers to stand in for
     if name != experiment["model"]["name"]:
-        other = yaml.safe_load((ROOT / "experiments" / f"csqa_{name}_frozen_minilm.yaml").read_text())
+        other = load_config(ROOT / "experiments" / f"csqa_{name}_frozen_minilm.yaml", check_model=False).to_dict()
         experiment["model"] = other["model"]
     kg = KnowledgeGraph.load("default")
     torch.manual_seed(0)
