@@ -230,42 +230,29 @@ class ExperimentConfig(_Strict):
 
 
 # ---------------------------------------------------------------------- loading
-def _yaml_line(root, loc: tuple) -> int | None:
-    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+def _walk(root, loc: tuple) -> tuple[int | None, bool]:
+    """Follow the key path ``loc`` down the YAML node tree ``root``: the 1-based line of the node
+    at ``loc`` (or of its deepest existing parent), and whether the document sets ``loc`` itself."""
     import yaml
 
     node, line = root, None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(part):
-                    line, node = key.start_mark.line + 1, value
-                    break
-            else:
-                return line if line is not None else (node.start_mark.line + 1)
+            found = next(((key, value) for key, value in node.value if key.value == str(part)), None)
+            if found is None:
+                return (line if line is not None else node.start_mark.line + 1), False
+            line, node = found[0].start_mark.line + 1, found[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
-            break
-    return line
+            return line, False
+    return line, True
 
 
-def _defines(root, loc: tuple) -> bool:
-    """Whether the YAML document ``root`` sets the key path ``loc`` itself."""
-    import yaml
-
-    node = root
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((value for key, value in node.value if key.value == str(part)), None)
-            if node is None:
-                return False
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            return False
-    return True
+def _yaml_line(root, loc: tuple) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+    return _walk(root, loc)[0]
 
 
 class _Layers:
@@ -277,7 +264,7 @@ class _Layers:
 
     def where(self, loc: tuple) -> str:
         source, root = next(((source, root) for source, root in self.layers
-                             if loc and root is not None and _defines(root, loc)), self.layers[0])
+                             if loc and root is not None and _walk(root, loc)[1]), self.layers[0])
         return _where(source, root, loc)
 
 
@@ -348,7 +335,7 @@ def load_config(path: str | Path, *, check_model: bool = True) -> ExperimentConf
         raise KGQAError(Errors.E016.format(path=path, hint="Pass an experiment .yaml file "
                                                            "(see experiments/)."))
     data, layers = _read_extending(path, ())
-    roots = _Layers(layers) if len(layers) > 1 else layers[0][1]
+    roots = _Layers(layers)
     config = parse_config(data, source=str(path), yaml_root=roots)
     if check_model:
         check_model_kwargs(config, source=str(path), yaml_root=roots)
