@@ -336,7 +336,7 @@ class Checkpoint:
             KGQAError: ``[E120]`` for a damaged or unreadable file; ``[E031]`` on missing or
                 unexpected keys / shape mismatches.
         """
-        tensors = self._read_weights(self.verify(WEIGHTS_FILE))
+        tensors = self._read_weights(self.verify(WEIGHTS_FILE), model)
         if self.meta.get("weights", "all") == "trainable":
             return self._load_trainable(model, tensors)
         try:
@@ -346,18 +346,40 @@ class Checkpoint:
                 f"weights do not fit model '{self.model_name}': {str(exc).splitlines()[0]}"))) from None
         return model
 
-    def _read_weights(self, path: Path) -> dict[str, torch.Tensor]:
-        """The tensors of ``model.safetensors``, int8 exports dequantised (:mod:`.quantize`)."""
+    def _read_weights(self, path: Path, model: torch.nn.Module | None = None
+                      ) -> dict[str, torch.Tensor]:
+        """The tensors of ``model.safetensors``, int8 exports dequantised (:mod:`.quantize`);
+        matrices stored as differences are added to ``model``'s weights of the same name, after
+        checking those are the ones the export took them from (``export.delta_base``)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from kgqa.training.quantize import dequantize_int8
+        from kgqa.training.quantize import base_digest, delta_names, dequantize_int8
 
         try:
-            return dequantize_int8(load_file(str(path)))
-        except (SafetensorError, OSError, ValueError) as exc:
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError) as exc:
             raise self._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
                                               f"({load_problem(exc)})") from None
+        base = None
+        names = delta_names(tensors)
+        if names:
+            recorded = ((self.meta.get("export") or {}).get("delta_base") or {})
+            if model is None or not recorded.get("sha256"):
+                raise self._damaged(WEIGHTS_FILE, "it stores int8 differences from base weights "
+                                                  "but config.json records no base to add them to")
+            base = {name: value for name, value in model.state_dict().items() if name in names}
+            missing = sorted(set(names) - set(base))
+            if missing or base_digest(base, names) != recorded["sha256"]:
+                raise KGQAError(Errors.E031.format(path=self.path, problem=(
+                    f"its int8 weights are differences from {recorded.get('source', 'base weights')}, "
+                    f"and the model built here holds other weights "
+                    f"({'no ' + missing[0] if missing else 'sha256 differs'}): load it with the "
+                    f"backbone package it was exported with, or export the float32 checkpoint again")))
+        try:
+            return dequantize_int8(tensors, base=base)
+        except ValueError as exc:
+            raise self._damaged(WEIGHTS_FILE, str(exc)) from None
 
     def _load_trainable(self, model: torch.nn.Module, saved: dict[str, torch.Tensor]
                         ) -> torch.nn.Module:
@@ -502,7 +524,9 @@ def _with_tied_names(model: torch.nn.Module, tensors: dict[str, torch.Tensor]
 
 
 def export_checkpoint(source: str | Path, destination: str | Path, *,
-                      dtype: str | None = None) -> Path:
+                      dtype: str | None = None,
+                      base: dict[str, torch.Tensor] | None = None,
+                      base_source: str = "base weights", delta: bool = True) -> Path:
     """A weights-only copy of a checkpoint (``model.safetensors`` + ``config.json``; no optimizer,
     RNG or trainer state), e.g. for the shipped default model.
 
@@ -514,6 +538,15 @@ def export_checkpoint(source: str | Path, destination: str | Path, *,
     atomically, the weights first and ``config.json`` last, recording the new file's sha256 and
     size and ``export`` (source and dtype); other files of ``destination`` (a README) stay.
 
+    Args:
+        base: the weights the loading model is built with (name -> tensor, e.g.
+            :func:`kgqa.training.regimes.pretrained_weights`). With ``int8``, the matrices found
+            there are stored as int8 differences from them, a finer step at the same size;
+            ``export.delta_base`` records ``base_source`` and their sha256, checked at load.
+            Also needed to re-export such an export.
+        delta: ``False`` keeps ``int8`` matrices absolute even with a ``base`` (which then only
+            serves to read a source that stores differences).
+
     Raises:
         KGQAError: ``[E120]`` for a damaged source, ``[E030]`` for another ``dtype``.
     """
@@ -521,19 +554,25 @@ def export_checkpoint(source: str | Path, destination: str | Path, *,
 
     from kgqa.utils.io import atomic_write_bytes
 
-    from kgqa.training.quantize import dequantize_int8, quantize_int8
+    from kgqa.training.quantize import base_digest, delta_names, dequantize_int8, quantize_int8
 
     dtypes = {None: None, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": None}
     if dtype not in dtypes:
         raise KGQAError(Errors.E030.format(location="dtype", problem=(
             f"'{dtype}' is not a storage dtype; use float16, bfloat16, int8 or none")))
     ckpt = Checkpoint.load(source)
+    stored = load_file(str(ckpt.verify(WEIGHTS_FILE)))
+    if delta_names(stored) and base is None:
+        recorded = (ckpt.meta.get("export") or {}).get("delta_base") or {}
+        raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
+            f"it stores int8 differences from {recorded.get('source', 'base weights')}; "
+            f"exporting it again needs those weights (`kgqa export` loads them)")))
     try:  # an int8 export re-exported: start from its dequantised weights
-        tensors = dequantize_int8(load_file(str(ckpt.verify(WEIGHTS_FILE))))
+        tensors = dequantize_int8(stored, base=base)
     except ValueError as exc:
         raise ckpt._damaged(WEIGHTS_FILE, str(exc)) from None
     if dtype == "int8":
-        tensors = quantize_int8(tensors)
+        tensors = quantize_int8(tensors, base=base if delta else None)
     elif dtypes[dtype] is not None:
         tensors = {k: (v.to(dtypes[dtype]) if v.is_floating_point() else v) for k, v in tensors.items()}
     destination = Path(destination)
@@ -541,6 +580,10 @@ def export_checkpoint(source: str | Path, destination: str | Path, *,
     atomic_write_bytes(destination / WEIGHTS_FILE, save(tensors, metadata={"format": "pt"}))
     meta = dict(ckpt.meta)
     meta["export"] = {"from": str(source), "dtype": dtype or "as trained"}
+    names = delta_names(tensors)
+    if names:
+        meta["export"]["delta_base"] = {"source": base_source, "matrices": len(names),
+                                        "sha256": base_digest(base, names)}
     meta["files"] = {WEIGHTS_FILE: {"sha256": sha256_file(destination / WEIGHTS_FILE),
                                     "bytes": (destination / WEIGHTS_FILE).stat().st_size}}
     atomic_write_json(destination / CONFIG_FILE, meta)

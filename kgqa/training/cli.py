@@ -112,12 +112,30 @@ def register(app: typer.Typer) -> None:
                                                        "bfloat16 (half the size), or weight "
                                                        "matrices as int8 with per-row scales "
                                                        "(about a quarter)."),
+        delta: bool = typer.Option(True, "--delta/--no-delta",
+                                   help="With int8: store the pretrained backbone's matrices as "
+                                        "int8 differences from the packaged weights (a finer "
+                                        "step at the same size; loading needs that package)."),
     ) -> None:
         """Copy a checkpoint's weights and config (no optimizer or trainer state), for shipping."""
-        from kgqa.training.checkpoint import WEIGHTS_FILE, export_checkpoint
+        from kgqa.training.checkpoint import WEIGHTS_FILE, Checkpoint, export_checkpoint
+        from kgqa.training.quantize import delta_names
 
         try:
-            path = export_checkpoint(checkpoint, out, dtype=dtype)
+            base, source = None, "base weights"
+            ckpt = Checkpoint.load(checkpoint)
+            from safetensors import safe_open
+
+            with safe_open(str(ckpt.verify(WEIGHTS_FILE)), "pt") as stored:
+                has_deltas = bool(delta_names(dict.fromkeys(stored.keys())))
+            if (dtype == "int8" and delta) or has_deltas:  # a delta export re-exported needs it too
+                from kgqa.training.regimes import pretrained_weights
+
+                found = pretrained_weights(ckpt.meta)
+                if found is not None:
+                    base, source = found
+            path = export_checkpoint(checkpoint, out, dtype=dtype, base=base, base_source=source,
+                                     delta=delta)
         except KGQAError as exc:
             fail(exc)
         size = (path / WEIGHTS_FILE).stat().st_size / 1e6

@@ -26,6 +26,9 @@ def test_default_model_is_small_and_names_its_graph():
     assert (default_model_dir() / "model.safetensors").stat().st_size < 12 * 2**20
     ckpt = Checkpoint.load(default_model_dir())
     assert ckpt.meta["export"]["dtype"] == "int8" and not (default_model_dir() / "optimizer.bin").exists()
+    # MiniLM's 36 layer matrices as int8 differences from the packaged weights, checked at load
+    assert ckpt.meta["export"]["delta_base"]["matrices"] == 36
+    assert "minilm" in ckpt.meta["export"]["delta_base"]["source"]
     # the reproduce command that errors print names the run the shipped weights came from
     assert ckpt.meta["experiment"]["name"] == Path(DEFAULT_MODEL_CONFIG).stem
     assert ckpt.meta["seed"] == DEFAULT_MODEL_SEED

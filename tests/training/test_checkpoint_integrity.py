@@ -283,6 +283,54 @@ def test_int8_export_is_a_quarter_of_float32_and_loads_within_a_quantisation_ste
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
 
 
+def test_int8_export_stores_differences_from_the_weights_the_loading_model_is_built_with(tmp_path):
+    """``base`` (e.g. a packaged backbone's weights): its matrices go in as int8 differences,
+    ``export.delta_base`` records their sha256, and loading adds them to the model's own weights;
+    a model built with other weights is refused rather than silently given wrong ones."""
+    from kgqa.models import build_model
+    from kgqa.training.checkpoint import Checkpoint, export_checkpoint, save_checkpoint
+
+    kwargs = {"lm_hidden_size": 256, "scorer_hidden": 256}
+    torch.manual_seed(0)
+    pretrained = build_model("lm", kwargs)  # stands for the weights a backbone package ships
+    base = {"scorer.layers.0.weight": pretrained.scorer.layers[0].weight.detach().clone()}
+    model = build_model("lm", kwargs)
+    model.load_state_dict(pretrained.state_dict())
+    with torch.no_grad():
+        model.scorer.layers[0].weight.add_(1e-3 * torch.randn(256, 256))  # "fine-tuned"
+    src = save_checkpoint(tmp_path / "run", model=model, model_name="lm", model_config=model.config)
+    export_checkpoint(src, tmp_path / "delta", dtype="int8", base=base, base_source="the toy base")
+    export_checkpoint(src, tmp_path / "plain", dtype="int8", base=base, delta=False)
+    meta = Checkpoint.load(tmp_path / "delta").meta
+    assert meta["export"]["delta_base"]["source"] == "the toy base"
+    assert meta["export"]["delta_base"]["matrices"] == 1
+    assert "delta_base" not in Checkpoint.load(tmp_path / "plain").meta["export"]
+    size = (tmp_path / "plain" / "model.safetensors").stat().st_size
+    assert abs((tmp_path / "delta" / "model.safetensors").stat().st_size - size) < 512
+
+    def loaded(folder):
+        copy = build_model("lm", kwargs)
+        copy.load_state_dict(pretrained.state_dict())  # the loader builds the model over the base
+        Checkpoint.load(folder).load_weights(copy)
+        return copy.scorer.layers[0].weight
+
+    want = model.scorer.layers[0].weight
+    delta_err = (loaded(tmp_path / "delta") - want).abs().max()
+    plain_err = (loaded(tmp_path / "plain") - want).abs().max()
+    assert delta_err <= (want - base["scorer.layers.0.weight"]).abs().max() / 254 + 1e-7
+    assert delta_err < plain_err / 10
+    other = build_model("lm", kwargs)  # another base: refused, the model untouched
+    before = other.scorer.layers[0].weight.detach().clone()
+    with pytest.raises(KGQAError, match=r"E031.*differences from the toy base"):
+        Checkpoint.load(tmp_path / "delta").load_weights(other)
+    assert torch.equal(other.scorer.layers[0].weight, before)
+    # re-exporting needs the base too; with it, the float16 copy is the same model
+    with pytest.raises(KGQAError, match="E031.*exporting it again needs those weights"):
+        export_checkpoint(tmp_path / "delta", tmp_path / "half", dtype="float16")
+    export_checkpoint(tmp_path / "delta", tmp_path / "half", dtype="float16", base=base)
+    assert torch.allclose(loaded(tmp_path / "half"), want, atol=1e-3)
+
+
 def test_int8_export_of_a_model_with_tied_weights_loads_and_stays_tied(tmp_path):
     """save_model stores one name per shared storage; the int8 load fills the other names in."""
     from kgqa.models import build_model

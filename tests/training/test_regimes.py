@@ -201,3 +201,31 @@ def test_each_regime_rebuilds_the_lm_its_checkpoints_were_trained_with(tiny_back
     lora = get_regime("lora").checkpoint_lm(backbone, {"lora": {"r": 2, "alpha": 4.0}})
     trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_pretrained_weights_are_the_packaged_backbone_under_the_models_names(tiny_backbone_dir):
+    """What ``kgqa export --dtype int8`` takes differences from: the packaged weights a loaded
+    model holds under ``backbone.``, per regime; nothing for frozen models, no LoRA adapters."""
+    from kgqa.backbones import Backbone
+    from kgqa.models import build_model
+    from kgqa.training.regimes import get_regime, pretrained_weights
+
+    def meta(regime, **backbone):
+        return {"model_name": "lm", "regime": regime, "backbone": str(tiny_backbone_dir),
+                "experiment": {"backbone": {"name": str(tiny_backbone_dir), **backbone}}}
+
+    assert pretrained_weights(meta("frozen")) is None
+    assert pretrained_weights({**meta("partial", train_layers=1), "model_name": "ernie"}) is None
+    weights, source = pretrained_weights(meta("partial", train_layers=1))
+    assert str(tiny_backbone_dir) in source
+    backbone = Backbone.from_pretrained(str(tiny_backbone_dir), freeze="all")
+    model = build_model("lm", {}, backbone=get_regime("partial").checkpoint_lm(backbone, {"train_layers": 1}))
+    state = model.state_dict()
+    assert weights and set(weights) <= set(state)
+    assert {n for n in state if n.startswith("backbone.")} == set(weights)
+    assert all(torch.equal(weights[n], state[n]) for n in weights)
+    assert any(".layer.0." in n for n in weights) and not any(".layer.1." in n for n in weights)
+    full, _ = pretrained_weights(meta("finetune"))
+    assert any("embeddings" in n for n in full) and len(full) > len(weights)
+    lora, _ = pretrained_weights(meta("lora", lora={"r": 2, "alpha": 4.0}))
+    assert lora and not any("lora_" in n for n in lora)

@@ -30,7 +30,7 @@ REGIME_MODULES = {"frozen": "kgqa.training.regimes.frozen",
                   "finetune": "kgqa.training.regimes.finetune",
                   "lora": "kgqa.training.regimes.lora"}
 
-__all__ = ["REGIME_MODULES", "RegimeInputs", "get_regime"]
+__all__ = ["REGIME_MODULES", "RegimeInputs", "get_regime", "pretrained_weights"]
 
 
 def get_regime(name: str):
@@ -42,3 +42,31 @@ def get_regime(name: str):
         raise KGQAError(Errors.E030.format(location="regime", problem=(
             f"unknown regime '{name}'; choose one of {', '.join(sorted(REGIME_MODULES))}")))
     return importlib.import_module(REGIME_MODULES[name])
+
+
+def pretrained_weights(meta: dict) -> tuple[dict, str] | None:
+    """The pretrained backbone weights a model of checkpoint ``meta`` (its ``config.json``) holds
+    before its weights load, as (state-dict name -> tensor, a description), or ``None`` when it
+    holds none (frozen regime, ERNIE, causal LMs).
+
+    Built as :func:`kgqa.explain.loading.load_answerer` builds it: the backbone from its package,
+    then the regime's ``checkpoint_lm``, held by the model as ``backbone``. Only tensors sharing
+    storage with the packaged backbone count (not, say, freshly initialised LoRA adapters).
+    ``kgqa export --dtype int8`` stores the trained matrices as differences from these.
+    """
+    from kgqa.backbones.backbone import Backbone
+
+    experiment = meta.get("experiment") or {}
+    regime = meta.get("regime") or experiment.get("regime") or "frozen"
+    if meta.get("model_name") in ("ernie", "llm") or regime not in REGIME_MODULES:
+        return None
+    backbone_cfg = experiment.get("backbone") or {}
+    name = meta.get("backbone") or backbone_cfg.get("name") or "minilm"
+    backbone = Backbone.from_pretrained(name, freeze="all", pooling=backbone_cfg.get("pooling") or "first")
+    packaged = {t.untyped_storage().data_ptr() for t in backbone.model.state_dict().values()}
+    lm = get_regime(regime).checkpoint_lm(backbone, backbone_cfg)
+    if lm is None:
+        return None
+    weights = {f"backbone.{key}": value.detach().clone() for key, value in lm.state_dict().items()
+               if value.untyped_storage().data_ptr() in packaged}
+    return weights, f"backbone '{name}' as its package ships it"
