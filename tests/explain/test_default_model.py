@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import torch
+
 from kgqa.explain.loading import (DEFAULT_MODEL_CONFIG, DEFAULT_MODEL_SEED, default_model_dir, has_default_model,
                                   recorded_graph)
 
@@ -63,3 +65,28 @@ def test_default_model_shows_a_dig_path_for_shovel_checked_by_occlusion():
             assert p.occlusion is not None and p.sentence
         drops = [p.occlusion for p in shovel.paths]
         assert drops == sorted(drops, reverse=True)
+
+
+def test_default_model_re_exports_through_the_cli(tmp_path):
+    """`kgqa export` of the shipped file (int8 differences) loads MiniLM's packaged weights to
+    undo the differences: the float16 copy holds the same weights, and its config records no base."""
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from kgqa.cli import app
+    from kgqa.training.checkpoint import Checkpoint
+    from kgqa.training.quantize import dequantize_int8
+    from kgqa.training.regimes import pretrained_weights
+
+    out = tmp_path / "half"
+    result = CliRunner().invoke(app, ["export", str(default_model_dir()), str(out), "--dtype", "float16"])
+    assert result.exit_code == 0, result.output
+    assert "delta_base" not in Checkpoint.load(out).meta["export"]
+    base, _ = pretrained_weights(Checkpoint.load(default_model_dir()).meta)
+    shipped = dequantize_int8(load_file(str(default_model_dir() / "model.safetensors")), base=base)
+    copy = load_file(str(out / "model.safetensors"))
+    assert sorted(copy) == sorted(shipped)
+    name = "backbone.model.encoder.layer.5.output.dense.weight"
+    assert copy[name].dtype == torch.float16
+    assert torch.allclose(copy[name].float(), shipped[name], atol=1e-3)
+    assert not torch.allclose(shipped[name], base[name], atol=1e-3)  # trained: not the package's

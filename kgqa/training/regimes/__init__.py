@@ -58,8 +58,8 @@ def pretrained_weights(meta: dict) -> tuple[dict, str] | None:
 
     experiment = meta.get("experiment") or {}
     regime = meta.get("regime") or experiment.get("regime") or "frozen"
-    if meta.get("model_name") in ("ernie", "llm") or regime not in REGIME_MODULES:
-        return None
+    if meta.get("model_name") in ("ernie", "llm") or regime not in REGIME_MODULES or regime == "frozen":
+        return None  # frozen models hold no LM (checkpoint_lm is None): no backbone to load
     backbone_cfg = experiment.get("backbone") or {}
     name = meta.get("backbone") or backbone_cfg.get("name") or "minilm"
     backbone = Backbone.from_pretrained(name, freeze="all", pooling=backbone_cfg.get("pooling") or "first")
