@@ -560,8 +560,14 @@ def export_checkpoint(source: str | Path, destination: str | Path, *,
     if dtype not in dtypes:
         raise KGQAError(Errors.E030.format(location="dtype", problem=(
             f"'{dtype}' is not a storage dtype; use float16, bfloat16, int8 or none")))
+    from safetensors import SafetensorError
+
     ckpt = Checkpoint.load(source)
-    stored = load_file(str(ckpt.verify(WEIGHTS_FILE)))
+    try:
+        stored = load_file(str(ckpt.verify(WEIGHTS_FILE)))
+    except (SafetensorError, OSError) as exc:
+        raise ckpt._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
+                                          f"({load_problem(exc)})") from None
     if delta_names(stored) and base is None:
         recorded = (ckpt.meta.get("export") or {}).get("delta_base") or {}
         raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(

@@ -119,15 +119,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy a checkpoint's weights and config (no optimizer or trainer state), for shipping."""
         from kgqa.training.checkpoint import WEIGHTS_FILE, Checkpoint, export_checkpoint
-        from kgqa.training.quantize import delta_names
 
         try:
             base, source = None, "base weights"
             ckpt = Checkpoint.load(checkpoint)
-            from safetensors import safe_open
-
-            with safe_open(str(ckpt.verify(WEIGHTS_FILE)), "pt") as stored:
-                has_deltas = bool(delta_names(dict.fromkeys(stored.keys())))
+            has_deltas = bool((ckpt.meta.get("export") or {}).get("delta_base"))
             if (dtype == "int8" and delta) or has_deltas:  # a delta export re-exported needs it too
                 from kgqa.training.regimes import pretrained_weights
 
