@@ -132,7 +132,6 @@ def load_answerer(model: str | Path | None = None, *,
     check_graph(ckpt, kg)
     regime = meta.get("regime") or experiment.get("regime") or "frozen"
     backbone_cfg = experiment.get("backbone") or {}
-    backbone_name = meta.get("backbone") or backbone_cfg.get("name") or "minilm"
     retrieval = RetrievalConfig.from_dict(((experiment.get("graph") or {}).get("retrieval")) or {})
     cls = get_model_class(ckpt.model_name)
     config = _model_config(cls, dict(meta.get("model_config") or {}))
@@ -155,12 +154,9 @@ def load_answerer(model: str | Path | None = None, *,
     if ckpt.model_name == "ernie":
         net = cls(config)
     else:
-        from kgqa.backbones.backbone import Backbone
+        from kgqa.training.regimes import REGIME_MODULES, checkpoint_backbone, get_regime
 
-        backbone = Backbone.from_pretrained(backbone_name, freeze="all",
-                                            pooling=backbone_cfg.get("pooling") or "first")
-        from kgqa.training.regimes import REGIME_MODULES, get_regime
-
+        backbone = checkpoint_backbone(meta)
         if regime not in REGIME_MODULES:
             raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
                 f"it records regime '{regime}', which this kgqa does not know "

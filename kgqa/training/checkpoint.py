@@ -336,7 +336,7 @@ class Checkpoint:
             KGQAError: ``[E120]`` for a damaged or unreadable file; ``[E031]`` on missing or
                 unexpected keys / shape mismatches.
         """
-        tensors = self._read_weights(self.verify(WEIGHTS_FILE), model)
+        tensors = self._read_weights(self.verify(WEIGHTS_FILE), model.state_dict())
         if self.meta.get("weights", "all") == "trainable":
             return self._load_trainable(model, tensors)
         try:
@@ -346,11 +346,14 @@ class Checkpoint:
                 f"weights do not fit model '{self.model_name}': {str(exc).splitlines()[0]}"))) from None
         return model
 
-    def _read_weights(self, path: Path, model: torch.nn.Module | None = None
+    def _read_weights(self, path: Path, base: dict[str, torch.Tensor] | None = None, *,
+                      no_base: str = "no base weights were given to add them to"
                       ) -> dict[str, torch.Tensor]:
         """The tensors of ``model.safetensors``, int8 exports dequantised (:mod:`.quantize`);
-        matrices stored as differences are added to ``model``'s weights of the same name, after
-        checking those are the ones the export took them from (``export.delta_base``)."""
+        matrices stored as differences are added to ``base`` (name -> tensor: the loading
+        model's state, or the weights given to an export), after checking that those are the
+        weights the export took them from (``export.delta_base``); ``no_base`` says why
+        ``[E031]`` when none are given."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -361,20 +364,22 @@ class Checkpoint:
         except (SafetensorError, OSError) as exc:
             raise self._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
                                               f"({load_problem(exc)})") from None
-        base = None
         names = delta_names(tensors)
         if names:
             recorded = ((self.meta.get("export") or {}).get("delta_base") or {})
-            if model is None or not recorded.get("sha256"):
+            if not recorded.get("sha256"):
                 raise self._damaged(WEIGHTS_FILE, "it stores int8 differences from base weights "
                                                   "but config.json records no base to add them to")
-            base = {name: value for name, value in model.state_dict().items() if name in names}
+            source = recorded.get("source", "base weights")
+            if base is None:
+                raise KGQAError(Errors.E031.format(path=self.path, problem=(
+                    f"it stores int8 differences from {source}; {no_base}")))
+            base = {name: base[name] for name in names if name in base}
             missing = sorted(set(names) - set(base))
             if missing or base_digest(base, names) != recorded["sha256"]:
                 raise KGQAError(Errors.E031.format(path=self.path, problem=(
-                    f"its int8 weights are differences from {recorded.get('source', 'base weights')}, "
-                    f"and the model built here holds other weights "
-                    f"({'no ' + missing[0] if missing else 'sha256 differs'}): load it with the "
+                    f"its int8 weights are differences from {source}, and the weights here "
+                    f"differ ({'no ' + missing[0] if missing else 'sha256 differs'}): use the "
                     f"backbone package it was exported with, or export the float32 checkpoint again")))
         try:
             return dequantize_int8(tensors, base=base)
@@ -550,33 +555,20 @@ def export_checkpoint(source: str | Path, destination: str | Path, *,
     Raises:
         KGQAError: ``[E120]`` for a damaged source, ``[E030]`` for another ``dtype``.
     """
-    from safetensors.torch import load_file, save
+    from safetensors.torch import save
 
     from kgqa.utils.io import atomic_write_bytes
 
-    from kgqa.training.quantize import base_digest, delta_names, dequantize_int8, quantize_int8
+    from kgqa.training.quantize import base_digest, delta_names, quantize_int8
 
     dtypes = {None: None, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": None}
     if dtype not in dtypes:
         raise KGQAError(Errors.E030.format(location="dtype", problem=(
             f"'{dtype}' is not a storage dtype; use float16, bfloat16, int8 or none")))
-    from safetensors import SafetensorError
-
     ckpt = Checkpoint.load(source)
-    try:
-        stored = load_file(str(ckpt.verify(WEIGHTS_FILE)))
-    except (SafetensorError, OSError) as exc:
-        raise ckpt._damaged(WEIGHTS_FILE, f"it is not a readable safetensors file "
-                                          f"({load_problem(exc)})") from None
-    if delta_names(stored) and base is None:
-        recorded = (ckpt.meta.get("export") or {}).get("delta_base") or {}
-        raise KGQAError(Errors.E031.format(path=ckpt.path, problem=(
-            f"it stores int8 differences from {recorded.get('source', 'base weights')}; "
-            f"exporting it again needs those weights (`kgqa export` loads them)")))
-    try:  # an int8 export re-exported: start from its dequantised weights
-        tensors = dequantize_int8(stored, base=base)
-    except ValueError as exc:
-        raise ckpt._damaged(WEIGHTS_FILE, str(exc)) from None
+    # an int8 export re-exported: start from its dequantised weights
+    tensors = ckpt._read_weights(ckpt.verify(WEIGHTS_FILE), base, no_base=(
+        "exporting it again needs those weights (`kgqa export` loads them)"))
     if dtype == "int8":
         tensors = quantize_int8(tensors, base=base if delta else None)
     elif dtypes[dtype] is not None:

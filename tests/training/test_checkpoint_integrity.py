@@ -327,6 +327,10 @@ def test_int8_export_stores_differences_from_the_weights_the_loading_model_is_bu
     # re-exporting needs the base too; with it, the float16 copy is the same model
     with pytest.raises(KGQAError, match="E031.*exporting it again needs those weights"):
         export_checkpoint(tmp_path / "delta", tmp_path / "half", dtype="float16")
+    wrong = {name: value + 1e-3 for name, value in base.items()}
+    with pytest.raises(KGQAError, match=r"E031.*differences from the toy base.*sha256 differs"):
+        export_checkpoint(tmp_path / "delta", tmp_path / "wrong", dtype="float16", base=wrong)
+    assert not (tmp_path / "wrong").exists()
     export_checkpoint(tmp_path / "delta", tmp_path / "half", dtype="float16", base=base)
     assert torch.allclose(loaded(tmp_path / "half"), want, atol=1e-3)
 

@@ -30,7 +30,7 @@ REGIME_MODULES = {"frozen": "kgqa.training.regimes.frozen",
                   "finetune": "kgqa.training.regimes.finetune",
                   "lora": "kgqa.training.regimes.lora"}
 
-__all__ = ["REGIME_MODULES", "RegimeInputs", "get_regime", "pretrained_weights"]
+__all__ = ["REGIME_MODULES", "RegimeInputs", "checkpoint_backbone", "get_regime", "pretrained_weights"]
 
 
 def get_regime(name: str):
@@ -44,29 +44,36 @@ def get_regime(name: str):
     return importlib.import_module(REGIME_MODULES[name])
 
 
+def checkpoint_backbone(meta: dict):
+    """The packaged backbone a model of checkpoint ``meta`` (its ``config.json``) is loaded
+    over, frozen, with the experiment's pooling; the regime's ``checkpoint_lm`` then builds the
+    LM the model holds from it."""
+    from kgqa.backbones.backbone import Backbone
+
+    backbone_cfg = (meta.get("experiment") or {}).get("backbone") or {}
+    name = meta.get("backbone") or backbone_cfg.get("name") or "minilm"
+    return Backbone.from_pretrained(name, freeze="all", pooling=backbone_cfg.get("pooling") or "first")
+
+
 def pretrained_weights(meta: dict) -> tuple[dict, str] | None:
     """The pretrained backbone weights a model of checkpoint ``meta`` (its ``config.json``) holds
     before its weights load, as (state-dict name -> tensor, a description), or ``None`` when it
     holds none (frozen regime, ERNIE, causal LMs).
 
-    Built as :func:`kgqa.explain.loading.load_answerer` builds it: the backbone from its package,
+    Built as :func:`kgqa.explain.loading.load_answerer` builds it: :func:`checkpoint_backbone`,
     then the regime's ``checkpoint_lm``, held by the model as ``backbone``. Only tensors sharing
     storage with the packaged backbone count (not, say, freshly initialised LoRA adapters).
     ``kgqa export --dtype int8`` stores the trained matrices as differences from these.
     """
-    from kgqa.backbones.backbone import Backbone
-
     experiment = meta.get("experiment") or {}
     regime = meta.get("regime") or experiment.get("regime") or "frozen"
     if meta.get("model_name") in ("ernie", "llm") or regime not in REGIME_MODULES or regime == "frozen":
         return None  # frozen models hold no LM (checkpoint_lm is None): no backbone to load
-    backbone_cfg = experiment.get("backbone") or {}
-    name = meta.get("backbone") or backbone_cfg.get("name") or "minilm"
-    backbone = Backbone.from_pretrained(name, freeze="all", pooling=backbone_cfg.get("pooling") or "first")
+    backbone = checkpoint_backbone(meta)
     packaged = {t.untyped_storage().data_ptr() for t in backbone.model.state_dict().values()}
-    lm = get_regime(regime).checkpoint_lm(backbone, backbone_cfg)
+    lm = get_regime(regime).checkpoint_lm(backbone, experiment.get("backbone") or {})
     if lm is None:
         return None
     weights = {f"backbone.{key}": value.detach().clone() for key, value in lm.state_dict().items()
                if value.untyped_storage().data_ptr() in packaged}
-    return weights, f"backbone '{name}' as its package ships it"
+    return weights, f"backbone '{backbone.name}' as its package ships it"
