@@ -50,13 +50,19 @@ class PriorConfig:
             zero-initialise the model's own scorer, so training starts at the zero-shot
             baseline; ``"none"``: the model's scorer alone. The runner sets ``"cosine"`` for the
             frozen regime unless the experiment sets it.
-        prior_hidden: hidden width of the interaction head (0: none).
+        prior_hidden: hidden width of the interaction head when ``prior_interaction`` is
+            ``"mlp"`` (0: none).
+        prior_interaction: the interaction head: ``"mlp"``, ``"linear"`` or ``"none"``.
+        prior_features: its features: ``"product"`` (:math:`[q \odot a, |q - a|]`) or
+            ``"infersent"`` (:math:`[q, a, q \odot a, |q - a|]`).
         prior_adapter: hidden width of the residual adapter on the sentence embeddings (0: none).
         prior_scale: initial scale of the cosine.
     """
 
     prior: str = "none"
     prior_hidden: int = 256
+    prior_interaction: str = "mlp"
+    prior_features: str = "product"
     prior_adapter: int = 0
     prior_scale: float = 20.0
 
@@ -122,9 +128,16 @@ class QAModel(nn.Module):
         if kind == "cosine":
             from kgqa.nn.zero_shot_prior import ZeroShotPrior
 
+            for field, allowed in (("prior_interaction", ZeroShotPrior.INTERACTIONS),
+                                   ("prior_features", ZeroShotPrior.FEATURES)):
+                if getattr(config, field) not in allowed:
+                    raise model_error(self.model_name, (
+                        f"{field}='{getattr(config, field)}'; choose one of {', '.join(allowed)}"))
             self.prior = ZeroShotPrior(config.lm_hidden_size, hidden=config.prior_hidden,
                                        adapter=config.prior_adapter, scale=config.prior_scale,
-                                       dropout=getattr(config, "dropout", 0.1))
+                                       dropout=getattr(config, "dropout", 0.1),
+                                       interaction=config.prior_interaction,
+                                       features=config.prior_features)
 
     def start_at_prior(self, scorer: nn.Module) -> None:
         """With a prior, zero the last layer of the model's own ``scorer`` so the first

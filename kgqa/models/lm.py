@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from kgqa.models.base import QABatch, QAModelOutput
-from kgqa.models.common import PriorConfig, QAModel
+from kgqa.models.common import PriorConfig, QAModel, model_error
 from kgqa.models.registry import register_model
 
 
@@ -21,13 +21,17 @@ class LMConfig(PriorConfig):
         scorer_hidden: ``0`` for a linear scorer (``BertForMultipleChoice``); ``> 0`` for a
             2-layer MLP scorer of that width (the graph models' scorer size, for a fair frozen
             baseline: a linear head on fixed states is weaker than any MLP head).
-        prior, prior_hidden, prior_adapter, prior_scale: the zero-shot prior
-            (:class:`~kgqa.models.common.PriorConfig`).
+        pair_state: score the pair state (``True``, the model as ``BertForMultipleChoice``);
+            ``False`` leaves only the zero-shot prior, so a frozen LM-only model is a head on the
+            question's and the choices' sentence embeddings (needs ``prior: cosine``).
+        prior, prior_hidden, prior_interaction, prior_features, prior_adapter, prior_scale: the
+            zero-shot prior (:class:`~kgqa.models.common.PriorConfig`).
     """
 
     lm_hidden_size: int = 384
     dropout: float = 0.1
     scorer_hidden: int = 0
+    pair_state: bool = True
 
 
 @register_model("lm")
@@ -59,16 +63,26 @@ class LMOnly(QAModel):
                  *, node_features=None):  # node_features: unused, accepted like the graph models
         super().__init__(config, backbone)
         self.dropout = nn.Dropout(self.config.dropout)
-        if self.config.scorer_hidden > 0:
+        self.scorer = None
+        if not self.config.pair_state:
+            if self.prior is None:
+                raise model_error(self.model_name, (
+                    "pair_state: false leaves nothing to score without the zero-shot prior; set "
+                    "prior: cosine (the frozen regime's default) or pair_state: true"))
+        elif self.config.scorer_hidden > 0:
             from kgqa.nn.mlp import MLP
 
             self.scorer = MLP(self.config.lm_hidden_size, self.config.scorer_hidden, 1,
                               dropout=self.config.dropout)
         else:
             self.scorer = nn.Linear(self.config.lm_hidden_size, 1)
-        self.start_at_prior(self.scorer)
+        if self.scorer is not None:
+            self.start_at_prior(self.scorer)
 
     def forward(self, batch: QABatch) -> QAModelOutput:
+        if self.scorer is None:  # the prior alone (pair_state: false)
+            scores = self.prior.log_scale.new_zeros(batch.batch_size * batch.num_choices)
+            return self.make_output(batch, scores)
         statements = self.statement_vectors(batch)
         scores = self.scorer(self.dropout(statements)).squeeze(-1)
         return self.make_output(batch, scores)

@@ -170,3 +170,26 @@ def test_nan_relevance_scores_are_neutral(name):
     graphs.node_score[::2] = float("nan")
     out = model(frozen_batch(graphs))
     assert torch.isfinite(out.logits).all()
+
+
+def test_lm_without_pair_state_is_the_prior_alone():
+    """``pair_state: false``: no scorer on the pair state; the logits are the zero-shot prior's,
+    whatever the pair states are, and the prior is the only trained part."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = build("lm", prior="cosine", prior_interaction="linear", prior_features="infersent",
+                  pair_state=False).eval()
+    assert model.scorer is None
+    assert {n.split(".")[0] for n, _ in model.named_parameters()} == {"prior"}
+    q = torch.nn.functional.normalize(torch.randn(2, 32), dim=-1)
+    a = torch.nn.functional.normalize(torch.randn(2, 3, 32), dim=-1)
+    batch = dataclasses.replace(frozen_batch(), question_vectors=q, choice_vectors=a)
+    logits = model(batch).logits
+    torch.testing.assert_close(logits, 20.0 * (q.unsqueeze(1) * a).sum(-1), atol=1e-5, rtol=1e-5)
+    other = dataclasses.replace(batch, lm_states=torch.randn(2, 3, 32))
+    torch.testing.assert_close(model(other).logits, logits)
+    with pytest.raises(KGQAError, match=r"\[E040\].*pair_state"):
+        build("lm", pair_state=False)  # no prior: nothing would score
+    with pytest.raises(KGQAError, match=r"\[E040\].*prior_features"):
+        build("lm", prior="cosine", prior_features="concat")

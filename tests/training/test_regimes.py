@@ -23,9 +23,11 @@ def _config(csqa_fixture, regime="frozen", backbone=None, **training):
                          "lm_lr": 1e-3, "patience": None, "mixed_precision": "no", **training}}
 
 
-@pytest.mark.parametrize("model", ["lm", "rgcn"])
+@pytest.mark.parametrize("model,head", [
+    ("lm", {}), ("rgcn", {}),
+    ("lm", {"pair_state": False, "prior_interaction": "linear", "prior_features": "infersent"})])
 def test_frozen_model_starts_at_the_zero_shot_predictions(tmp_path, csqa_fixture, tiny_backbone_dir,
-                                                          model):
+                                                          model, head):
     from kgqa.encoders.sentence import SentenceEncoder
     from kgqa.training.regimes import get_regime
     from kgqa.training.runner import build_model
@@ -45,7 +47,7 @@ def test_frozen_model_starts_at_the_zero_shot_predictions(tmp_path, csqa_fixture
         kwargs = dict(node_embedding="learned", num_nodes=kg.num_nodes,
                       num_relations=kg.num_relations, hidden_size=8, num_bases=0)
         graphs = _fixture_graphs(kg, dev)
-    cfg.model.kwargs = kwargs
+    cfg.model.kwargs = {**kwargs, **head}
     net = build_model(cfg, lm_hidden_size=inputs.lm_hidden, derived=inputs.derived).eval()
     assert net.config.prior == "cosine"
     batch = QACollator(dev.examples, "dev", graphs=graphs, **inputs.collate["dev"])(list(range(len(dev))))
