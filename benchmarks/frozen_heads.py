@@ -4,8 +4,8 @@ The frozen regime scores a choice as a learned scale times the zero-shot cosine 
 (:class:`kgqa.nn.ZeroShotPrior`, :class:`kgqa.models.lm.LMOnly`). Its committed row trained the
 head chosen on IHdev (seed 0) and gained +3.4 points on IHdev but +0.4 on IHtest: picking among
 heads and epochs on the same 1,221 questions flatters them. This benchmark compares heads on a
-second selection set instead, a fixed 1,000-question holdout of IH-train (same distribution as
-IHtest, never seen by IHtest's runs): each head trains on the other 7,500 IH-train questions,
+second selection set instead, a fixed 1,000-question holdout of IH-train (drawn, like IHtest,
+from CommonsenseQA's official train set): each head trains on the other 7,500 IH-train questions,
 the epoch is chosen on IHdev as in ``kgqa train``, and the holdout accuracy at that epoch is the
 score. IHtest is not read.
 
@@ -90,7 +90,8 @@ def _accuracy(logits, labels) -> float:
 
 def _train(score, params, train, dev, holdout, *, seed: int, epochs: int, lr: float,
            batch_size: int) -> dict:
-    """Train ``score(arrays, rows) -> (B, C)`` logits; the epoch with the best IHdev accuracy
+    """Train ``score(arrays, rows, training) -> (B, C)`` logits (``rows=None``: every question);
+    the epoch with the best IHdev accuracy
     (epoch 0 = the untrained start) gives the holdout accuracy."""
     import torch
 

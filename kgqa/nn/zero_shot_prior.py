@@ -47,8 +47,7 @@ class ZeroShotPrior(nn.Module):
     (``"infersent"``). With the choice vector itself a linear head can learn a per-choice offset of
     the cosine (some answers are close to every question; on CommonsenseQA a linear layer on the
     choice vector alone, without the question, scores 22.1% on an IH-train holdout and 22.6% IHdev,
-    near the 20% of chance: ``benchmarks/frozen_heads.py``). At
-    initialisation
+    near the 20% of chance: ``benchmarks/frozen_heads.py``). At initialisation
     :math:`s_c = e^{\tau} \cos(\mathbf{q}, \mathbf{a}_c)`: a model that adds :math:`s` to its
     own scorer, whose last layer is also zero-initialised (:func:`zero_last_linear`), predicts
     exactly what the zero-shot baseline predicts before its first step, so early stopping on a
