@@ -198,14 +198,13 @@ def main(argv=None) -> dict:
     best = max(result["heads"], key=lambda h: result["heads"][h]["holdout"]["mean"])
     result["chosen_on_holdout"] = best
     if args.folds > 1:
-        n = full["labels"].numel()
+        chunks = list(torch.tensor_split(order, args.folds))
         folds = []
-        for k in range(args.folds):
-            held = order[k * n // args.folds:(k + 1) * n // args.folds]
-            rest = torch.cat([order[:k * n // args.folds], order[(k + 1) * n // args.folds:]])
-            run = run_head(HEADS[best], _take(full, rest), dev, _take(full, held), seed=0,
-                           epochs=args.epochs)
-            zs = zero_shot(_take(full, held))
+        for k, held in enumerate(chunks):
+            rest = torch.cat(chunks[:k] + chunks[k + 1:])
+            held_out = _take(full, held)
+            run = run_head(HEADS[best], _take(full, rest), dev, held_out, seed=0, epochs=args.epochs)
+            zs = zero_shot(held_out)
             folds.append({"fold": k, "questions": int(held.numel()), "zero_shot": zs, **run,
                           "gain": round(run["holdout"] - zs, 2)})
             print("fold", folds[-1], file=sys.stderr, flush=True)
