@@ -109,6 +109,13 @@ class PathSet:
         return PathSet(self.nodes[keep], self.relations[keep], self.lengths[keep], ptr,
                        self.sources, self.targets)
 
+    def shortest_mask(self) -> np.ndarray:
+        """``(P,)`` bool: the rows whose length is the shortest of their pair (for :meth:`select`)."""
+        pair_of_row = np.repeat(np.arange(self.num_pairs), self.paths_per_pair)
+        shortest = np.full(self.num_pairs, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(shortest, pair_of_row, self.lengths.astype(np.int64))
+        return self.lengths == shortest[pair_of_row]
+
     def as_tuples(self, k: int | None = None) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """``[(node ids, relation ids), ...]`` of pair ``k`` (or of all rows): for tests and display."""
         lo, hi = (0, len(self)) if k is None else (int(self.pair_ptr[k]), int(self.pair_ptr[k + 1]))

@@ -217,6 +217,9 @@ class Retriever:
         dst = np.concatenate(dst).astype(np.int32) if dst else np.zeros(0, np.int32)
         found = self.finder.find(src, dst)
         kept, scores = prune_paths(found, self.scorer, cfg.prune_threshold)
+        if cfg.keep_paths == "shortest":
+            keep = kept.shortest_mask()
+            kept, scores = kept.select(keep), scores[keep]
         pair_ptr = np.zeros(len(selections) + 1, dtype=np.int64)
         np.cumsum(pair_counts, out=pair_ptr[1:])
 

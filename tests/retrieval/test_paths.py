@@ -226,3 +226,16 @@ def test_select_with_empty_pairs_at_the_end(garden_graph):
     assert paths.paths_per_pair.tolist() == [2, 0]
     assert paths.select(paths.lengths == 1).paths_per_pair.tolist() == [1, 0]
     assert paths.select(np.zeros(len(paths), dtype=bool)).pair_ptr.tolist() == [0, 0, 0]
+
+
+def test_shortest_mask_keeps_each_pairs_shortest_length(garden_graph):
+    # shovel-flower: one 2-hop and two 3-hop paths; shovel-tool: one edge; dig-plant: 2 hops via garden
+    paths = find_paths(garden_graph, [shovel, shovel, dig], [flower, tool, plant], max_hops=3, max_paths=None)
+    kept = paths.select(paths.shortest_mask())
+    assert kept.as_tuples(0) == [((shovel, garden, flower), (AT, HAS_A))]
+    assert kept.as_tuples(1) == [((shovel, tool), (REL["IsA"],))]
+    assert set(kept.lengths[kept.pair_ptr[2]:kept.pair_ptr[3]].tolist()) == \
+        {int(paths.lengths[paths.pair_ptr[2]:paths.pair_ptr[3]].min())}
+    assert kept.pair_ptr.tolist()[:3] == [0, 1, 2]
+    empty = find_paths(garden_graph, [], [], max_hops=3)
+    assert empty.shortest_mask().shape == (0,)

@@ -68,3 +68,22 @@ def test_transe_scorer_prunes_in_the_retriever(garden_graph):
     kept = [Retriever(kg, RetrievalConfig(ranker="degree", max_hops=2, prune_threshold=0.4, path_aggregate=agg),
                       scorer=scorer).retrieve([[shovel]], [[flower]])["path_ptr"].tolist() for agg in ("mean", "product")]
     assert kept == [[0, 1], [0, 0]]
+
+
+def test_keep_paths_shortest_in_the_retriever(garden_graph):
+    kg = garden_graph
+    every = Retriever(kg, RetrievalConfig(ranker="degree", max_hops=3), scorer=None).retrieve([[shovel]], [[flower]])
+    shortest = Retriever(kg, RetrievalConfig(ranker="degree", max_hops=3, keep_paths="shortest"),
+                         scorer=None).retrieve([[shovel]], [[flower]])
+    assert every["path_lengths"].tolist() == [2, 3, 3]
+    assert shortest["path_lengths"].tolist() == [2] and shortest["path_ptr"].tolist() == [0, 1]
+    assert shortest["path_nodes"].shape[0] == 1
+
+
+def test_keep_paths_setting_is_checked_and_all_keeps_old_cache_keys():
+    from kgqa.errors import KGQAError
+
+    with pytest.raises(KGQAError, match="E013"):
+        RetrievalConfig(keep_paths="longest")
+    assert "keep_paths" not in RetrievalConfig().output_settings()
+    assert RetrievalConfig(keep_paths="shortest").fingerprint() != RetrievalConfig().fingerprint()
