@@ -22,6 +22,7 @@ def preprocess_command(
         max_hops: int = typer.Option(3, min=0, max=8, help="Longest KagNet path, in hops."),
         max_paths: int = typer.Option(100, min=0, help="Paths kept per concept pair, shortest first (0 = all)."),
         path_relations: str = typer.Option("first", help="first (one path per node sequence) or all (one per relation combination)."),
+        keep_paths: str = typer.Option("all", help="all (every path found, up to --max-paths per pair) or shortest (only each pair's shortest paths, after pruning)."),
         path_scorer: str = typer.Option("none", help="none (keep all paths), auto (newest TransE of the graph) or an embedding directory."),
         path_aggregate: str = typer.Option("mean", help="Path plausibility from its hops: mean or product (KagNet)."),
         node_embeddings: str = typer.Option("auto", help="Relevance ranker: embed all node names once (all), only the ones this job ranks (lazy), or lazy below 2,000 questions (auto)."),
@@ -45,7 +46,7 @@ def preprocess_command(
     console, err = Console(), Console(stderr=True)
     try:
         config = RetrievalConfig(max_hops=max_hops, max_paths=max_paths, path_relations=path_relations,
-                                 subgraph=subgraph, subgraph_hops=subgraph_hops, max_nodes=max_nodes, ranker=ranker,
+                                 keep_paths=keep_paths, subgraph=subgraph, subgraph_hops=subgraph_hops, max_nodes=max_nodes, ranker=ranker,
                                  relevance_lm=relevance_lm, node_embeddings=node_embeddings,
                                  score_all_nodes=score_all_nodes, path_scorer=path_scorer,
                                  path_aggregate=path_aggregate, shard_size=shard_size)

@@ -201,6 +201,23 @@ def test_cli_preprocess_with_the_real_linker(garden_graph, dataset, tmp_path):
     assert bad.exit_code == 1 and "backend" in bad.output
 
 
+def test_cli_keep_paths_shortest_is_the_config_setting(garden_graph, dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from kgqa.cli import app
+
+    args = ["preprocess", "--dataset", str(dataset), "--graph", str(garden_graph.path), "--split", "dev",
+            "--ranker", "degree", "--path-scorer", "none", "--workers", "1", "--backend", "serial",
+            "--cache-dir", str(tmp_path / "c"), "--no-progress", "--json"]
+    every = json.loads(CliRunner().invoke(app, args).output)["dev"]
+    shortest = json.loads(CliRunner().invoke(app, [*args, "--keep-paths", "shortest"]).output)["dev"]
+    same = run(garden_graph, dataset, tmp_path / "c",
+               config=RetrievalConfig(ranker="degree", path_scorer="none", keep_paths="shortest"))
+    assert str(same.path) == shortest["path"] != every["path"]
+    assert shortest["stats"]["pairs"] == every["stats"]["pairs"]
+    assert 0 < shortest["stats"]["paths"] < every["stats"]["paths"]
+
+
 def test_damaged_manifest_is_rewritten_from_the_shards(garden_graph, dataset, tmp_path):
     cache = run(garden_graph, dataset, tmp_path / "cache")
     stats = cache.stats
