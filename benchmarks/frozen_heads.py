@@ -35,7 +35,6 @@ weight decay 0.01) with lr 1e-3, batch 64 and no schedule. Prints one JSON objec
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -44,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _machine import machine_info  # noqa: E402
+from _machine import emit, machine_info  # noqa: E402
 
 HEADS = {
     "adapter_pair": {"prior_hidden": 0, "prior_adapter": 64},
@@ -213,14 +212,7 @@ def main(argv=None) -> dict:
                            "gain_std": round(statistics.stdev(gains), 2)}
     result["seconds"] = round(time.time() - started, 1)
     result["machine"] = machine_info()
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(args.out)
-    print(text)
-    return result
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":

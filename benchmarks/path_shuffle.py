@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _machine import machine_info  # noqa: E402
+from _machine import emit, machine_info  # noqa: E402
 
 
 def score(checkpoint: str, split: str, shuffle_seed: int | None) -> float:
@@ -74,14 +74,7 @@ def main(argv=None) -> dict:
         print(rows[-1], file=sys.stderr, flush=True)
     result = {"benchmark": "path_shuffle", "split": args.split, "permutation_seed": args.seed,
               "runs": rows, "seconds": round(time.time() - started, 1), "machine": machine_info()}
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(args.out)
-    print(text)
-    return result
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":
