@@ -28,11 +28,11 @@ class RetrievalConfig:
         path_relations: ``first`` (one path per node sequence, each hop with the lowest relation
             id among its parallel edges, as KagNet) or ``all`` (every relation combination is its
             own path, so parallel edges multiply the paths).
-        keep_paths: ``all`` (every path found up to ``max_paths`` per pair, shortest first, as
-            KagNet's ``shortest_simple_paths`` search) or ``shortest`` (only the paths of each
-            pair's shortest length, after pruning: a pair joined by an edge keeps that edge
-            alone). On the CommonsenseQA caches 92% of the paths kept by ``all`` are 3-hop ones,
-            most of them through hub concepts; ``shortest`` keeps a median of 3 per pair.
+        keep_paths: ``all`` (every path found, up to ``max_paths`` per pair, shortest first:
+            KagNet's) or ``shortest`` (only the paths of each pair's shortest length, after
+            pruning: a pair joined by an edge keeps that edge alone; not the paper's). On the
+            CommonsenseQA caches 92% of the paths kept by ``all`` are 3-hop ones, most of them
+            through hub concepts; ``shortest`` keeps a median of 3 per pair that has a path.
         subgraph: ``bridging`` (question and answer concepts plus the nodes ``v`` with
             ``d(Q, v) + d(v, A) <= subgraph_hops``) or ``qagnn`` (QA-GNN's: the common neighbours
             of any two distinct question/answer concepts, question-question pairs included); see
