@@ -16,7 +16,6 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,14 +34,14 @@ def score(checkpoint: str, split: str, shuffle_seed: int | None) -> float:
     from kgqa.training.runner import evaluate_checkpoint
 
     original = path_encoder.PathEncoder.forward
-    gen = torch.Generator().manual_seed(shuffle_seed if shuffle_seed is not None else 0)
-
-    def shuffled(self, *args, **kwargs):
-        out = original(self, *args, **kwargs)
-        out.graph_vectors = out.graph_vectors[torch.randperm(out.graph_vectors.shape[0], generator=gen)]
-        return out
-
     if shuffle_seed is not None:
+        gen = torch.Generator().manual_seed(shuffle_seed)
+
+        def shuffled(self, *args, **kwargs):
+            out = original(self, *args, **kwargs)
+            out.graph_vectors = out.graph_vectors[torch.randperm(out.graph_vectors.shape[0], generator=gen)]
+            return out
+
         path_encoder.PathEncoder.forward = shuffled
     try:
         return float(evaluate_checkpoint(checkpoint, split=split, progress=False)["accuracy"])
@@ -60,13 +59,15 @@ def main(argv=None) -> dict:
 
     import torch
 
+    from kgqa.training.checkpoint import Checkpoint
+
     torch.set_num_threads(1)
     started = time.time()
     rows = []
     for ckpt in args.checkpoints:
-        meta = json.loads((Path(ckpt) / "config.json").read_text())
-        if meta.get("model_name") != "kagnet":
-            raise SystemExit(f"{ckpt}: a {meta.get('model_name')!r} checkpoint, not a KagNet one")
+        model_name = Checkpoint.load(ckpt).model_name  # [E031] for a missing or damaged one
+        if model_name != "kagnet":
+            raise SystemExit(f"{ckpt}: a {model_name!r} checkpoint, not a KagNet one")
         as_trained, shuffled = score(ckpt, args.split, None), score(ckpt, args.split, args.seed)
         rows.append({"checkpoint": ckpt, "accuracy": round(100 * as_trained, 2),
                      "paths_shuffled": round(100 * shuffled, 2),
