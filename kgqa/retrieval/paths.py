@@ -544,6 +544,21 @@ class PathFinder:
             rels = np.zeros((len(lengths), 0), dtype=np.int32)
         return PathSet(nodes, rels, lengths, ptr, src, dst)
 
+    def distances(self, sources, targets) -> np.ndarray:
+        """``(K,)`` int32 hop distance of each pair ``(sources[k], targets[k])`` in the undirected
+        graph: 0 for ``s == t``, ``-1`` when no path of at most ``max_hops`` hops joins them.
+
+        The same shortest-first search as :meth:`find` with a cap of one path per pair, so it
+        stops at the first length that has a path (``max_paths`` and ``relations`` do not matter).
+        """
+        src = np.ascontiguousarray(sources, dtype=np.int32).reshape(-1)
+        dst = np.ascontiguousarray(targets, dtype=np.int32).reshape(-1)
+        first = PathFinder(self.kg, max_hops=self.max_hops, max_paths=1, adjacency=self.adjacency).find(src, dst)
+        out = np.full(first.num_pairs, -1, dtype=np.int32)
+        found = first.paths_per_pair > 0
+        out[found] = first.lengths[first.pair_ptr[:-1][found]]
+        return out
+
     def hop_edges(self, paths: PathSet) -> np.ndarray:
         """``(P, max_hops)`` int64 id of the stored edge behind each hop of ``paths`` (``-1`` padded)."""
         kg = self.kg

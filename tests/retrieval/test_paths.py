@@ -239,3 +239,22 @@ def test_shortest_mask_keeps_each_pairs_shortest_length(garden_graph):
     assert kept.pair_ptr.tolist()[:3] == [0, 1, 2]
     empty = find_paths(garden_graph, [], [], max_hops=3)
     assert empty.shortest_mask().shape == (0,)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_distances_equal_networkx_shortest_path_lengths(tmp_path, garden_graph, seed):
+    kg = garden_graph if seed == 0 else random_graph(tmp_path / "g", seed, nodes=30, edges=45)
+    graph = nx.Graph(multigraph(kg))
+    rng = random.Random(seed)
+    pairs = [(rng.randrange(kg.num_nodes), rng.randrange(kg.num_nodes)) for _ in range(80)] + [(0, 0)]
+    for hops in (1, 2, 3):
+        ours = PathFinder(kg, max_hops=hops, max_paths=100).distances(*zip(*pairs))
+        expected = []
+        for s, t in pairs:
+            try:
+                d = nx.shortest_path_length(graph, s, t)
+            except nx.NetworkXNoPath:
+                d = -1
+            expected.append(d if d <= hops else -1)
+        assert ours.tolist() == expected, hops
+        assert set(expected) >= {-1, 0, 1, *range(2, hops + 1)}, hops  # every distance occurs
