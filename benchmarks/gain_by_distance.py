@@ -47,7 +47,8 @@ def load_runs(runs_dir: Path, name: str) -> dict[int, dict]:
 
 
 def choice_distances(dataset, graph: str = "default"):
-    """``(Q, C)`` int32 hop distance of every choice (``-1``: unlinked or beyond ``MAX_HOPS``)."""
+    """``(Q, C)`` int32 hop distance of every choice (``-1``: unlinked or beyond ``MAX_HOPS``;
+    ``-2`` pads questions with fewer than ``C`` choices)."""
     import numpy as np
 
     from kgqa.kg.store import KnowledgeGraph
@@ -71,7 +72,10 @@ def choice_distances(dataset, graph: str = "default"):
     reached = pair >= 0
     np.minimum.at(best, np.asarray(owner, dtype=np.int64)[reached], pair[reached].astype(np.int64))
     best[best == np.iinfo(np.int32).max] = -1
-    return best.reshape(len(examples), width).astype(np.int32)
+    best = best.reshape(len(examples), width)
+    for q, ex in enumerate(examples):
+        best[q, len(ex.choices):] = -2
+    return best.astype(np.int32)
 
 
 def groups(distances, labels) -> dict[str, "object"]:
@@ -79,11 +83,11 @@ def groups(distances, labels) -> dict[str, "object"]:
     import numpy as np
 
     far = MAX_HOPS + 1  # "no path within MAX_HOPS" sorts after every distance
-    d = np.where(distances < 0, far, distances)
+    d = np.where(distances == -1, far, np.where(distances == -2, far + 1, distances))
     rows = np.arange(len(labels))
     gold = d[rows, labels]
     others = d.copy()
-    others[rows, labels] = far + 1
+    others[rows, labels] = far + 1  # the gold choice, like a padding one, is nobody's rival
     nearest_other = others.min(1)
     out = {"all": np.ones(len(labels), dtype=bool)}
     for k in range(MAX_HOPS + 1):
