@@ -13,9 +13,12 @@ model, averaged over the seeds all rows ran, with the paired bootstrap of
 
     python benchmarks/gain_by_distance.py --baseline csqa_lm_partial4_minilm \\
         --model csqa_kagnet_shortest_partial4_minilm --model csqa_qagnn_partial4_minilm \\
-        [--runs experiments/runs] [--out benchmarks/results/gain_by_distance.json]
+        [--runs experiments/runs] [--out benchmarks/results/gain_by_distance_partial4_minilm.json]
 
-The split is the runs' test split (``roles.test`` of their ``results.json``). Prints one JSON object.
+Every ``<runs>/<name>/seed-*/results.json`` is read and the seeds all the named experiments ran
+are compared. The split is the runs' test split (``roles.test`` of their ``results.json``). Prints
+one JSON object; the committed ones are ``benchmarks/results/gain_by_distance_*.json``, one per
+regime and backbone.
 """
 
 from __future__ import annotations
