@@ -27,26 +27,30 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _machine import emit, machine_info  # noqa: E402
 
+if TYPE_CHECKING:  # pragma: no cover
+    from kgqa.training.results import RunResult
+
 MAX_HOPS = 3
 
 
-def load_runs(runs_dir: Path, name: str) -> dict[int, dict]:
-    """``{seed: results.json}`` of experiment ``name``."""
-    import json
+def load_runs(runs_dir: Path, name: str) -> dict[int, "RunResult"]:
+    """``{seed: RunResult}`` of experiment ``name`` (coded ``[E015]`` for a damaged results file)."""
+    from kgqa.training.results import RunResult
 
-    found = {}
+    runs = {}
     for path in sorted((runs_dir / name).glob("seed-*/results.json")):
-        data = json.loads(path.read_text())
-        found[int(data["seed"])] = data
-    if not found:
+        run = RunResult.load(path)
+        runs[run.seed] = run
+    if not runs:
         raise SystemExit(f"{runs_dir / name}: no seed-*/results.json")
-    return found
+    return runs
 
 
 def choice_distances(dataset, graph: str = "default"):
@@ -123,15 +127,16 @@ def main(argv=None) -> dict:
     if not seeds:
         raise SystemExit(f"no seed is common to {', '.join(names)}")
     first = runs[args.baseline][seeds[0]]
-    dataset_name, split = first["config"]["dataset"]["name"], first["roles"]["test"]
+    dataset_name, split = first.config["dataset"]["name"], first.roles["test"]
     for name in names:
         for seed in seeds:
-            if runs[name][seed]["roles"]["test"] != split or runs[name][seed]["config"]["dataset"]["name"] != dataset_name:
+            run = runs[name][seed]
+            if run.roles.get("test") != split or run.config["dataset"]["name"] != dataset_name:
                 raise SystemExit(f"{name} seed {seed}: tested on another split than {dataset_name}/{split}")
     dataset = load_dataset(dataset_name, split)
     labels = np.array([ex.label for ex in dataset.examples])
-    correct = {name: [runs[name][s]["metrics"][split]["correct"] for s in seeds] for name in names}
-    if {len(c) for cs in correct.values() for c in cs} != {len(labels)}:
+    correct = {name: [runs[name][s].correct("test") for s in seeds] for name in names}
+    if {len(c or "") for cs in correct.values() for c in cs} != {len(labels)}:
         raise SystemExit(f"the runs' correct strings do not match the {len(labels)} questions of {split}")
     distances = choice_distances(dataset, args.graph)
 

@@ -78,6 +78,12 @@ class RunResult:
         value = self.metrics.get(split, {}).get("accuracy")
         return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
+    def correct(self, role: str) -> str | None:
+        """Per-question correctness on the split playing ``role``: one ``"1"``/``"0"`` per
+        question in split order (what :func:`paired_bootstrap` takes), or ``None``."""
+        split = self.roles.get(role, role)
+        return self.metrics.get(split, {}).get("correct")
+
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT_VERSION, **dataclasses.asdict(self)}
 
@@ -267,19 +273,13 @@ def _versus(row: dict, baseline: dict) -> str:
              if a.accuracy("test") is not None and b.accuracy("test") is not None]
     if len(diffs) > 1:
         cell += f" ± {statistics.stdev(diffs):.2f}"
-    ours = [c for c in (_correct(r) for r in mine) if c]
-    theirs = [c for c in (_correct(r) for r in theirs_runs) if c]
+    ours = [c for c in (r.correct("test") for r in mine) if c]
+    theirs = [c for c in (r.correct("test") for r in theirs_runs) if c]
     if ours and theirs and len(ours) == len(mine) and len({len(c) for c in ours + theirs}) == 1:
         test = paired_bootstrap(ours, theirs)
         p = "p < 0.001" if test["p"] < 0.001 else f"p {test['p']:.3f}"
         cell += f"; 95% [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}], {p}"
     return cell
-
-
-def _correct(run: RunResult) -> str | None:
-    role = (run.roles or {}).get("test")
-    metrics = run.metrics.get(role) if role else None
-    return (metrics or {}).get("correct")
 
 
 def render_results_markdown(results: list[RunResult], configs: list = (), *,

@@ -126,6 +126,7 @@ def test_versus_lm_cell_has_spread_interval_and_p_value():
     for run, correct in zip(lm + graph, ("1" * 40 + "0" * 60, "1" * 42 + "0" * 58,
                                          "1" * 45 + "0" * 55, "1" * 46 + "0" * 54)):
         run.metrics["ih_test"]["correct"] = correct
+    assert lm[1].correct("test") == "1" * 42 + "0" * 58 and lm[1].correct("dev") is None
     text = render_results_markdown(lm + graph)
     row = next(line for line in text.splitlines() if line.startswith("| csqa_qagnn"))
     cell = row.split(" | ")[7]
