@@ -185,13 +185,18 @@ class SplitLoader:
         num_shards, shard: split the batches among processes (``accelerate launch``): shard
             ``k`` takes batches ``k, k + num_shards, ...``. With ``drop_uneven`` (training) every
             shard gets the same number of batches so no process waits for another.
+        micro_batch_size: questions per micro-batch of :meth:`step_batches` (``None``: the whole
+            batch); the batches themselves, and so the shuffling, do not depend on it.
     """
 
     def __init__(self, collate: Callable[[Sequence[int]], QABatch], size: int, *, batch_size: int,
                  shuffle: bool = False, seed: int = 0, num_shards: int = 1, shard: int = 0,
-                 drop_uneven: bool = False):
+                 drop_uneven: bool = False, micro_batch_size: int | None = None):
         if size == 0:
             raise _bad("the split has no questions")
+        if micro_batch_size is not None and micro_batch_size < 1:
+            raise _bad(f"micro_batch_size must be >= 1; got {micro_batch_size}")
+        self.micro_batch_size = micro_batch_size
         self.collate = collate
         self.size = size
         self.batch_size = batch_size
@@ -223,3 +228,10 @@ class SplitLoader:
         """Batches of ``epoch``, skipping the first ``start`` (already seen before a resume)."""
         for indices in self.index_batches(epoch)[start:]:
             yield self.collate(indices)
+
+    def step_batches(self, epoch: int = 0, start: int = 0) -> Iterator[list[QABatch]]:
+        """Each batch of ``epoch`` (from ``start``) as the micro-batches of one optimizer step:
+        consecutive slices of ``micro_batch_size`` questions (one slice without it)."""
+        size = self.micro_batch_size or self.batch_size
+        for indices in self.index_batches(epoch)[start:]:
+            yield [self.collate(indices[i:i + size]) for i in range(0, len(indices), size)]

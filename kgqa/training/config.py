@@ -137,6 +137,11 @@ class TrainingConfig(_Strict):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
+    micro_batch_size: int | None = Field(None, ge=1, description="split each training batch into "
+                                         "micro-batches of this many questions and accumulate their "
+                                         "gradients into one optimizer step (QA-GNN's -mbs): the step "
+                                         "of the whole batch at the memory of a micro-batch; null = "
+                                         "the whole batch at once")
     lr: float = Field(1e-3, gt=0)
     lm_lr: float = Field(2e-5, gt=0)
     weight_decay: float = Field(0.01, ge=0)

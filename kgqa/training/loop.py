@@ -10,6 +10,7 @@ sync come from a Hugging Face ``accelerate.Accelerator``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -235,7 +236,8 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
     ``CALIBRATION_STEPS`` steps from the measured step and evaluation times (and again every
     5 x that many steps in the first half of the plan, as step times drift on a shared machine), so warm-up and
     decay complete inside the budget (:func:`budget_steps`). With ``freeze_lm_steps`` /
-    ``freeze_lm_epochs`` the backbone gets no gradient for that many first steps.
+    ``freeze_lm_epochs`` the backbone gets no gradient for that many first steps. A loader with
+    ``micro_batch_size`` gives each step as micro-batches whose gradients add up to the batch's.
 
     Returns:
         The final :class:`TrainState` (``stop_reason`` says why it ended).
@@ -332,29 +334,18 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             state.stop_reason = "max_steps" if total_steps < settings.epochs * steps_per_epoch \
                 else "epochs"
             break
-        for batch in train_loader.batches(state.epoch, start=state.batch_in_epoch):
+        for micro_batches in train_loader.step_batches(state.epoch, start=state.batch_in_epoch):
             if lm_params:
                 set_lm_trainable(state.step >= freeze_steps)
-            batch = batch.to(accelerator.device)
-            with accelerator.autocast():
-                out: QAModelOutput = model(batch)
-            loss = out.loss
-            if loss is None:
-                raise KGQAError(Errors.E033.format(problem="the model returned no loss for a "
-                                                           "training batch (labels missing?)"))
-            finite = torch.isfinite(loss.detach())
-            if accelerator.num_processes > 1:  # every process stops together
-                finite = accelerator.reduce(finite.float(), reduction="sum") == accelerator.num_processes
-            if not finite.item():
-                state.stop_reason = "nan"
-                raise KGQAError(Errors.E032.format(
-                    step=state.step + 1, epoch=state.epoch + 1,
-                    problem=(f"the training loss is {loss.item()} on batch "
-                             f"{state.batch_in_epoch + 1} (questions {', '.join(batch.ids[:3])}"
-                             f"{'...' if len(batch.ids) > 3 else ''}); lower the learning rate "
-                             "or the fp16 loss scale, or check the inputs for NaN"),
-                    checkpoint=last_checkpoint or "(none written yet)"))
-            accelerator.backward(loss)
+            questions = sum(len(micro.ids) for micro in micro_batches)
+            step_loss, batch_correct = 0.0, 0
+            for i, micro in enumerate(micro_batches):
+                loss, correct = _micro_step(model, micro, accelerator, state=state,
+                                            weight=len(micro.ids) / questions,
+                                            sync=i == len(micro_batches) - 1,
+                                            last_checkpoint=last_checkpoint)
+                step_loss += loss * len(micro.ids)
+                batch_correct += correct
             if settings.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
@@ -364,14 +355,12 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
 
             state.step += 1
             state.batch_in_epoch += 1
-            with torch.no_grad():
-                batch_correct = int((out.logits.argmax(-1) == batch.labels).sum())
-                state.interval_loss_sum += float(loss.detach()) * len(batch.ids)
-                state.interval_correct += batch_correct
-                state.interval_count += len(batch.ids)
+            state.interval_loss_sum += step_loss
+            state.interval_correct += batch_correct
+            state.interval_count += questions
             if tracker is not None:
-                tracker.log({"train/loss": float(loss.detach()),
-                             "train/accuracy": batch_correct / len(batch.ids),
+                tracker.log({"train/loss": step_loss / questions,
+                             "train/accuracy": batch_correct / questions,
                              "lr": optimizer.param_groups[0]["lr"]}, step=state.step)
             if not step_clock:
                 step_clock.append((time.perf_counter(), state.step))  # the first step warms up
@@ -405,6 +394,44 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
         set_lm_trainable(True)
     state.train_seconds = seconds_before + time.perf_counter() - session_start
     return state
+
+
+def _micro_step(model, batch, accelerator, *, state: TrainState, weight: float, sync: bool,
+                last_checkpoint: Path | None) -> tuple[float, int]:
+    """Forward and backward of one micro-batch, its loss scaled by ``weight`` (its share of the
+    step's questions) so the gradients of a step's micro-batches add up to the whole batch's.
+    Gradients are synchronised across processes only on the step's last micro-batch (``sync``).
+
+    Returns:
+        The micro-batch's mean loss and its number of correct predictions.
+
+    Raises:
+        KGQAError: ``[E032]`` on a non-finite loss.
+    """
+    batch = batch.to(accelerator.device)
+    with contextlib.nullcontext() if sync else accelerator.no_sync(model):
+        with accelerator.autocast():
+            out: QAModelOutput = model(batch)
+        loss = out.loss
+        if loss is None:
+            raise KGQAError(Errors.E033.format(problem="the model returned no loss for a "
+                                                       "training batch (labels missing?)"))
+        finite = torch.isfinite(loss.detach())
+        if accelerator.num_processes > 1:  # every process stops together
+            finite = accelerator.reduce(finite.float(), reduction="sum") == accelerator.num_processes
+        if not finite.item():
+            state.stop_reason = "nan"
+            raise KGQAError(Errors.E032.format(
+                step=state.step + 1, epoch=state.epoch + 1,
+                problem=(f"the training loss is {loss.item()} on batch "
+                         f"{state.batch_in_epoch + 1} (questions {', '.join(batch.ids[:3])}"
+                         f"{'...' if len(batch.ids) > 3 else ''}); lower the learning rate "
+                         "or the fp16 loss scale, or check the inputs for NaN"),
+                checkpoint=last_checkpoint or "(none written yet)"))
+        accelerator.backward(loss * weight if weight != 1.0 else loss)
+    with torch.no_grad():
+        correct = int((out.logits.argmax(-1) == batch.labels).sum())
+    return float(loss.detach()), correct
 
 
 #: Steps timed (after the first) before a time budget re-plans the schedule.

@@ -497,7 +497,8 @@ def _make_loaders(cfg: ExperimentConfig, splits, *, regime_inputs, encode_choice
         loaders[role] = SplitLoader(
             collate, len(split), batch_size=cfg.training.batch_size if train else cfg.training.eval_batch_size,
             shuffle=train, seed=seed, num_shards=accelerator.num_processes,
-            shard=accelerator.process_index, drop_uneven=train)
+            shard=accelerator.process_index, drop_uneven=train,
+            micro_batch_size=cfg.training.micro_batch_size if train else None)
     return loaders
 
 

@@ -13,7 +13,7 @@ from kgqa.training.collate import QACollator, SplitLoader
 from kgqa.training.config import TrainingConfig
 from kgqa.training.loop import build_optimizer, build_scheduler, lr_factor, plan_steps, train
 
-from tests.training.toys import ToyModel, synthetic_split
+from tests.training.toys import ToyConfig, ToyModel, synthetic_split
 
 
 def test_lr_factor_warmup_then_linear_and_cosine():
@@ -136,6 +136,33 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, accelerator):
     fresh = ToyModel()
     ckpt.load_weights(fresh)
     assert all(torch.isfinite(p).all() for p in fresh.parameters())
+
+
+def test_micro_batches_give_the_whole_batch_step(tmp_path, accelerator):
+    # batch 8 as micro-batches of 3, 3 and 2 questions: gradients weighted by each slice's share
+    # of the batch add up to the whole batch's, so the weights after 2 epochs are the same
+    train_ds, train_states = synthetic_split(64, split="train", seed=1)
+    weights, histories = [], []
+    for micro in (None, 3):
+        torch.manual_seed(0)
+        model = ToyModel(ToyConfig(dropout=0.0))  # no dropout: the same forward either way
+        loader = SplitLoader(QACollator(train_ds.examples, "train", lm_states=train_states),
+                             len(train_ds), batch_size=8, shuffle=True, seed=0,
+                             micro_batch_size=micro)
+        assert [len(step) for step in loader.step_batches(0)][:2] == ([1, 1] if micro is None else [3, 3])
+        settings = TrainingConfig(epochs=2, batch_size=8, lr=0.05, patience=None, max_grad_norm=0.5,
+                                  micro_batch_size=micro)
+        # SGD: Adam would blow the shared bias' float-noise gradient (exactly 0 in a softmax
+        # over choices) up to steps of lr either way
+        opt = torch.optim.SGD(model.parameters(), lr=settings.lr)
+        state = train(model, train_loader=loader, dev_loader=None, optimizer=opt, scheduler=None,
+                      settings=settings, accelerator=accelerator)
+        assert state.step == 16 and model.train_calls == (16 if micro is None else 48)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+        histories.append(state.interval_loss_sum)
+    assert not torch.equal(weights[0], torch.zeros_like(weights[0]))
+    torch.testing.assert_close(weights[1], weights[0], rtol=1e-5, atol=1e-6)
+    assert histories[1] == pytest.approx(histories[0], rel=1e-5)
 
 
 def test_early_stopping_after_patience(tmp_path, accelerator):
