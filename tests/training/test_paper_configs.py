@@ -58,6 +58,7 @@ def test_paper_settings_of_the_fixes():
     assert qagnn.model.kwargs["attention"] == "source"
     assert (qagnn.model.kwargs["hidden_size"], qagnn.model.kwargs["num_layers"], qagnn.training.batch_size) == \
         (200, 5, 128)
+    assert qagnn.training.micro_batch_size == 1  # qagnn.py's -mbs: the tiny run below takes 4 per step
     kagnet = parse_config(read(PAPER / "csqa_kagnet_roberta_large.yaml"))
     assert kagnet.model.kwargs["train_paths_per_pair"] == 0 and kagnet.training.epochs >= 10
     assert kagnet.graph.retrieval["path_relations"] == "first"
