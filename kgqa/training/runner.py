@@ -334,7 +334,8 @@ def pipeline(*, config=None, dataset=None, model=None, model_kwargs: dict | None
 def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_features, derived,
                         splits, split_graphs, accelerator, run_dir, resume, overwrite, progress,
                         roles, checksums, timings, wall_start, overrides) -> RunResult:
-    malloc_pad = malloc_top_pad(cfg.training.malloc_top_pad_mb)  # None where not glibc
+    malloc_pad = malloc_top_pad(cfg.training.malloc_top_pad_mb,  # None where not glibc
+                                all_blocks=cfg.training.malloc_heap_only)
     net = build_model(cfg, model=model, backbone=inputs.backbone, lm_hidden_size=inputs.lm_hidden,
                       node_features=node_features, derived=derived)
     entities = _entity_checksums(net)
@@ -433,6 +434,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
                   "mixed_precision": str(accelerator.mixed_precision),
                   "torch_threads": torch.get_num_threads(),
                   "malloc_top_pad_mb": malloc_pad,
+                  "malloc_heap_only": bool(malloc_pad and cfg.training.malloc_heap_only),
                   "overrides": overrides},
         timings={k: round(v, 2) for k, v in timings.items()},
         parameters={"total": sum(p.numel() for p in raw.parameters()),

@@ -92,6 +92,20 @@ def test_big_blocks_come_from_the_heap_under_the_pad(pad, heap_blocks, returned_
     assert returned_at_least <= float(out[1]) <= returned_at_most
 
 
+@pytest.mark.skipif(not GLIBC, reason="M_MMAP_MAX is a glibc setting")
+@pytest.mark.parametrize("all_blocks, returned_at_least, returned_at_most", [(0, 40, 52), (1, 0, 1)])
+def test_blocks_above_the_threshold_come_from_the_heap_with_all_blocks(all_blocks, returned_at_least,
+                                                                       returned_at_most):
+    """A freed 48 MiB block (above the 32 MiB threshold) has its own mapping and goes back to the
+    kernel under the runner's pad; with ``all_blocks`` it comes from the heap and stays."""
+    probe = BIG_BLOCK_PROBE.replace('heap_blocks=sys.argv[2] == "1"', 'all_blocks=sys.argv[2] == "1"') \
+        .replace("24 * 2**20", "48 * 2**20")
+    out = subprocess.run([sys.executable, "-c", probe, "64", str(all_blocks)], check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert int(out[0]) == 64
+    assert returned_at_least <= float(out[1]) <= returned_at_most
+
+
 @pytest.mark.skipif(not GLIBC, reason="a glibc setting")
 def test_no_pad_leaves_glibcs_dynamic_threshold_alone():
     """``malloc_top_pad(0)`` in a process that never set a pad changes nothing: glibc's dynamic mmap
