@@ -338,14 +338,16 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             if lm_params:
                 set_lm_trainable(state.step >= freeze_steps)
             questions = sum(len(micro.ids) for micro in micro_batches)
-            step_loss, batch_correct = 0.0, 0
+            losses, batch_correct = [], 0
             for i, micro in enumerate(micro_batches):
-                loss, correct = _micro_step(model, micro, accelerator, state=state,
+                loss, correct = _micro_step(model, micro, accelerator,
                                             weight=len(micro.ids) / questions,
-                                            sync=i == len(micro_batches) - 1,
-                                            last_checkpoint=last_checkpoint)
-                step_loss += loss * len(micro.ids)
+                                            sync=i == len(micro_batches) - 1)
+                losses.append(loss)
                 batch_correct += correct
+            _check_finite(losses, micro_batches, accelerator, state=state,
+                          last_checkpoint=last_checkpoint)
+            step_loss = sum(float(loss) * len(micro.ids) for loss, micro in zip(losses, micro_batches))
             if settings.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
@@ -396,17 +398,13 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
     return state
 
 
-def _micro_step(model, batch, accelerator, *, state: TrainState, weight: float, sync: bool,
-                last_checkpoint: Path | None) -> tuple[float, int]:
+def _micro_step(model, batch, accelerator, *, weight: float, sync: bool) -> tuple[torch.Tensor, int]:
     """Forward and backward of one micro-batch, its loss scaled by ``weight`` (its share of the
     step's questions) so the gradients of a step's micro-batches add up to the whole batch's.
     Gradients are synchronised across processes only on the step's last micro-batch (``sync``).
 
     Returns:
-        The micro-batch's mean loss and its number of correct predictions.
-
-    Raises:
-        KGQAError: ``[E032]`` on a non-finite loss.
+        The micro-batch's mean loss (detached) and its number of correct predictions.
     """
     batch = batch.to(accelerator.device)
     with contextlib.nullcontext() if sync else accelerator.no_sync(model):
@@ -416,22 +414,37 @@ def _micro_step(model, batch, accelerator, *, state: TrainState, weight: float, 
         if loss is None:
             raise KGQAError(Errors.E033.format(problem="the model returned no loss for a "
                                                        "training batch (labels missing?)"))
-        finite = torch.isfinite(loss.detach())
-        if accelerator.num_processes > 1:  # every process stops together
-            finite = accelerator.reduce(finite.float(), reduction="sum") == accelerator.num_processes
-        if not finite.item():
-            state.stop_reason = "nan"
-            raise KGQAError(Errors.E032.format(
-                step=state.step + 1, epoch=state.epoch + 1,
-                problem=(f"the training loss is {loss.item()} on batch "
-                         f"{state.batch_in_epoch + 1} (questions {', '.join(batch.ids[:3])}"
-                         f"{'...' if len(batch.ids) > 3 else ''}); lower the learning rate "
-                         "or the fp16 loss scale, or check the inputs for NaN"),
-                checkpoint=last_checkpoint or "(none written yet)"))
         accelerator.backward(loss * weight if weight != 1.0 else loss)
     with torch.no_grad():
         correct = int((out.logits.argmax(-1) == batch.labels).sum())
-    return float(loss.detach()), correct
+    return loss.detach(), correct
+
+
+def _check_finite(losses: list[torch.Tensor], micro_batches: list, accelerator, *,
+                  state: TrainState, last_checkpoint: Path | None) -> None:
+    """Stop on a non-finite loss before the optimizer steps (the weights stay as they were).
+
+    One check per step, whatever the number of micro-batches, so every process makes the same
+    collective call (a process's last batch may have fewer micro-batches than another's).
+
+    Raises:
+        KGQAError: ``[E032]`` naming the step, the batch and its first questions.
+    """
+    finite = torch.stack([torch.isfinite(loss) for loss in losses]).all()
+    if accelerator.num_processes > 1:  # every process stops together
+        finite = accelerator.reduce(finite.float(), reduction="sum") == accelerator.num_processes
+    if finite.item():
+        return
+    bad = next((i for i, loss in enumerate(losses) if not torch.isfinite(loss)), 0)
+    ids = micro_batches[bad].ids
+    state.stop_reason = "nan"
+    raise KGQAError(Errors.E032.format(
+        step=state.step + 1, epoch=state.epoch + 1,
+        problem=(f"the training loss is {losses[bad].item()} on batch "
+                 f"{state.batch_in_epoch + 1} (questions {', '.join(ids[:3])}"
+                 f"{'...' if len(ids) > 3 else ''}); lower the learning rate "
+                 "or the fp16 loss scale, or check the inputs for NaN"),
+        checkpoint=last_checkpoint or "(none written yet)"))
 
 
 #: Steps timed (after the first) before a time budget re-plans the schedule.

@@ -119,8 +119,13 @@ def _default_name(data: dict) -> str:
 
 def make_accelerator(mixed_precision: str = "auto"):
     """An ``accelerate.Accelerator``: CPU-only without CUDA, mixed precision as
-    :func:`resolve_mixed_precision` says (bf16 autocast on CPUs with AVX512-BF16)."""
-    from accelerate import Accelerator
+    :func:`resolve_mixed_precision` says (bf16 autocast on CPUs with AVX512-BF16).
+
+    Under ``accelerate launch`` the model is wrapped in ``DistributedDataParallel`` with
+    ``find_unused_parameters``: an LM-freeze phase (``freeze_lm_epochs``) turns the backbone's
+    gradients off after wrapping, and a batch whose choices have no graph leaves the graph part
+    without one; DDP would otherwise stop at the first such step."""
+    from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.state import AcceleratorState
 
     wanted = resolve_mixed_precision(mixed_precision)
@@ -129,7 +134,8 @@ def make_accelerator(mixed_precision: str = "auto"):
         # notebook, train then eval) may ask for another precision
         if str(AcceleratorState().mixed_precision) != wanted:
             AcceleratorState._reset_state(reset_partial_state=True)
-    return Accelerator(mixed_precision=wanted, cpu=not torch.cuda.is_available())
+    return Accelerator(mixed_precision=wanted, cpu=not torch.cuda.is_available(),
+                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
 
 
 def uses_subgraphs(name: str, model=None) -> bool:
