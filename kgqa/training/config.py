@@ -167,7 +167,7 @@ class TrainingConfig(_Strict):
     malloc_heap_only: bool = Field(False, description="glibc only, with a pad: serve blocks "
                                    "above 32 MiB from the heap too (M_MMAP_MAX 0), so big graph "
                                    "batches reuse pages instead of mapping fresh ones each step: "
-                                   "1.4x faster frozen QA-GNN steps measured, +35% resident "
+                                   "1.5x faster frozen QA-GNN steps measured, +54% resident "
                                    "memory (kgqa.utils.memory); speed only")
     freeze_lm_steps: int = Field(0, ge=0, description="finetune and partial: keep the trained "
                                  "backbone layers fixed for the first N optimizer steps "

@@ -14,8 +14,8 @@ The second matters as much as the first: setting any of these parameters switche
 on 64-bit), so with the pad alone every block above 128 KiB was mmap'd and unmapped each step.
 Blocks above 32 MiB keep their own mapping and go back to the kernel when freed, unless
 ``all_blocks`` serves those from the heap too (``M_MMAP_MAX = 0``, ``training.malloc_heap_only``):
-on a 2-core Zen 3 without AVX-512 (fp32), 80 steps of the frozen QA-GNN config trained 1.39x
-faster that way (99.7 against 138.6 s, system time 40 against 126 s for the whole run) at 8.2
+on a 2-core Zen 3 without AVX-512 (fp32), 80 steps of the frozen QA-GNN config trained 1.52x
+faster that way (103.8 against 158.2 s; system time 31 against 141 s over the whole run) at 9.4
 against 6.1 GB resident; earlier a partial QA-GNN run grew from 4.3 to 8 GB, a frozen KagNet run
 peaks at 17 GB without it, so it is off by default. Measured in `benchmarks/training.py` (``malloc``) and on
 live runs (README, "Speed"). The cost is resident memory: up to ``pad`` above the peak, and freed
