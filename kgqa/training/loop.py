@@ -338,16 +338,19 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             if lm_params:
                 set_lm_trainable(state.step >= freeze_steps)
             questions = sum(len(micro.ids) for micro in micro_batches)
-            losses, batch_correct = [], 0
+            losses, corrects = [], []
             for i, micro in enumerate(micro_batches):
                 loss, correct = _micro_step(model, micro, accelerator,
                                             weight=len(micro.ids) / questions,
                                             sync=i == len(micro_batches) - 1)
                 losses.append(loss)
-                batch_correct += correct
+                corrects.append(correct)
+            losses = torch.stack(losses)
             _check_finite(losses, micro_batches, accelerator, state=state,
                           last_checkpoint=last_checkpoint)
-            step_loss = sum(float(loss) * len(micro.ids) for loss, micro in zip(losses, micro_batches))
+            # one read from the device per step, not one per micro-batch
+            step_loss = sum(value * len(micro.ids) for value, micro in zip(losses.tolist(), micro_batches))
+            batch_correct = int(torch.stack(corrects).sum())
             if settings.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
@@ -398,13 +401,15 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
     return state
 
 
-def _micro_step(model, batch, accelerator, *, weight: float, sync: bool) -> tuple[torch.Tensor, int]:
+def _micro_step(model, batch, accelerator, *, weight: float,
+                sync: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward and backward of one micro-batch, its loss scaled by ``weight`` (its share of the
     step's questions) so the gradients of a step's micro-batches add up to the whole batch's.
     Gradients are synchronised across processes only on the step's last micro-batch (``sync``).
 
     Returns:
-        The micro-batch's mean loss (detached) and its number of correct predictions.
+        The micro-batch's mean loss (detached) and its number of correct predictions, as
+        0-d tensors on the device (read once per step by the caller).
     """
     batch = batch.to(accelerator.device)
     with contextlib.nullcontext() if sync else accelerator.no_sync(model):
@@ -416,21 +421,24 @@ def _micro_step(model, batch, accelerator, *, weight: float, sync: bool) -> tupl
                                                        "training batch (labels missing?)"))
         accelerator.backward(loss * weight if weight != 1.0 else loss)
     with torch.no_grad():
-        correct = int((out.logits.argmax(-1) == batch.labels).sum())
+        correct = (out.logits.argmax(-1) == batch.labels).sum()
     return loss.detach(), correct
 
 
-def _check_finite(losses: list[torch.Tensor], micro_batches: list, accelerator, *,
+def _check_finite(losses: torch.Tensor, micro_batches: list, accelerator, *,
                   state: TrainState, last_checkpoint: Path | None) -> None:
     """Stop on a non-finite loss before the optimizer steps (the weights stay as they were).
 
     One check per step, whatever the number of micro-batches, so every process makes the same
     collective call (a process's last batch may have fewer micro-batches than another's).
 
+    Args:
+        losses: ``(M,)`` the mean loss of each of the step's ``M`` micro-batches.
+
     Raises:
         KGQAError: ``[E032]`` naming the step, the batch and its first questions.
     """
-    finite = torch.stack([torch.isfinite(loss) for loss in losses]).all()
+    finite = torch.isfinite(losses).all()
     if accelerator.num_processes > 1:  # every process stops together
         finite = accelerator.reduce(finite.float(), reduction="sum") == accelerator.num_processes
     if finite.item():
