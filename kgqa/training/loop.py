@@ -348,7 +348,7 @@ def train(model: torch.nn.Module, *, train_loader: SplitLoader, dev_loader: Spli
             losses = torch.stack(losses)
             _check_finite(losses, micro_batches, accelerator, state=state,
                           last_checkpoint=last_checkpoint)
-            # one read from the device per step, not one per micro-batch
+            # losses and correct counts each read from the device once per step, not per micro-batch
             step_loss = sum(value * len(micro.ids) for value, micro in zip(losses.tolist(), micro_batches))
             batch_correct = int(torch.stack(corrects).sum())
             if settings.max_grad_norm is not None:
