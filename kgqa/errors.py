@@ -42,7 +42,7 @@ class Errors(metaclass=_CodedMessages):
     E014 = "Output path '{path}' is not writable: {problem}"
     E015 = "{problem}"
     # datasets and backbones
-    E016 = "Dataset file not found: {path}. {hint}"
+    E016 = "{what} not found: {path}. {hint}"
     E017 = ("Could not load backbone '{name}'. Tried: {tried}. Pass a short name ({short}), a "
             "local directory with config.json and weights, or a Hugging Face hub name (online, "
             "or already in the hub cache when HF_HUB_OFFLINE=1).")

@@ -60,7 +60,7 @@ def _check_split(split: str) -> None:
 
 def _need(path: Path, hint: str) -> Path:
     if not path.is_file():
-        raise KGQAError(Errors.E016.format(path=path, hint=hint))
+        raise KGQAError(Errors.E016.format(what="Dataset file", path=path, hint=hint))
     return path
 
 
@@ -174,7 +174,7 @@ def load_csqa_hf(split: str = "train", *, inhouse_ids: str | Path | None = None,
         ids_path = Path(inhouse_ids) if inhouse_ids is not None else None
         if ids_path is None or not ids_path.is_file():
             raise KGQAError(Errors.E016.format(
-                path=ids_path or INHOUSE_IDS_FILE,
+                what="Dataset file", path=ids_path or INHOUSE_IDS_FILE,
                 hint=f"The in-house split needs the id list {INHOUSE_IDS_FILE} (from "
                      f"{INHOUSE_IDS_URL}); pass inhouse_ids=PATH."))
     try:

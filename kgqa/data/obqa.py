@@ -49,7 +49,7 @@ def find_obqa_file(split: str, directory: str | Path | None = None, *,
     for path in tried:
         if path.is_file():
             return path
-    raise KGQAError(Errors.E016.format(path=tried[0], hint=(
+    raise KGQAError(Errors.E016.format(what="Dataset file", path=tried[0], hint=(
         f"Also tried {', '.join(str(p) for p in tried[1:])}. Download OpenBookQA-V1-Sep2018 "
         "(https://allenai.org/data/open-book-qa) and pass its folder as directory=.")))
 

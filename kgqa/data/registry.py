@@ -66,7 +66,7 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", *,
             raise KGQAError(Errors.E013.format(
                 kind="dataset", name=key,
                 known=", ".join(DATASETS) + " or the path of a .jsonl file"))
-        raise KGQAError(Errors.E016.format(path=file, hint=(
+        raise KGQAError(Errors.E016.format(what="Dataset file", path=file, hint=(
             "Pass a dataset name (" + ", ".join(DATASETS) + "), a .jsonl file or a folder with "
             f"{split}.jsonl.")))
     examples = read_qa_jsonl(file, require_labels=split not in UNLABELLED_SPLITS)

@@ -56,7 +56,9 @@ def load_llm_config(config: str | Path | dict) -> dict[str, Any]:
     if not isinstance(config, dict):
         path = Path(config)
         if not path.is_file():
-            raise KGQAError(Errors.E016.format(path=path, hint="Pass an LLM experiment .yaml (experiments/llm/)."))
+            raise KGQAError(Errors.E016.format(
+                what="LLM experiment config", path=path,
+                hint="Pass an LLM experiment .yaml (experiments/llm/)."))
         source = str(path)
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     problems = [f"unknown key '{k}'" for k in config if k not in CONFIG_KEYS]

@@ -342,8 +342,8 @@ def load_config(path: str | Path, *, check_model: bool = True) -> ExperimentConf
     """
     path = Path(path)
     if not path.is_file():
-        raise KGQAError(Errors.E016.format(path=path, hint="Pass an experiment .yaml file "
-                                                           "(see experiments/)."))
+        raise KGQAError(Errors.E016.format(what="Experiment config", path=path,
+                                           hint="Pass an experiment .yaml file (see experiments/)."))
     data, layers = _read_extending(path, ())
     roots = _Layers(layers)
     config = parse_config(data, source=str(path), yaml_root=roots)

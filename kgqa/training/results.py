@@ -111,7 +111,8 @@ class RunResult:
         if path.is_dir():
             path = path / RESULTS_FILE
         if not path.is_file():
-            raise KGQAError(Errors.E016.format(path=path, hint="Run `kgqa train CONFIG` first."))
+            raise KGQAError(Errors.E016.format(what="Results file", path=path,
+                                               hint="Run `kgqa train CONFIG` first."))
         try:
             data = json.loads(path.read_text())
             return cls.from_dict(data)

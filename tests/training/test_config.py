@@ -47,6 +47,12 @@ def test_good_config_loads_with_defaults(tmp_path):
     assert ExperimentConfig.model_validate(cfg.to_dict()) == cfg
 
 
+def test_missing_config_file_says_it_is_the_experiment_config(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(KGQAError, match=r"\[E016\] Experiment config not found: .*nope\.yaml"):
+        load_config(missing)
+
+
 def test_unknown_key_names_file_line_and_key(tmp_path):
     path = _write(tmp_path, GOOD.replace("  epochs: 3", "  epochz: 3"))
     with pytest.raises(KGQAError, match=rf"\[E030\] Experiment config {path}:12: "
