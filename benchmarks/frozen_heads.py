@@ -26,7 +26,11 @@ Also a diagnostic: a linear layer on the choice's sentence vector alone (no ques
 shows whether the choice vector carries an answer-only artefact (chance is 20%).
 
     python benchmarks/frozen_heads.py [--seeds 0 1 2] [--epochs 40] [--folds 5]
+                                      [--pooling mean|first|choice]
                                       [--out benchmarks/results/frozen_heads.json]
+
+``--pooling choice`` pools the pair state over the choice's tokens only (the choice read in the
+question's context) instead of the whole pair: ``benchmarks/results/frozen_heads_choice.json``.
 
 Training follows ``experiments/csqa_lm_frozen_minilm.yaml`` where it can (dropout 0.3, AdamW,
 weight decay 0.01) with lr 1e-3, batch 64 and no schedule. Prints one JSON object.
@@ -56,14 +60,14 @@ HEADS = {
 HOLDOUT, HOLDOUT_SEED = 1000, 1234
 
 
-def _arrays(split: str):
+def _arrays(split: str, pooling: str = "mean"):
     import torch
 
     from kgqa.data import load_dataset
     from kgqa.training.features import load_or_compute_states
 
     data = load_dataset("csqa", split)
-    cached = load_or_compute_states("minilm", data, max_length=64, pooling="mean", batch_size=128)
+    cached = load_or_compute_states("minilm", data, max_length=64, pooling=pooling, batch_size=128)
     labels = torch.tensor([ex.label for ex in data.examples])
     return {"lm_states": cached.states.float(), "question_vectors": cached.question_vectors.float(),
             "choice_vectors": cached.choice_vectors.float(), "labels": labels}
@@ -167,6 +171,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=list(HEADS))
     parser.add_argument("--folds", type=int, default=0,
                         help="also train the chosen head on each of this many folds of IH-train")
+    parser.add_argument("--pooling", default="mean", choices=["first", "mean", "choice"],
+                        help="the pair state's pooling (the sentence vectors are always mean)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -174,7 +180,7 @@ def main(argv=None) -> dict:
 
     torch.set_num_threads(1)
     started = time.time()
-    full, dev = _arrays("ih_train"), _arrays("ih_dev")
+    full, dev = _arrays("ih_train", args.pooling), _arrays("ih_dev", args.pooling)
     order = torch.randperm(full["labels"].numel(), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
     train, holdout = _take(full, order[HOLDOUT:]), _take(full, order[:HOLDOUT])
 
@@ -182,7 +188,7 @@ def main(argv=None) -> dict:
         cos = (arrays["question_vectors"].unsqueeze(1) * arrays["choice_vectors"]).sum(-1)
         return round(100 * _accuracy(cos, arrays["labels"]), 2)
 
-    result = {"benchmark": "frozen_heads", "backbone": "minilm",
+    result = {"benchmark": "frozen_heads", "backbone": "minilm", "pooling": args.pooling,
               "holdout": {"questions": HOLDOUT, "of": "ih_train", "permutation_seed": HOLDOUT_SEED},
               "train_questions": int(train["labels"].numel()), "epochs": args.epochs,
               "zero_shot": {"ih_dev": zero_shot(dev), "holdout": zero_shot(holdout)},

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from transformers import BatchEncoding, PreTrainedModel
 
 FreezeSpec = Union[Literal["none", "all"], int]
-Pooling = Literal["first", "mean"]
-POOLINGS = ("first", "mean")
+Pooling = Literal["first", "mean", "choice"]
+POOLINGS = ("first", "mean", "choice")
 
 #: Attribute paths of the per-layer ``ModuleList`` in common encoders (first match wins).
 LAYER_STACK_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers", "layer")
@@ -40,8 +40,9 @@ class BackboneOutput:
     """Output of :meth:`Backbone.forward`.
 
     Attributes:
-        pooled: the pooled last layer, ``(N, H)``: the first token's state (``[CLS]`` / ``<s>``)
-            or the mean over non-padding tokens, as the backbone's ``pooling`` says.
+        pooled: the pooled last layer, ``(N, H)``: the first token's state (``[CLS]`` / ``<s>``),
+            the mean over non-padding tokens, or the mean over the second text's tokens (the
+            choice of a "question [SEP] choice" pair), as the backbone's ``pooling`` says.
         hidden_states: last-layer hidden states, ``(N, L, H)``.
     """
 
@@ -105,7 +106,8 @@ class Backbone(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise KGQAError(Errors.E018.format(name=name, problem=(
-                f"pooling={pooling!r}: use 'first' (first token) or 'mean' (sentence encoders)")))
+                f"pooling={pooling!r}: use 'first' (first token), 'mean' (sentence encoders) or "
+                "'choice' (the mean over the second text of a pair)")))
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = pooling
@@ -134,9 +136,10 @@ class Backbone(nn.Module):
             gradient_checkpointing: recompute activations in the backward pass (saves memory).
             local_files_only: never contact the hub; ``None`` follows ``HF_HUB_OFFLINE``.
             cache_dir: the hub cache to use (default: the Hugging Face cache, ``HF_HUB_CACHE``).
-            pooling: ``"first"`` (the first token's state, as ``BertForMultipleChoice``) or
+            pooling: ``"first"`` (the first token's state, as ``BertForMultipleChoice``),
                 ``"mean"`` (mean over tokens, as sentence encoders such as MiniLM and MPNet
-                were trained).
+                were trained) or ``"choice"`` (mean over the tokens of the pair's second text,
+                the choice read in the question's context; :func:`second_text_mask`).
 
         Raises:
             KGQAError: ``[E017]`` listing what was tried when nothing loads; ``[E018]`` for an
@@ -400,16 +403,43 @@ class Backbone(nn.Module):
         if token_type_ids is not None and self.uses_token_type_ids:
             inputs["token_type_ids"] = token_type_ids
         hidden = self.model(**inputs).last_hidden_state
-        return BackboneOutput(pooled=pool(hidden, attention_mask, self.pooling), hidden_states=hidden)
+        mask = attention_mask
+        if self.pooling == "choice":
+            mask = second_text_mask(input_ids, attention_mask, self.tokenizer)
+        pooled = pool(hidden, mask, "mean" if self.pooling == "choice" else self.pooling)
+        return BackboneOutput(pooled=pooled, hidden_states=hidden)
 
     def extra_repr(self) -> str:
         return (f"name={self.name!r}, hidden_size={self.hidden_size}, "
                 f"num_layers={self.num_layers}, freeze={self.freeze_spec!r}, pooling={self.pooling!r}")
 
 
+def second_text_mask(input_ids: Tensor, attention_mask: Tensor, tokenizer) -> Tensor:
+    """``(N, L)`` mask of the tokens of the second text of each pair (the choice of "question
+    [SEP] choice"), special tokens excluded; a row without a second text keeps its mask.
+
+    The second text starts after the first separator (``[SEP]`` in BERT's ``[CLS] q [SEP] a
+    [SEP]``, ``</s>`` in RoBERTa's and MPNet's ``<s> q </s></s> a </s>``), so the mask is found
+    from the token ids alone, for tokenizers with or without segment ids.
+
+    Raises:
+        KGQAError: ``[E018]`` for a tokenizer without a separator token.
+    """
+    sep = getattr(tokenizer, "sep_token_id", None)
+    if sep is None:
+        raise KGQAError(Errors.E018.format(name=getattr(tokenizer, "name_or_path", "?"), problem=(
+            "pooling='choice' needs a tokenizer with a separator token between the two texts")))
+    special = torch.tensor(sorted(set(tokenizer.all_special_ids)), device=input_ids.device)
+    after_first_sep = (input_ids == sep).long().cumsum(-1) >= 1
+    mask = after_first_sep & ~torch.isin(input_ids, special) & attention_mask.bool()
+    empty = ~mask.any(-1, keepdim=True)
+    return torch.where(empty, attention_mask.bool(), mask).to(attention_mask.dtype)
+
+
 def pool(hidden: Tensor, attention_mask: Tensor | None, pooling: Pooling) -> Tensor:
     """``(N, L, H)`` token states -> ``(N, H)``: the first token, or the mean of the tokens the
-    mask keeps (as sentence-transformers' mean pooling)."""
+    mask keeps (as sentence-transformers' mean pooling; ``"choice"`` pools the same way, over a
+    mask from :func:`second_text_mask`)."""
     if pooling == "first" or attention_mask is None:
         return hidden[:, 0] if pooling == "first" else hidden.mean(dim=1)
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)

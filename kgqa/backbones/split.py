@@ -150,6 +150,10 @@ class TopLayers(nn.Module):
         self.num_layers = len(top)
         self.hidden_size = backbone.hidden_size
         self.pooling = pooling or backbone.pooling
+        if self.pooling == "choice":  # it needs token ids, which the cached states no longer have
+            raise KGQAError(Errors.E018.format(name=backbone.name, problem=(
+                "pooling='choice' needs token ids; the top layers over cached states pool "
+                "'first' or 'mean'")))
 
     def forward(self, states: Tensor, attention_mask: Tensor) -> BackboneOutput:
         hidden = self.model(inputs_embeds=states, attention_mask=attention_mask).last_hidden_state

@@ -104,9 +104,10 @@ class BackboneConfig(_Strict):
     max_length: int = Field(64, ge=8, le=4096)
     freeze: Union[Literal["none", "all"], int] = "none"
     gradient_checkpointing: bool = False
-    pooling: Literal["first", "mean"] = Field("first", description="how the statement vector pools "
-                                              "the last layer's tokens, in every regime: first "
-                                              "token or mean (sentence encoders: MiniLM, MPNet)")
+    pooling: Literal["first", "mean", "choice"] = Field(
+        "first", description="how the statement vector pools the last layer's tokens: first "
+        "token, mean (sentence encoders: MiniLM, MPNet), or choice (the mean over the choice's "
+        "tokens of the 'question [SEP] choice' pair; every regime but partial)")
     feature_batch_size: int = Field(128, ge=1, description="batch size when caching frozen states")
     train_layers: int | None = Field(None, ge=1, description="regime partial: how many top layers "
                                      "train (the states below them are cached once)")
@@ -227,6 +228,9 @@ class ExperimentConfig(_Strict):
             raise ValueError(f"seeds repeat: {self.seeds}")
         if self.regime == "partial" and self.backbone.train_layers is None:
             raise ValueError("regime 'partial' needs backbone.train_layers (how many top layers train)")
+        if self.regime == "partial" and self.backbone.pooling == "choice":
+            raise ValueError("backbone.pooling 'choice' is not available in regime 'partial' (its "
+                             "cache of lower-layer states keeps no token ids); use first or mean")
         if self.regime != "partial" and self.backbone.train_layers is not None:
             raise ValueError("backbone.train_layers applies to regime 'partial' only")
         if self.regime != "lora" and self.backbone.lora is not None:

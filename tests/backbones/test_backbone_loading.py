@@ -40,6 +40,38 @@ def test_multiple_choice_shapes_and_first_token_pooling(tiny_backbone_dirs, arch
     assert torch.isfinite(out.hidden_states).all()
 
 
+@pytest.mark.parametrize("arch", TINY_ARCHITECTURES)
+def test_choice_pooling_is_the_mean_over_the_choice_tokens(tiny_backbone_dirs, arch):
+    from kgqa.backbones.backbone import second_text_mask
+
+    backbone = Backbone.from_pretrained(tiny_backbone_dirs[arch], pooling="choice").eval()
+    questions = ["where would you keep ice cream in summer?", "what is a shovel for?"]
+    choices = [["freezer", "hot oven", "garden"], ["dig a hole", "read", "cats"]]
+    batch = backbone.encode_choices(questions, choices, max_length=24)
+    mask = second_text_mask(batch["input_ids"], batch["attention_mask"], backbone.tokenizer)
+    # the tokenizer's own record of which text each token came from (None: special tokens)
+    expected = [[int(s == 1) for s in batch.sequence_ids(i)] for i in range(6)]
+    assert mask.tolist() == expected
+    for row, choice in enumerate(c for row in choices for c in row):
+        kept = batch["input_ids"][row][mask[row].bool()]
+        assert backbone.tokenizer.decode(kept).replace(" ", "") == choice.replace(" ", "")
+    with torch.no_grad():
+        out = backbone(**batch)
+    keep = mask.unsqueeze(-1).float()
+    by_hand = (out.hidden_states * keep).sum(1) / keep.sum(1)
+    torch.testing.assert_close(out.pooled, by_hand)
+    assert not torch.allclose(out.pooled, out.hidden_states[:, 0])
+
+
+def test_choice_pooling_of_single_texts_keeps_every_token(tiny_backbone_dirs):
+    from kgqa.backbones.backbone import second_text_mask
+
+    backbone = Backbone.from_pretrained(tiny_backbone_dirs["bert"])
+    batch = backbone.encode(["a dog", "a much longer text"])
+    mask = second_text_mask(batch["input_ids"], batch["attention_mask"], backbone.tokenizer)
+    assert torch.equal(mask, batch["attention_mask"])  # no second text: the mean over the text
+
+
 def test_pairs_are_question_major_and_sentence_pairs(tiny_backbone_dirs):
     backbone = Backbone.from_pretrained(tiny_backbone_dirs["bert"])
     batch = backbone.encode_choices(["the dog", "a cat"], [["home", "garden"], ["store", "book"]])

@@ -53,6 +53,16 @@ def test_missing_config_file_says_it_is_the_experiment_config(tmp_path):
         load_config(missing)
 
 
+def test_choice_pooling_is_refused_in_the_partial_regime(tmp_path):
+    text = GOOD.replace("regime: frozen", "regime: partial").replace(
+        "  max_length: 64", "  max_length: 64\n  train_layers: 1\n  pooling: choice")
+    with pytest.raises(KGQAError, match=r"\[E030\].*pooling 'choice' is not available in regime "
+                                        r"'partial'"):
+        load_config(_write(tmp_path, text))
+    assert load_config(_write(tmp_path, GOOD.replace(
+        "  max_length: 64", "  max_length: 64\n  pooling: choice"))).backbone.pooling == "choice"
+
+
 def test_unknown_key_names_file_line_and_key(tmp_path):
     path = _write(tmp_path, GOOD.replace("  epochs: 3", "  epochz: 3"))
     with pytest.raises(KGQAError, match=rf"\[E030\] Experiment config {path}:12: "

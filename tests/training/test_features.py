@@ -55,6 +55,24 @@ def test_key_changes_with_length_pooling_data_and_weights(tmp_path, csqa_fixture
     assert not torch.equal(a.states, c.states)
 
 
+def test_choice_pooled_states_are_the_backbone_choice_pooling(tmp_path, csqa_fixture,
+                                                              tiny_backbone_dir):
+    from kgqa.backbones import Backbone
+
+    dev = load_dataset(csqa_fixture, "dev")
+    chooser = Backbone.from_pretrained(str(tiny_backbone_dir), freeze="all", pooling="choice").eval()
+    cached = load_or_compute_states(chooser, dev, max_length=32, pooling="choice",
+                                    cache_dir=tmp_path, progress=False)
+    mean = load_or_compute_states(chooser, dev, max_length=32, pooling="mean", cache_dir=tmp_path,
+                                  progress=False)
+    assert cached.path != mean.path and not torch.allclose(cached.states, mean.states)
+    ex = dev.examples[0]
+    enc = chooser.encode_choices([ex.question], [list(ex.choices)], max_length=32)
+    with torch.no_grad():
+        pooled = chooser(**enc).pooled
+    torch.testing.assert_close(cached.states[0], pooled, atol=1e-5, rtol=1e-5)
+
+
 def test_damaged_entry_is_recomputed_with_a_warning(tmp_path, csqa_fixture, tiny):
     dev = load_dataset(csqa_fixture, "dev")
     good = load_or_compute_states(tiny, dev, max_length=32, cache_dir=tmp_path, progress=False)
