@@ -5,7 +5,9 @@ one choice's input, run the model again, and see how far the choice's logit fall
 copies go through the model in one batched forward (:meth:`Occluder.edge_logits`).
 
 Each copy holds one (question, choice) pair: its LM input (``lm_states``, token ids, sentence
-vectors, as the batch has them) and its graph with the edges removed. That suffices because
+vectors, as the batch has them; for a graph model, the pair's pooled LM vector, computed once,
+since removing edges leaves the text as it was: :meth:`Occluder.statements`) and its graph with
+the edges removed. That suffices because
 every kgqa model scores each (question, choice) pair on its own; the choices only meet in the
 softmax, so the new probability of a choice follows from its new logit and the others' old
 ones (:func:`probability_after`).
@@ -29,6 +31,8 @@ import torch
 #: QABatch fields holding one row per (question, choice) pair: ``(B, C, ...)``.
 PAIR_FIELDS = ("input_ids", "attention_mask", "token_type_ids", "lm_states", "choice_vectors",
                "lower_states")
+#: The LM's inputs among them, which a pooled pair vector (``lm_states``) replaces.
+LM_INPUT_FIELDS = ("input_ids", "attention_mask", "token_type_ids", "lower_states")
 #: QABatch fields holding one row per question: ``(B, ...)``.
 QUESTION_FIELDS = ("question_vectors",)
 #: KagNet's path fields of a :class:`~kgqa.retrieval.data.ChoiceGraph`.
@@ -137,6 +141,7 @@ class Occluder:
         self.batch = batch
         self.chunk = int(chunk)
         self._graphs: dict[int, object] = {}
+        self._statements = None  # the LM's pooled pair vectors, (B, C, H), once computed
         self.forwards = 0  # forward passes run (for tests and benchmarks)
         self.copies = 0  # graph copies (or pairs) run
         self.copied_edges = 0  # edges in those copies
@@ -148,9 +153,33 @@ class Occluder:
         return self._graphs[g]
 
     # ------------------------------------------------------------------ copies
-    def _pair_batch(self, pairs: Sequence[int], entity_ids=None):
+    def statements(self):
+        """The pooled LM vector of every pair of the batch, ``(B, C, H)``, computed once, or
+        ``None`` where the copies must run the LM themselves.
+
+        A graph model (:class:`~kgqa.models.common.GraphQAModel`: QA-GNN, RGCN, KagNet) reads
+        the LM's tokens only through :meth:`~kgqa.models.common.QAModel.statement_vectors`, and
+        taking edges out of a choice's graph leaves its text unchanged. So each copy carries
+        the pair's pooled vector as ``lm_states`` (the frozen regime's input) instead of its
+        tokens or cached lower-layer states: the top layers run once per pair, not once per copy
+        (tested equal to running them per copy).
+        """
+        from kgqa.models.common import GraphQAModel
+
+        batch = self.batch
+        if not isinstance(self.model, GraphQAModel) or (
+                batch.input_ids is None and batch.lower_states is None):
+            return None
+        if self._statements is None:
+            with torch.inference_mode():
+                flat = self.model.statement_vectors(batch)
+            self._statements = flat.float().reshape(batch.batch_size, batch.num_choices, -1)
+        return self._statements
+
+    def _pair_batch(self, pairs: Sequence[int], entity_ids=None, *, statements=None):
         """A ``QABatch`` of one choice per question, without graphs: ``pairs`` are graph indices
-        ``b * C + c``."""
+        ``b * C + c``; with ``statements`` (:meth:`statements`) the LM input of each pair is its
+        pooled vector."""
         from kgqa.models.base import QABatch
 
         batch, C = self.batch, self.batch.num_choices
@@ -158,7 +187,9 @@ class Occluder:
         qs, cs = index // C, index % C
         values = {}
         for name in PAIR_FIELDS:
-            t = getattr(batch, name)
+            t = getattr(batch, name) if statements is None else (
+                statements if name == "lm_states" else
+                None if name in LM_INPUT_FIELDS else getattr(batch, name))
             if t is not None:
                 values[name] = t[qs.to(t.device), cs.to(t.device)].unsqueeze(1)
         for name in QUESTION_FIELDS:
@@ -198,6 +229,7 @@ class Occluder:
             ``(len(requests),)`` logits, in request order.
         """
         requests = list(requests)
+        statements = self.statements() if requests else None
 
         def make(start, stop):
             part = requests[start:stop]
@@ -207,7 +239,7 @@ class Occluder:
                     runs[-1][1].append(removed)
                 else:
                     runs.append((g, [removed]))
-            out = self._pair_batch([g for g, _ in part])
+            out = self._pair_batch([g for g, _ in part], statements=statements)
             out.graphs = copies_without_edges([self.graph(g) for g, _ in runs],
                                               [r for _, r in runs]).to(self.batch.graphs.batch.device)
             self.copies += len(part)

@@ -42,7 +42,7 @@ PRIORS = ("none", "cosine")
 
 @dataclass
 class PriorConfig:
-    """The zero-shot prior every model can add to its scores (:class:`~kgqa.nn.ZeroShotPrior`).
+    r"""The zero-shot prior every model can add to its scores (:class:`~kgqa.nn.ZeroShotPrior`).
 
     Attributes:
         prior: ``"cosine"``: add the learned-scale cosine of the question's and the choice's

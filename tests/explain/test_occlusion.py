@@ -198,3 +198,45 @@ def test_the_budget_bounds_the_copies_but_every_shown_path_is_checked(toy_kg):
     assert [(p.text, p.occlusion) for p in shovel.paths] == [
         ("flower --AtLocation--> garden <-AtLocation-- shovel", 8.0), ("dig <-UsedFor-- shovel", 4.0)]
     assert all(p.occlusion is not None for p in shovel.paths)
+
+
+@pytest.mark.parametrize("name", ["qagnn", "rgcn", "kagnet"])
+def test_copies_reuse_the_pairs_lm_vectors_and_score_as_running_the_lm(toy_kg, tiny_bert, name):
+    """With the LM in the model (token inputs), every copy carries its pair's pooled vector
+    instead of its tokens: the LM runs once per batch, and each copy's logit equals running the
+    whole model, LM included, on that copy."""
+    from kgqa.backbones import Backbone
+    from kgqa.models import build_model
+    from tests.explain.conftest import model_config
+
+    torch.manual_seed(0)
+    backbone = Backbone.from_pretrained(str(tiny_bert)).eval()
+    model = build_model(name, model_config(name, toy_kg), backbone=backbone).eval()
+    batch = make_batch(paths=name == "kagnet")
+    enc = backbone.encode_choices([QUESTION], [["shovel", "hammer"]], max_length=32)
+    batch.input_ids = enc["input_ids"].view(1, 2, -1)
+    batch.attention_mask = enc["attention_mask"].view(1, 2, -1)
+    batch.token_type_ids = enc["token_type_ids"].view(1, 2, -1)
+    edges = [batch.graphs.get_example(g).edge_index.size(1) for g in (0, 1)]
+    requests = [(g, np.array([k, (k + 1) % edges[g]])) for g in (0, 1) for k in range(edges[g])]
+    requests += [(0, np.array([], dtype=np.int64))]  # nothing removed: the model's own logit
+
+    calls = []
+    hook = backbone.register_forward_hook(lambda *args: calls.append(1))
+    shortcut = Occluder(model, batch)
+    fast = shortcut.edge_logits(requests)
+    assert len(calls) == 1 and shortcut.statements() is not None  # the LM ran once, for 2 pairs
+
+    class PerCopy(Occluder):  # the reference: each copy runs the LM on its own tokens
+        def statements(self):
+            return None
+
+    calls.clear()
+    slow = PerCopy(model, batch).edge_logits(requests)
+    hook.remove()
+    assert len(calls) == 1 and len(requests) > 10  # one forward, every copy's tokens through it
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+    with torch.inference_mode():
+        own = float(model(batch).logits[0, 0])
+    assert fast[-1] == pytest.approx(own, abs=1e-5)
+    assert len(set(np.round(fast, 4))) > 2  # the copies differ: the graph part is not constant
