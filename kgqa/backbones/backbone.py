@@ -403,11 +403,17 @@ class Backbone(nn.Module):
         if token_type_ids is not None and self.uses_token_type_ids:
             inputs["token_type_ids"] = token_type_ids
         hidden = self.model(**inputs).last_hidden_state
-        mask = attention_mask
-        if self.pooling == "choice":
-            mask = second_text_mask(input_ids, attention_mask, self.tokenizer)
-        pooled = pool(hidden, mask, "mean" if self.pooling == "choice" else self.pooling)
-        return BackboneOutput(pooled=pooled, hidden_states=hidden)
+        return BackboneOutput(pooled=self.pool_tokens(hidden, input_ids, attention_mask),
+                              hidden_states=hidden)
+
+    def pool_tokens(self, hidden: Tensor, input_ids: Tensor, attention_mask: Tensor,
+                    pooling: Pooling | None = None) -> Tensor:
+        """``(N, L, H)`` states of ``input_ids`` -> ``(N, H)``, pooled as ``pooling`` says
+        (default: the backbone's); ``"choice"`` reads the pair's second text from the ids."""
+        pooling = pooling or self.pooling
+        if pooling == "choice":
+            return pool(hidden, second_text_mask(input_ids, attention_mask, self.tokenizer), "mean")
+        return pool(hidden, attention_mask, pooling)
 
     def extra_repr(self) -> str:
         return (f"name={self.name!r}, hidden_size={self.hidden_size}, "

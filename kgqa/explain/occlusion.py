@@ -185,11 +185,11 @@ class Occluder:
         batch, C = self.batch, self.batch.num_choices
         index = torch.as_tensor(list(pairs), dtype=torch.long)
         qs, cs = index // C, index % C
+        sources = {name: getattr(batch, name) for name in PAIR_FIELDS}
+        if statements is not None:  # the pooled vector stands in for every LM input
+            sources.update(dict.fromkeys(LM_INPUT_FIELDS), lm_states=statements)
         values = {}
-        for name in PAIR_FIELDS:
-            t = getattr(batch, name) if statements is None else (
-                statements if name == "lm_states" else
-                None if name in LM_INPUT_FIELDS else getattr(batch, name))
+        for name, t in sources.items():
             if t is not None:
                 values[name] = t[qs.to(t.device), cs.to(t.device)].unsqueeze(1)
         for name in QUESTION_FIELDS:

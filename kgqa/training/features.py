@@ -138,14 +138,13 @@ def encode_pairs(backbone: Backbone, dataset: QADataset, *, max_length: int,
         pooling: ``"first"`` (the first token's last hidden state, as the models' backbone
             pooling), ``"mean"`` (mean over non-padding tokens, as sentence encoders) or
             ``"choice"`` (mean over the choice's tokens, read in the question's context:
-            :func:`~kgqa.backbones.backbone.second_text_mask`; the five pair states of a question
+            :meth:`~kgqa.backbones.backbone.Backbone.pool_tokens`; the five pair states of a question
             then differ by more than the choice's share of one mean).
         batch_size: questions per forward pass (``batch_size * C`` sequences).
 
     Returns:
         ``(N, C, H)`` float32 on the CPU.
     """
-    from kgqa.backbones.backbone import pool, second_text_mask
     from kgqa.utils.progress import progress_bar
 
     examples = list(dataset)
@@ -167,10 +166,8 @@ def encode_pairs(backbone: Backbone, dataset: QADataset, *, max_length: int,
                                           max_length=max_length)
             enc = {k: v.to(device) for k, v in enc.items()}
             result = backbone(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
-            mask = enc["attention_mask"]
-            if pooling == "choice":
-                mask = second_text_mask(enc["input_ids"], mask, backbone.tokenizer)
-            pooled = pool(result.hidden_states, mask, "mean" if pooling == "choice" else pooling)
+            pooled = backbone.pool_tokens(result.hidden_states, enc["input_ids"],
+                                          enc["attention_mask"], pooling)
             out[rows] = pooled.float().cpu().view(len(rows), num_choices, -1)
             bar.advance(task, len(rows) * num_choices)
     backbone.train(was_training)
