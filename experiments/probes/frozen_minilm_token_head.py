@@ -97,18 +97,15 @@ class TokenHead(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, batch: dict) -> torch.Tensor:
+        from kgqa.backbones.backbone import pool
+
         b, c, length, hidden = batch["tokens"].shape
         mask, segment = batch["mask"].view(b * c, length), batch["segment"].view(b * c, length)
         x = self.proj(batch["tokens"].float().view(b * c, length, hidden)) + self.segment(segment.long())
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=~mask)
         x = self.norm(x)
-
-        def mean(keep):
-            weight = keep.unsqueeze(-1).float()
-            return (x * weight).sum(1) / weight.sum(1).clamp(min=1)
-
-        pooled = torch.cat([mean(mask), mean(segment)], -1)
+        pooled = torch.cat([pool(x, mask, "mean"), pool(x, segment, "mean")], -1)
         return (self.prior(batch["q"], batch["a"]) + self.out(pooled).squeeze(-1)).view(b, c)
 
 
