@@ -406,6 +406,15 @@ class Backbone(nn.Module):
         return BackboneOutput(pooled=self.pool_tokens(hidden, input_ids, attention_mask),
                               hidden_states=hidden)
 
+    def layer_states(self, input_ids: Tensor, attention_mask: Tensor,
+                     token_type_ids: Tensor | None = None) -> tuple[Tensor, ...]:
+        """The token states after the embeddings and after every layer: ``L + 1`` tensors of
+        ``(N, T, H)``, the last equal to :meth:`forward`'s ``hidden_states``."""
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None and self.uses_token_type_ids:
+            inputs["token_type_ids"] = token_type_ids
+        return tuple(self.model(**inputs, output_hidden_states=True).hidden_states)
+
     def pool_tokens(self, hidden: Tensor, input_ids: Tensor, attention_mask: Tensor,
                     pooling: Pooling | None = None) -> Tensor:
         """``(N, L, H)`` states of ``input_ids`` -> ``(N, H)``, pooled as ``pooling`` says

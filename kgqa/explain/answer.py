@@ -299,6 +299,8 @@ class Answerer(LazyLinkerMixin):
             ``partial`` model holds (ignored for ``finetune``).
         max_length: longest "question [SEP] choice" pair in tokens.
         pooling: ``first`` or ``mean`` pooling of frozen states (as in training).
+        state_layers: how many top hidden states a frozen pair state concatenates (as in
+            training: ``backbone.state_layers``).
         retrieval: retrieval settings (as in training; ``node_embeddings`` is forced to
             ``lazy``, which changes the time, not the output).
         graph_view: options of :func:`~kgqa.retrieval.retriever.choice_graphs` (``paths``,
@@ -315,8 +317,8 @@ class Answerer(LazyLinkerMixin):
 
     def __init__(self, model: torch.nn.Module, *, kg: "KnowledgeGraph", model_name: str | None = None,
                  regime: str = "frozen", backbone=None, max_length: int = 64, pooling: str = "first",
-                 retrieval: "RetrievalConfig | None" = None, graph_view: dict | None = None,
-                 node_table=None, linker=None, source: str = "model", num_threads: int | None = 1):
+                 state_layers: int | str = 1, retrieval: "RetrievalConfig | None" = None,
+                 graph_view: dict | None = None, node_table=None, linker=None, source: str = "model", num_threads: int | None = 1):
         import dataclasses
 
         from kgqa.retrieval.config import RetrievalConfig
@@ -328,6 +330,7 @@ class Answerer(LazyLinkerMixin):
         self.backbone = backbone.eval() if backbone is not None else None
         self.max_length = int(max_length)
         self.pooling = pooling
+        self.state_layers = state_layers
         self.retrieval = dataclasses.replace(retrieval or RetrievalConfig(), node_embeddings="lazy")
         if graph_view is None:  # the view the training runner gives this model
             from kgqa.training.graphs import graph_view as training_view
@@ -495,7 +498,8 @@ class Answerer(LazyLinkerMixin):
                              for i, (q, c) in enumerate(zip(questions, choices)))
             dataset = QADataset(name="answer", split="answer", examples=examples)
             batch.lm_states = encode_pairs(self.backbone, dataset, max_length=self.max_length,
-                                           pooling=self.pooling, batch_size=len(examples), progress=False)
+                                           pooling=self.pooling, batch_size=len(examples), progress=False,
+                                           state_layers=self.state_layers)
             if getattr(self.model, "prior", None) is not None:  # the zero-shot prior's inputs
                 from kgqa.training.features import encode_question_choice_vectors
 

@@ -168,5 +168,6 @@ def load_answerer(model: str | Path | None = None, *,
     return Answerer(net, kg=kg, model_name=ckpt.model_name, regime=regime,
                     backbone=backbone if regime in ("frozen", "partial") else None,
                     max_length=int(backbone_cfg.get("max_length", 64)),
-                    pooling=backbone_cfg.get("pooling", "first"), retrieval=retrieval,
+                    pooling=backbone_cfg.get("pooling", "first"),
+                    state_layers=backbone_cfg.get("state_layers", 1), retrieval=retrieval,
                     graph_view=recorded_view(meta), node_table=node_table, source=source)

@@ -57,6 +57,8 @@ class PriorConfig:
             ``"infersent"`` (:math:`[q, a, q \odot a, |q - a|]`).
         prior_adapter: hidden width of the residual adapter on the sentence embeddings (0: none).
         prior_scale: initial scale of the cosine.
+        prior_dim: width of the sentence embeddings (0: ``lm_hidden_size``; the frozen regime
+            sets it when its pair states concatenate several layers and are wider).
     """
 
     prior: str = "none"
@@ -65,6 +67,7 @@ class PriorConfig:
     prior_features: str = "product"
     prior_adapter: int = 0
     prior_scale: float = 20.0
+    prior_dim: int = 0
 
 
 @dataclass
@@ -133,7 +136,8 @@ class QAModel(nn.Module):
                 if getattr(config, field) not in allowed:
                     raise model_error(self.model_name, (
                         f"{field}='{getattr(config, field)}'; choose one of {', '.join(allowed)}"))
-            self.prior = ZeroShotPrior(config.lm_hidden_size, hidden=config.prior_hidden,
+            self.prior = ZeroShotPrior(config.prior_dim or config.lm_hidden_size,
+                                       hidden=config.prior_hidden,
                                        adapter=config.prior_adapter, scale=config.prior_scale,
                                        dropout=getattr(config, "dropout", 0.1),
                                        interaction=config.prior_interaction,

@@ -24,8 +24,8 @@ class LMConfig(PriorConfig):
         pair_state: score the pair state (``True``, the model as ``BertForMultipleChoice``);
             ``False`` leaves only the zero-shot prior, so a frozen LM-only model is a head on the
             question's and the choices' sentence embeddings (needs ``prior: cosine``).
-        prior, prior_hidden, prior_interaction, prior_features, prior_adapter, prior_scale: the
-            zero-shot prior (:class:`~kgqa.models.common.PriorConfig`).
+        prior, prior_hidden, prior_interaction, prior_features, prior_adapter, prior_scale,
+            prior_dim: the zero-shot prior (:class:`~kgqa.models.common.PriorConfig`).
     """
 
     lm_hidden_size: int = 384

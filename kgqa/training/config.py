@@ -45,8 +45,8 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError,
+                      field_validator, model_validator)
 
 from kgqa.errors import Errors, KGQAError, Warnings, warn
 
@@ -109,12 +109,23 @@ class BackboneConfig(_Strict):
         "token, mean (sentence encoders: MiniLM, MPNet), or choice (the mean over the choice's "
         "tokens of the 'question [SEP] choice' pair; every regime but partial)")
     feature_batch_size: int = Field(128, ge=1, description="batch size when caching frozen states")
+    state_layers: Union[StrictInt, Literal["all"]] = Field(
+        1, description="regime frozen: how many of the top hidden states the cached pair state "
+        "concatenates, each pooled as `pooling` says (1: the last layer's; 4: BERT's feature-based "
+        "setting; all: the embeddings' output and every layer)")
     train_layers: int | None = Field(None, ge=1, description="regime partial: how many top layers "
                                      "train (the states below them are cached once)")
     lower_states_dtype: Literal["float16", "float32"] = Field(
         "float16", description="regime partial: precision of the cached lower-layer states")
     lora: LoraSettings | None = Field(None, description="regime lora: the adapters (default "
                                       "LoraSettings())")
+
+    @field_validator("state_layers")
+    @classmethod
+    def _state_layers(cls, value):
+        if value != "all" and value < 1:
+            raise ValueError(f"must be 'all' or at least 1 (hidden states); got {value}")
+        return value
 
     @field_validator("freeze")
     @classmethod
@@ -231,6 +242,9 @@ class ExperimentConfig(_Strict):
         if self.regime == "partial" and self.backbone.pooling == "choice":
             raise ValueError("backbone.pooling 'choice' is not available in regime 'partial' (its "
                              "cache of lower-layer states keeps no token ids); use first or mean")
+        if self.regime != "frozen" and self.backbone.state_layers != 1:
+            raise ValueError("backbone.state_layers applies to regime 'frozen' only (the other "
+                             "regimes pool the last layer inside the model)")
         if self.regime != "partial" and self.backbone.train_layers is not None:
             raise ValueError("backbone.train_layers applies to regime 'partial' only")
         if self.regime != "lora" and self.backbone.lora is not None:

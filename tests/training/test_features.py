@@ -109,3 +109,50 @@ def test_sentence_vectors_are_the_zero_shot_encoder(tmp_path, csqa_fixture, tiny
     assert torch.allclose(q.norm(dim=-1), torch.ones(4), atol=1e-5)
     expected = zeroshot_logits(dev, SentenceEncoder(str(tiny_backbone_dir), max_length=32))
     assert torch.allclose(torch.einsum("nd,ncd->nc", q, a), expected, atol=1e-5)
+
+
+def test_state_layers_concatenate_the_top_hidden_states(tmp_path, csqa_fixture, tiny):
+    """``state_layers: k`` pair states are the pooled states of the top ``k`` hidden states side
+    by side, lowest first: the last block is the last layer's state, the first block of ``all``
+    the embeddings' output; each ``k`` is its own cache entry."""
+    dev = load_dataset(csqa_fixture, "dev")
+    hidden, layers = tiny.hidden_size, tiny.num_layers
+    last = load_or_compute_states(tiny, dev, max_length=32, pooling="mean", cache_dir=tmp_path,
+                                  progress=False)
+    two = load_or_compute_states(tiny, dev, max_length=32, pooling="mean", state_layers=2,
+                                 cache_dir=tmp_path, progress=False)
+    every = load_or_compute_states(tiny, dev, max_length=32, pooling="mean", state_layers="all",
+                                   cache_dir=tmp_path, progress=False)
+    assert not two.hit and not every.hit and len({last.path, two.path, every.path}) == 3
+    assert two.states.shape == (4, 5, 2 * hidden)
+    assert every.states.shape == (4, 5, (layers + 1) * hidden)
+    torch.testing.assert_close(two.states[..., hidden:], last.states, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(every.states[..., -2 * hidden:], two.states, atol=1e-5, rtol=1e-5)
+    # the lower block is a different layer's state, not a copy of the last one
+    assert not torch.allclose(two.states[..., :hidden], last.states, atol=1e-3)
+    # the first block of "all": the embeddings' output, mean-pooled
+    ex = dev.examples[0]
+    enc = tiny.encode_choices([ex.question], [list(ex.choices)], max_length=32)
+    with torch.no_grad():
+        tiny.eval()  # no dropout
+        embedded = tiny.model.embeddings(input_ids=enc["input_ids"],
+                                         token_type_ids=enc.get("token_type_ids"))
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    expected = (embedded * mask).sum(1) / mask.sum(1)
+    torch.testing.assert_close(every.states[0, :, :hidden], expected, atol=1e-5, rtol=1e-5)
+    assert json.loads((every.path / MANIFEST_FILE).read_text())["state_layers"] == "all"
+    again = load_or_compute_states(tiny, dev, max_length=32, pooling="mean", state_layers=2,
+                                   cache_dir=tmp_path)
+    assert again.hit and torch.equal(again.states, two.states)
+    # the key of last-layer states is the one it was before state_layers existed
+    base = dict(backbone="b", fingerprint="sha256:1", max_length=64, pooling="mean",
+                dataset_checksum=dev.checksum)
+    assert cache_key(**base) == cache_key(**base, state_layers=1) != cache_key(**base, state_layers=2)
+
+
+@pytest.mark.parametrize("bad", [0, 4, "last", True])
+def test_state_layers_out_of_range_is_a_coded_error(csqa_fixture, tiny, bad):
+    dev = load_dataset(csqa_fixture, "dev")
+    assert tiny.num_layers == 2  # so 1..3 hidden states exist
+    with pytest.raises(KGQAError, match=r"E018.*state_layers"):
+        encode_pairs(tiny, dev, max_length=32, state_layers=bad, progress=False)

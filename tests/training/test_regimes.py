@@ -231,3 +231,37 @@ def test_pretrained_weights_are_the_packaged_backbone_under_the_models_names(tin
     assert any("embeddings" in n for n in full) and len(full) > len(weights)
     lora, _ = pretrained_weights(meta("lora", lora={"r": 2, "alpha": 4.0}))
     assert lora and not any("lora_" in n for n in lora)
+
+
+@pytest.mark.parametrize("regime,state_layers,problem", [
+    ("partial", 2, "applies to regime 'frozen' only"), ("finetune", "all", "applies to regime 'frozen' only"),
+    ("frozen", 0, "at least 1"), ("frozen", True, "valid integer")])
+def test_state_layers_is_checked_against_the_regime(csqa_fixture, regime, state_layers, problem):
+    from kgqa.errors import KGQAError
+
+    backbone = {"state_layers": state_layers, **({"train_layers": 1} if regime == "partial" else {})}
+    with pytest.raises(KGQAError, match=r"E030"):
+        try:
+            parse_config(_config(csqa_fixture, regime=regime, backbone=backbone))
+        except KGQAError as exc:
+            assert problem in str(exc)
+            raise
+
+
+def test_multi_layer_frozen_run_answers_as_it_evaluated(tmp_path, csqa_fixture, tiny_backbone_dir):
+    """A frozen LM-only run on the top 2 hidden states of each pair: its head reads the wider
+    state, and ``kgqa answer``'s loader rebuilds that state from the checkpoint's config (its
+    answers are the run's own test predictions)."""
+    from kgqa.explain.loading import load_answerer
+
+    raw = _config(csqa_fixture, backbone={"name": str(tiny_backbone_dir), "pooling": "mean",
+                                          "state_layers": 2})
+    result = pipeline(config=raw, seed=0, out_dir=tmp_path / "runs",
+                      feature_cache_dir=tmp_path / "f", progress=False)
+    assert result.config["backbone"]["state_layers"] == 2
+    test = load_dataset(csqa_fixture, "test")
+    answerer = load_answerer(result.checkpoint)
+    assert answerer.state_layers == 2
+    answers = answerer.answer_many([ex.question for ex in test], [list(ex.choices) for ex in test])
+    expected = [int(c) for c in result.metrics["test"]["predictions"]]
+    assert [a.ranked[0].index for a in answers] == expected

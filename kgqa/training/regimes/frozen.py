@@ -1,7 +1,8 @@
 """``frozen``: the backbone never trains; its states are cached once and only the head (and
 graph part) train, starting exactly at the zero-shot baseline.
 
-The cache (:mod:`kgqa.training.features`) holds per split the pooled pair states and the
+The cache (:mod:`kgqa.training.features`) holds per split the pooled pair states (of the last
+layer, or of the top ``backbone.state_layers`` hidden states concatenated) and the
 sentence embeddings of each question and choice alone; models get ``prior: cosine``
 (:class:`~kgqa.nn.ZeroShotPrior`) unless the experiment says otherwise.
 """
@@ -26,13 +27,18 @@ def prepare(cfg, splits, *, backbone=None, cache_dir=None, progress=None, accele
             cached = load_or_compute_states(source, split, max_length=cfg.backbone.max_length,
                                             pooling=cfg.backbone.pooling,
                                             batch_size=cfg.backbone.feature_batch_size,
+                                            state_layers=cfg.backbone.state_layers,
                                             cache_dir=cache_dir, progress=progress)
             collate[role] = {"lm_states": cached.states, "sentence_vectors": cached.sentence_vectors()}
             info[role] = {"path": str(cached.path), "hit": cached.hit,
                           "pairs_per_second": round(cached.pairs_per_second, 1)}
-    lm_hidden = next(iter(collate.values()))["lm_states"].shape[-1]
-    return RegimeInputs(backbone=None, lm_hidden=lm_hidden, collate=collate,
-                        derived={"prior": "cosine"}, info=info)
+    first = next(iter(collate.values()))
+    lm_hidden = first["lm_states"].shape[-1]
+    derived = {"prior": "cosine"}
+    vectors = first["sentence_vectors"]
+    if vectors is not None and vectors[0].shape[-1] != lm_hidden:  # several layers per pair state
+        derived["prior_dim"] = int(vectors[0].shape[-1])
+    return RegimeInputs(backbone=None, lm_hidden=lm_hidden, collate=collate, derived=derived, info=info)
 
 
 def checkpoint_lm(backbone, backbone_cfg: dict):
