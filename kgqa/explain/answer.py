@@ -318,7 +318,8 @@ class Answerer(LazyLinkerMixin):
     def __init__(self, model: torch.nn.Module, *, kg: "KnowledgeGraph", model_name: str | None = None,
                  regime: str = "frozen", backbone=None, max_length: int = 64, pooling: str = "first",
                  state_layers: int | str = 1, retrieval: "RetrievalConfig | None" = None,
-                 graph_view: dict | None = None, node_table=None, linker=None, source: str = "model", num_threads: int | None = 1):
+                 graph_view: dict | None = None, node_table=None, linker=None, source: str = "model",
+                 num_threads: int | None = 1):
         import dataclasses
 
         from kgqa.retrieval.config import RetrievalConfig

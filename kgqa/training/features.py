@@ -148,8 +148,8 @@ def pair_states(backbone: Backbone, enc: dict, *, pooling: Pooling,
 
     Several layers are the feature-based setting of BERT (Devlin et al., 2019, Sec. 5.3,
     Table 7: the last four hidden layers concatenated came within 0.3 F1 of fine-tuning on
-    CoNLL-2003 NER): a frozen encoder's lower layers keep lexical and syntactic detail its top
-    layer has pooled away (Tenney et al., 2019; Liu et al., 2019).
+    CoNLL-2003 NER); probing studies find that a frozen encoder's middle layers often transfer
+    better than its last (Liu et al., NAACL 2019; Tenney et al., ACL 2019).
     """
     ids, mask, types = enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids")
     count = num_state_layers(backbone, state_layers)

@@ -18,6 +18,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import time
@@ -453,8 +454,17 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
 
 
 def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
-    """Refuse to resume a checkpoint of a different experiment (time budget may change)."""
-    saved = without_run_only(ckpt.experiment)
+    """Refuse to resume a checkpoint of a different experiment (time budget may change).
+
+    The saved config is read through today's schema first (as :func:`~kgqa.training.results.
+    is_stale` reads results.json), so a setting added since the checkpoint was written counts at
+    its default: a run interrupted before a kgqa upgrade resumes after it."""
+    saved = ckpt.experiment
+    try:
+        saved = parse_config(copy.deepcopy(saved), source=str(ckpt.path)).to_dict()
+    except KGQAError:  # not readable today: compare as written (the keys that differ are named)
+        pass
+    saved = without_run_only(saved)
     now = without_run_only(cfg.to_dict())
     if saved != now:
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))

@@ -251,3 +251,9 @@ def test_resuming_refuses_another_experiment_but_not_run_only_settings(tmp_path,
     other["training"]["lr"] = 0.5
     with pytest.raises(KGQAError, match=r"\[E031\].*different experiment.*training"):
         _check_same_run(ckpt, parse_config(other))
+    # a setting added to the schema after the checkpoint was written counts at its default
+    ckpt.experiment["backbone"].pop("state_layers")
+    _check_same_run(ckpt, parse_config(same))
+    ckpt.experiment["backbone"]["state_layers"] = 2  # but a recorded non-default still differs
+    with pytest.raises(KGQAError, match=r"\[E031\].*different experiment.*backbone"):
+        _check_same_run(ckpt, parse_config(same))
