@@ -456,9 +456,10 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
 def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
     """Refuse to resume a checkpoint of a different experiment (time budget may change).
 
-    The saved config is read through today's schema first (as :func:`~kgqa.training.results.
-    is_stale` reads results.json), so a setting added since the checkpoint was written counts at
-    its default: a run interrupted before a kgqa upgrade resumes after it."""
+    The saved config is read through today's schema first (as
+    :func:`~kgqa.training.results.is_stale` reads results.json), so a setting added since the
+    checkpoint was written counts at its default: a run interrupted before a kgqa upgrade
+    resumes after it."""
     saved = ckpt.experiment
     try:
         saved = parse_config(copy.deepcopy(saved), source=str(ckpt.path)).to_dict()
