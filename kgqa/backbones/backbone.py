@@ -395,14 +395,8 @@ class Backbone(nn.Module):
     def forward(self, input_ids: Tensor, attention_mask: Tensor,
                 token_type_ids: Tensor | None = None) -> BackboneOutput:
         """Encode ``N`` sequences; ``token_type_ids`` are dropped for models without segments."""
-        if input_ids.dim() != 2:
-            raise KGQAError(Errors.E018.format(name=self.name, problem=(
-                f"input_ids must be (N, L); got shape {tuple(input_ids.shape)} (flatten the "
-                "choices first)")))
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None and self.uses_token_type_ids:
-            inputs["token_type_ids"] = token_type_ids
-        hidden = self.model(**inputs).last_hidden_state
+        hidden = self.model(**self._model_inputs(input_ids, attention_mask, token_type_ids)
+                            ).last_hidden_state
         return BackboneOutput(pooled=self.pool_tokens(hidden, input_ids, attention_mask),
                               hidden_states=hidden)
 
@@ -410,10 +404,24 @@ class Backbone(nn.Module):
                      token_type_ids: Tensor | None = None) -> tuple[Tensor, ...]:
         """The token states after the embeddings and after every layer: ``L + 1`` tensors of
         ``(N, T, H)``, the last equal to :meth:`forward`'s ``hidden_states``."""
+        inputs = self._model_inputs(input_ids, attention_mask, token_type_ids)
+        return tuple(self.model(**inputs, output_hidden_states=True).hidden_states)
+
+    def _model_inputs(self, input_ids: Tensor, attention_mask: Tensor,
+                      token_type_ids: Tensor | None) -> dict[str, Tensor]:
+        """The Hugging Face model's keyword inputs (``token_type_ids`` only where it takes them).
+
+        Raises:
+            KGQAError: ``[E018]`` when ``input_ids`` is not ``(N, L)``.
+        """
+        if input_ids.dim() != 2:
+            raise KGQAError(Errors.E018.format(name=self.name, problem=(
+                f"input_ids must be (N, L); got shape {tuple(input_ids.shape)} (flatten the "
+                "choices first)")))
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and self.uses_token_type_ids:
             inputs["token_type_ids"] = token_type_ids
-        return tuple(self.model(**inputs, output_hidden_states=True).hidden_states)
+        return inputs
 
     def pool_tokens(self, hidden: Tensor, input_ids: Tensor, attention_mask: Tensor,
                     pooling: Pooling | None = None) -> Tensor:

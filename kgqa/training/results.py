@@ -198,6 +198,19 @@ def without_run_only(data: dict) -> dict:
     return data
 
 
+def comparable_config(data: dict, *, source: str) -> dict:
+    """A recorded config dict read through today's schema (so settings added since take their
+    defaults), without the :data:`_RUN_ONLY` settings: what two runs must share to be the same
+    experiment.
+
+    Raises:
+        KGQAError: ``[E030]`` when ``data`` is not a valid config today.
+    """
+    from kgqa.training.config import parse_config
+
+    return without_run_only(parse_config(data, source=source).to_dict())
+
+
 def is_stale(run: RunResult, config=None) -> bool:
     """Whether ``run`` was made with another config than ``config`` (both read through today's
     schema, so settings added since take their defaults) or by the training engine before
@@ -208,13 +221,12 @@ def is_stale(run: RunResult, config=None) -> bool:
     if config is None or not run.config:
         return False
     from kgqa.errors import KGQAError
-    from kgqa.training.config import parse_config
 
     try:
-        recorded = parse_config(run.config or {}, source="results.json").to_dict()
+        recorded = comparable_config(run.config or {}, source="results.json")
     except KGQAError:
         return True
-    return without_run_only(recorded) != without_run_only(config.to_dict())
+    return recorded != without_run_only(config.to_dict())
 
 
 def paired_bootstrap(model: list[str], baseline: list[str], *, resamples: int = 10_000,

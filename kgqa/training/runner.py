@@ -18,7 +18,6 @@ uninterrupted run.
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import time
@@ -35,7 +34,7 @@ from kgqa.training.checkpoint import (WEIGHTS_FILE, Checkpoint, TrainState, inte
 from kgqa.training.config import (ZEROSHOT_MODEL, ExperimentConfig, TrainingConfig,
                                   check_model_kwargs, load_config, parse_config)
 from kgqa.training.provenance import dataset_checksums, git_state, package_versions, peak_memory_mb
-from kgqa.training.results import RunResult, without_run_only
+from kgqa.training.results import RunResult, comparable_config, without_run_only
 from kgqa.utils.memory import malloc_top_pad
 from kgqa.utils.precision import resolve_mixed_precision
 from kgqa.utils.safe_load import load_problem
@@ -456,16 +455,14 @@ def _train_and_evaluate(cfg: ExperimentConfig, *, seed, model, inputs, node_feat
 def _check_same_run(ckpt: Checkpoint, cfg: ExperimentConfig) -> None:
     """Refuse to resume a checkpoint of a different experiment (time budget may change).
 
-    The saved config is read through today's schema first (as
-    :func:`~kgqa.training.results.is_stale` reads results.json), so a setting added since the
-    checkpoint was written counts at its default: a run interrupted before a kgqa upgrade
-    resumes after it."""
-    saved = ckpt.experiment
+    The saved config is read through today's schema first
+    (:func:`~kgqa.training.results.comparable_config`, as ``is_stale`` reads results.json), so a
+    setting added since the checkpoint was written counts at its default: a run interrupted
+    before a kgqa upgrade resumes after it."""
     try:
-        saved = parse_config(copy.deepcopy(saved), source=str(ckpt.path)).to_dict()
+        saved = comparable_config(ckpt.experiment, source=str(ckpt.path))
     except KGQAError:  # not readable today: compare as written (the keys that differ are named)
-        pass
-    saved = without_run_only(saved)
+        saved = without_run_only(ckpt.experiment)
     now = without_run_only(cfg.to_dict())
     if saved != now:
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
