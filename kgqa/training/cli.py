@@ -29,6 +29,10 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing runs."),
         max_minutes: Optional[float] = typer.Option(None, help="Stop each run's training after "
                                                                "this many minutes."),
+        checkpoint_every: Optional[int] = typer.Option(
+            None, "--checkpoint-every", min=1, help="Save the resumable checkpoint every N steps "
+            "(default: at each evaluation), so a run stopped mid-epoch loses at most N steps; "
+            "changes nothing that is trained."),
     ) -> None:
         """Train and evaluate an experiment, once per seed; writes results.json per run."""
         from kgqa.training.config import load_config
@@ -41,6 +45,9 @@ def register(app: typer.Typer) -> None:
             if max_minutes is not None:
                 overrides["training.max_minutes"] = max_minutes
                 cfg.training.max_minutes = max_minutes
+            if checkpoint_every is not None:
+                overrides["training.checkpoint_every"] = checkpoint_every
+                cfg.training.checkpoint_every = checkpoint_every
             out_dir = out or config.parent / "runs"
             main_process = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun
             for s in seed or cfg.seeds:

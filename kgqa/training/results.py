@@ -182,8 +182,8 @@ def _split_header(role: str, split: str | None) -> str:
 #: neither staleness (:func:`is_stale`) nor resuming (``kgqa.training.runner``) looks at them.
 #: ``baseline`` only says which row the results table compares with.
 _RUN_ONLY = {("seeds",), ("description",), ("reported",), ("baseline",), ("training", "max_minutes"),
-             ("training", "torch_threads"), ("training", "malloc_top_pad_mb"),
-             ("training", "malloc_heap_only")}
+             ("training", "checkpoint_every"), ("training", "torch_threads"),
+             ("training", "malloc_top_pad_mb"), ("training", "malloc_heap_only")}
 
 
 def without_run_only(data: dict) -> dict:

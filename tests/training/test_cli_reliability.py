@@ -221,19 +221,47 @@ def test_bad_model_kwarg_is_a_coded_error(run):
     assert "[E030]" in _out(result) and "(model.kwargs.dropout)" in _out(result)
 
 
+def test_checkpoint_every_on_the_command_line_saves_mid_epoch_and_is_recorded(run, monkeypatch):
+    import kgqa.training.runner as runner_module
+
+    config, run_dir = run
+    saved = []
+    real_save = runner_module.save_checkpoint
+
+    def counting(target, **kwargs):
+        saved.append((Path(target).name, kwargs["state"].step))
+        return real_save(target, **kwargs)
+
+    monkeypatch.setattr(runner_module, "save_checkpoint", counting)
+    result = runner.invoke(app, ["train", str(config), "--overwrite", "--checkpoint-every", "2"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((run_dir / "results.json").read_text())
+    steps = results["training"]["steps"]
+    assert steps >= 3  # one epoch of several steps, so "every 2" falls inside the epoch
+    assert [step for name, step in saved if name == "last"] == list(range(2, steps, 2)) + [steps]
+    assert results["training"]["overrides"]["training.checkpoint_every"] == 2
+    assert results["config"]["training"]["checkpoint_every"] == 2
+    # without the flag: once, at the epoch's evaluation
+    saved.clear()
+    assert runner.invoke(app, ["train", str(config), "--overwrite"]).exit_code == 0
+    assert [step for name, step in saved if name == "last"] == [steps]
+
+
 _TRAIN = "import sys; from kgqa.cli import app; sys.argv = ['kgqa', *sys.argv[1:]]; app()"
 
 
 def test_ctrl_c_in_training_says_where_the_checkpoint_is_and_how_to_resume(tmp_path, tiny_backbone_dir):
     csqa = write_csqa_fixture(tmp_path / "csqa")
     config = tmp_path / "long.yaml"
-    config.write_text(yaml.safe_dump(_config(csqa, tiny_backbone_dir, epochs=100000, patience=None,
-                                             checkpoint_every=1)))
+    # checkpoints every step from the command line (a run-only setting: the resume below, without
+    # the flag, is the same experiment)
+    config.write_text(yaml.safe_dump(_config(csqa, tiny_backbone_dir, epochs=100000, patience=None)))
     last = tmp_path / "runs" / "tiny_lm" / "seed-0" / "checkpoints" / "last"
     env = {**os.environ, "PYTHONPATH": str(REPO), "KGQA_PROGRESS": "0"}
     # a terminal's Ctrl-C: SIGINT handled by default in the child even when the tests run in a
     # background job (a shell starts those with SIGINT ignored, and children inherit that)
-    proc = subprocess.Popen([sys.executable, "-c", _TRAIN, "train", str(config)], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-c", _TRAIN, "train", str(config),
+                             "--checkpoint-every", "1"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:

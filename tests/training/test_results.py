@@ -82,6 +82,10 @@ def test_runs_of_an_older_config_or_engine_are_marked_stale():
     same.config = {**cfg.to_dict(), "seeds": [0], "training": {**cfg.to_dict()["training"],
                                                               "max_minutes": 3}}
     assert not is_stale(same, cfg)  # seeds and the time budget may differ
+    checkpointed = _run("x", "lm", 0, 0.5, 0.4)
+    checkpointed.config = {**cfg.to_dict(), "training": {**cfg.to_dict()["training"],
+                                                         "checkpoint_every": 50}}
+    assert not is_stale(checkpointed, cfg)  # how often the resumable checkpoint is saved
     other_baseline = _run("x", "lm", 0, 0.5, 0.4)
     other_baseline.config = {**cfg.to_dict(), "baseline": "csqa_lm_other"}
     assert not is_stale(other_baseline, cfg)  # which row the table compares with: reporting only
