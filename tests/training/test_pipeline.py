@@ -229,6 +229,51 @@ def test_graph_models_in_the_partial_regime_train_top_layers_and_graph_part(
     assert again["accuracy"] == pytest.approx(result.metrics["test"]["accuracy"])
 
 
+def test_partial_qagnn_resumed_mid_epoch_matches_the_uninterrupted_run(tmp_path, csqa_fixture,
+                                                                       tiny_backbone_dir,
+                                                                       monkeypatch):
+    """The long MPNet runs are stopped at a session's end and resumed: a partial-regime QA-GNN
+    (dropout in the trained top layer and the graph part) checkpointed every step and stopped
+    inside its second epoch resumes to the same weights, history and metrics."""
+    kg = build_graph(tmp_path / "toy")
+    cfg = _config(csqa_fixture, checkpoint_every=1)  # 3 steps an epoch: step 4 is mid-epoch
+    cfg["regime"] = "partial"
+    cfg["backbone"] = {**cfg["backbone"], "name": str(tiny_backbone_dir), "train_layers": 1,
+                       "pooling": "mean"}
+    cfg["graph"] = {"name": str(kg.path), "backend": "serial", "workers": 1,
+                    "retrieval": {"ranker": "degree", "path_scorer": "none"}}
+    common = dict(model="qagnn", model_kwargs={"hidden_size": 16, "num_layers": 2, "heads": 2,
+                                               "scorer_hidden": 16, "dropout": 0.3},
+                  seed=2, feature_cache_dir=tmp_path / "f", progress=False)
+    full = pipeline(config=cfg, out_dir=tmp_path / "full", **common)
+    real_call = QACollator.__call__
+    calls = {"n": 0}
+
+    def crashing(self, indices):
+        if self.split == "train":
+            calls["n"] += 1
+            if calls["n"] == 5:
+                raise KeyboardInterrupt  # during step 5, the second of epoch 2
+        return real_call(self, indices)
+
+    monkeypatch.setattr(QACollator, "__call__", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline(config=cfg, out_dir=tmp_path / "crash", **common)
+    monkeypatch.setattr(QACollator, "__call__", real_call)
+    last = tmp_path / "crash" / "tiny_run" / "seed-2" / "checkpoints" / "last"
+    crashed = Checkpoint.load(last).state
+    assert (crashed.step, crashed.epoch, crashed.batch_in_epoch) == (4, 1, 1)
+    resumed = pipeline(config=cfg, out_dir=tmp_path / "crash", resume=True, **common)
+    assert resumed.training["resumed_at_step"] == 4 and resumed.training["steps"] == 6
+    assert resumed.metrics == full.metrics
+    assert resumed.training["history"] == full.training["history"]
+    from safetensors.torch import load_file
+
+    wa = load_file(Path(full.checkpoint) / "model.safetensors")
+    wb = load_file(Path(resumed.checkpoint) / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_resuming_refuses_another_experiment_but_not_run_only_settings(tmp_path, csqa_fixture,
                                                                        tiny_backbone_dir):
     import copy
