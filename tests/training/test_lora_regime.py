@@ -13,6 +13,7 @@ from kgqa.training import pipeline
 from kgqa.training.checkpoint import Checkpoint
 from kgqa.training.config import parse_config
 from kgqa.training.runner import evaluate_checkpoint
+from tests.training.toys import interrupt_at_train_batch
 
 pytest.importorskip("peft")
 
@@ -105,25 +106,11 @@ def test_encoder_lora_trains_adapters_and_head(tmp_path, csqa_fixture, tiny_back
 
 def test_lora_resume_matches_the_uninterrupted_run(tmp_path, csqa_fixture, monkeypatch):
     from kgqa.backbones.tiny import save_tiny_causal_lm
-    from kgqa.training.collate import QACollator
-
     directory = save_tiny_causal_lm("gpt2", tmp_path / "lm")
     cfg = _config(csqa_fixture, directory, epochs=2, checkpoint_every=2, eval_every=2)
     full = pipeline(config=cfg, out_dir=tmp_path / "full", seed=1, progress=False)
-    real_call = QACollator.__call__
-    calls = {"n": 0}
-
-    def crashing(self, indices):
-        if self.split == "train":
-            calls["n"] += 1
-            if calls["n"] == 4:
-                raise KeyboardInterrupt
-        return real_call(self, indices)
-
-    monkeypatch.setattr(QACollator, "__call__", crashing)
-    with pytest.raises(KeyboardInterrupt):
-        pipeline(config=cfg, out_dir=tmp_path / "crash", seed=1, progress=False)
-    monkeypatch.setattr(QACollator, "__call__", real_call)
+    interrupt_at_train_batch(monkeypatch, 4, lambda: pipeline(config=cfg, out_dir=tmp_path / "crash",
+                                                              seed=1, progress=False))
     resumed = pipeline(config=cfg, out_dir=tmp_path / "crash", seed=1, resume=True, progress=False)
     assert resumed.metrics == full.metrics
     assert resumed.training["history"] == full.training["history"]

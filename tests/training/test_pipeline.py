@@ -16,9 +16,9 @@ from torch_geometric.data import Data
 from kgqa.data import load_dataset
 from kgqa.training import pipeline
 from kgqa.training.checkpoint import Checkpoint
-from kgqa.training.collate import QACollator
 from kgqa.training.results import RunResult
 from tests.conftest import build_graph
+from tests.training.toys import assert_same_weights, interrupt_at_train_batch
 
 
 def _config(csqa_fixture, **training):
@@ -135,20 +135,9 @@ def test_pipeline_resume_matches_uninterrupted_run(tmp_path, csqa_fixture, tiny_
     common = dict(model="lm", backbone=str(tiny_backbone_dir), regime="frozen", seed=1,
                   feature_cache_dir=tmp_path / "f", progress=False)
     full = pipeline(config=cfg, out_dir=tmp_path / "full", **common)
-    real_call = QACollator.__call__
-    calls = {"n": 0}
-
-    def crashing(self, indices):
-        if self.split == "train":
-            calls["n"] += 1
-            if calls["n"] == 6:
-                raise KeyboardInterrupt  # e.g. Ctrl-C during step 6
-        return real_call(self, indices)
-
-    monkeypatch.setattr(QACollator, "__call__", crashing)
-    with pytest.raises(KeyboardInterrupt):
-        pipeline(config=cfg, out_dir=tmp_path / "crash", **common)
-    monkeypatch.setattr(QACollator, "__call__", real_call)
+    # e.g. Ctrl-C during step 6
+    interrupt_at_train_batch(monkeypatch, 6,
+                             lambda: pipeline(config=cfg, out_dir=tmp_path / "crash", **common))
     last = tmp_path / "crash" / "tiny_run" / "seed-1" / "checkpoints" / "last"
     crashed = Checkpoint.load(last).state
     assert crashed.step == 4 and crashed.train_seconds > 0
@@ -160,12 +149,7 @@ def test_pipeline_resume_matches_uninterrupted_run(tmp_path, csqa_fixture, tiny_
     assert full.training["resumed_at_step"] is None and resumed.training["resumed_at_step"] == 4
     # the wall time counts the training before the crash, not only the resumed segment
     assert resumed.wall_seconds >= crashed.train_seconds + resumed.timings["train"]
-    a = Checkpoint.load(full.checkpoint)
-    b = Checkpoint.load(resumed.checkpoint)
-    from safetensors.torch import load_file
-
-    wa, wb = load_file(a.path / "model.safetensors"), load_file(b.path / "model.safetensors")
-    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert_same_weights(full.checkpoint, resumed.checkpoint)
 
 
 def test_qagnn_end_to_end_through_retrieval(tmp_path, csqa_fixture, tiny_backbone_dir):
@@ -246,20 +230,9 @@ def test_partial_qagnn_resumed_mid_epoch_matches_the_uninterrupted_run(tmp_path,
                                                "scorer_hidden": 16, "dropout": 0.3},
                   seed=2, feature_cache_dir=tmp_path / "f", progress=False)
     full = pipeline(config=cfg, out_dir=tmp_path / "full", **common)
-    real_call = QACollator.__call__
-    calls = {"n": 0}
-
-    def crashing(self, indices):
-        if self.split == "train":
-            calls["n"] += 1
-            if calls["n"] == 5:
-                raise KeyboardInterrupt  # during step 5, the second of epoch 2
-        return real_call(self, indices)
-
-    monkeypatch.setattr(QACollator, "__call__", crashing)
-    with pytest.raises(KeyboardInterrupt):
-        pipeline(config=cfg, out_dir=tmp_path / "crash", **common)
-    monkeypatch.setattr(QACollator, "__call__", real_call)
+    # stopped during step 5, the second of epoch 2
+    interrupt_at_train_batch(monkeypatch, 5,
+                             lambda: pipeline(config=cfg, out_dir=tmp_path / "crash", **common))
     last = tmp_path / "crash" / "tiny_run" / "seed-2" / "checkpoints" / "last"
     crashed = Checkpoint.load(last).state
     assert (crashed.step, crashed.epoch, crashed.batch_in_epoch) == (4, 1, 1)
@@ -267,11 +240,7 @@ def test_partial_qagnn_resumed_mid_epoch_matches_the_uninterrupted_run(tmp_path,
     assert resumed.training["resumed_at_step"] == 4 and resumed.training["steps"] == 6
     assert resumed.metrics == full.metrics
     assert resumed.training["history"] == full.training["history"]
-    from safetensors.torch import load_file
-
-    wa = load_file(Path(full.checkpoint) / "model.safetensors")
-    wb = load_file(Path(resumed.checkpoint) / "model.safetensors")
-    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert_same_weights(full.checkpoint, resumed.checkpoint)
 
 
 def test_resuming_refuses_another_experiment_but_not_run_only_settings(tmp_path, csqa_fixture,

@@ -105,3 +105,37 @@ def write_csqa_fixture(directory: Path, *, num_train: int = 12, num_dev: int = 4
     return directory
 
 
+
+
+def interrupt_at_train_batch(monkeypatch, n: int, run) -> None:
+    """Call ``run()`` with the ``n``-th training batch the collator builds raising
+    ``KeyboardInterrupt`` (a Ctrl-C during step ``n``); fails unless ``run`` was interrupted. The
+    collator is restored afterwards, so a resume in the same test trains normally."""
+    import pytest
+
+    from kgqa.training.collate import QACollator
+
+    real_call = QACollator.__call__
+    calls = {"n": 0}
+
+    def crashing(self, indices):
+        if self.split == "train":
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+        return real_call(self, indices)
+
+    monkeypatch.setattr(QACollator, "__call__", crashing)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run()
+    finally:
+        monkeypatch.setattr(QACollator, "__call__", real_call)
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    """The ``model.safetensors`` of two checkpoint folders hold the same tensors, bit for bit."""
+    from safetensors.torch import load_file
+
+    wa, wb = load_file(Path(a) / "model.safetensors"), load_file(Path(b) / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
