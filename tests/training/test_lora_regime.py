@@ -106,6 +106,7 @@ def test_encoder_lora_trains_adapters_and_head(tmp_path, csqa_fixture, tiny_back
 
 def test_lora_resume_matches_the_uninterrupted_run(tmp_path, csqa_fixture, monkeypatch):
     from kgqa.backbones.tiny import save_tiny_causal_lm
+
     directory = save_tiny_causal_lm("gpt2", tmp_path / "lm")
     cfg = _config(csqa_fixture, directory, epochs=2, checkpoint_every=2, eval_every=2)
     full = pipeline(config=cfg, out_dir=tmp_path / "full", seed=1, progress=False)

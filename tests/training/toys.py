@@ -105,8 +105,6 @@ def write_csqa_fixture(directory: Path, *, num_train: int = 12, num_dev: int = 4
     return directory
 
 
-
-
 def interrupt_at_train_batch(monkeypatch, n: int, run) -> None:
     """Call ``run()`` with the ``n``-th training batch the collator builds raising
     ``KeyboardInterrupt`` (a Ctrl-C during step ``n``); fails unless ``run`` was interrupted. The
