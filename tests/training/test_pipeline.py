@@ -30,6 +30,23 @@ def _config(csqa_fixture, **training):
                          "lm_lr": 1e-3, "patience": None, **training}}
 
 
+def _toy_graph(kg) -> dict:
+    """The ``graph`` section for the toy graph: serial retrieval, no learned ranker or scorer."""
+    return {"name": str(kg.path), "backend": "serial", "workers": 1,
+            "retrieval": {"ranker": "degree", "path_scorer": "none"}}
+
+
+def _partial_graph_config(csqa_fixture, backbone_dir, kg, **training) -> dict:
+    """:func:`_config` in the partial regime (the tiny backbone's top layer trained, mean
+    pooling) on the toy graph."""
+    cfg = _config(csqa_fixture, **training)
+    cfg["regime"] = "partial"
+    cfg["backbone"] = {**cfg["backbone"], "name": str(backbone_dir), "train_layers": 1,
+                       "pooling": "mean"}
+    cfg["graph"] = _toy_graph(kg)
+    return cfg
+
+
 def test_frozen_lm_end_to_end_writes_complete_results(tmp_path, csqa_fixture, tiny_backbone_dir):
     result = pipeline(config=_config(csqa_fixture), model="lm", backbone=str(tiny_backbone_dir),
                       regime="frozen", seed=3, out_dir=tmp_path / "runs",
@@ -155,9 +172,7 @@ def test_pipeline_resume_matches_uninterrupted_run(tmp_path, csqa_fixture, tiny_
 def test_qagnn_end_to_end_through_retrieval(tmp_path, csqa_fixture, tiny_backbone_dir):
     """Linking, retrieval (kgqa.retrieval.preprocess) and training on the toy graph."""
     kg = build_graph(tmp_path / "toy")
-    cfg = _config(csqa_fixture)
-    cfg["graph"] = {"name": str(kg.path), "backend": "serial", "workers": 1,
-                    "retrieval": {"ranker": "degree", "path_scorer": "none"}}
+    cfg = {**_config(csqa_fixture), "graph": _toy_graph(kg)}
     result = pipeline(config=cfg, model="qagnn",
                       model_kwargs={"hidden_size": 16, "num_layers": 2, "heads": 2,
                                     "scorer_hidden": 16},
@@ -188,12 +203,7 @@ def test_graph_models_in_the_partial_regime_train_top_layers_and_graph_part(
     kg = build_graph(tmp_path / "toy")
     backbone = Backbone.from_pretrained(str(tiny_backbone_dir), freeze="all", pooling="mean")
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
-    cfg = _config(csqa_fixture)
-    cfg["regime"] = "partial"
-    cfg["backbone"] = {**cfg.get("backbone", {}), "name": str(tiny_backbone_dir), "train_layers": 1,
-                       "pooling": "mean"}
-    cfg["graph"] = {"name": str(kg.path), "backend": "serial", "workers": 1,
-                    "retrieval": {"ranker": "degree", "path_scorer": "none"}}
+    cfg = _partial_graph_config(csqa_fixture, tiny_backbone_dir, kg)
     result = pipeline(config=cfg, model=model, model_kwargs=kwargs, backbone=backbone,
                       out_dir=tmp_path / "runs", feature_cache_dir=tmp_path / "f", progress=False)
     changed = {k for k, v in backbone.state_dict().items() if not torch.equal(v, before[k])}
@@ -220,12 +230,8 @@ def test_partial_qagnn_resumed_mid_epoch_matches_the_uninterrupted_run(tmp_path,
     (dropout in the trained top layer and the graph part) checkpointed every step and stopped
     inside its second epoch resumes to the same weights, history and metrics."""
     kg = build_graph(tmp_path / "toy")
-    cfg = _config(csqa_fixture, checkpoint_every=1)  # 3 steps an epoch: step 4 is mid-epoch
-    cfg["regime"] = "partial"
-    cfg["backbone"] = {**cfg["backbone"], "name": str(tiny_backbone_dir), "train_layers": 1,
-                       "pooling": "mean"}
-    cfg["graph"] = {"name": str(kg.path), "backend": "serial", "workers": 1,
-                    "retrieval": {"ranker": "degree", "path_scorer": "none"}}
+    # 3 steps an epoch: step 4 is mid-epoch
+    cfg = _partial_graph_config(csqa_fixture, tiny_backbone_dir, kg, checkpoint_every=1)
     common = dict(model="qagnn", model_kwargs={"hidden_size": 16, "num_layers": 2, "heads": 2,
                                                "scorer_hidden": 16, "dropout": 0.3},
                   seed=2, feature_cache_dir=tmp_path / "f", progress=False)
