@@ -65,8 +65,13 @@ def register(app: typer.Typer) -> None:
         except KGQAError as exc:
             fail(exc)
         except KeyboardInterrupt:
+            # the command as given, plus --resume: run-only flags such as --checkpoint-every are
+            # not kept in the checkpoint, so the hint repeats them
             command = " ".join([f"kgqa train {config} --resume", *([f"--out {out}"] if out else []),
-                                *(f"--seed {s}" for s in seed or [])])
+                                *(f"--seed {s}" for s in seed or []),
+                                *([f"--max-minutes {max_minutes:g}"] if max_minutes is not None else []),
+                                *([f"--checkpoint-every {checkpoint_every}"]
+                                  if checkpoint_every is not None else [])])
             err_console.print(_interrupted(command, run_dir), markup=False, highlight=False)
             raise typer.Exit(130) from None
 
