@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         from kgqa.training.runner import pipeline
 
         run_dir = None
+        terminated = _SigtermAsInterrupt()
         try:
             cfg = load_config(config)
             overrides = {}
@@ -73,7 +74,9 @@ def register(app: typer.Typer) -> None:
                                 *([f"--checkpoint-every {checkpoint_every}"]
                                   if checkpoint_every is not None else [])])
             err_console.print(_interrupted(command, run_dir), markup=False, highlight=False)
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if terminated else 130) from None
+        finally:
+            terminated.restore()
 
     @app.command("eval")
     def eval_command(
@@ -194,6 +197,36 @@ def check_output_file(path: Path) -> None:
         raise KGQAError(Errors.E014.format(path=path, problem=f"'{parent}' is a file, not a folder"))
     if not os.access(parent, os.W_OK | os.X_OK):
         raise KGQAError(Errors.E014.format(path=path, problem=f"no permission to write in '{parent}'"))
+
+
+class _SigtermAsInterrupt:
+    """SIGTERM (``kill``, a scheduler's stop) handled like Ctrl-C while ``kgqa train`` runs: it
+    raises ``KeyboardInterrupt`` so that the run stops at once and prints its resume command.
+    Needed because a run started in the background of a non-interactive shell ignores SIGINT.
+    Truthy once a SIGTERM arrived; :meth:`restore` puts the previous handler back."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.received = False
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:  # signal handlers can only be set from the main thread
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __bool__(self) -> bool:
+        return self.received
+
+    def restore(self) -> None:
+        import signal
+
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous if self._previous is not None else signal.SIG_DFL)
+            self._installed = False
 
 
 def _interrupted(resume: str, run_dir: Path | None) -> str:

@@ -250,7 +250,9 @@ def test_checkpoint_every_on_the_command_line_saves_mid_epoch_and_is_recorded(ru
 _TRAIN = "import sys; from kgqa.cli import app; sys.argv = ['kgqa', *sys.argv[1:]]; app()"
 
 
-def test_ctrl_c_in_training_says_where_the_checkpoint_is_and_how_to_resume(tmp_path, tiny_backbone_dir):
+@pytest.mark.parametrize("stop", ["ctrl_c", "sigterm_in_background"])
+def test_ctrl_c_in_training_says_where_the_checkpoint_is_and_how_to_resume(tmp_path, tiny_backbone_dir,
+                                                                           stop):
     csqa = write_csqa_fixture(tmp_path / "csqa")
     config = tmp_path / "long.yaml"
     # checkpoints every step from the command line (a run-only setting: the resume below, without
@@ -259,23 +261,25 @@ def test_ctrl_c_in_training_says_where_the_checkpoint_is_and_how_to_resume(tmp_p
     last = tmp_path / "runs" / "tiny_lm" / "seed-0" / "checkpoints" / "last"
     env = {**os.environ, "PYTHONPATH": str(REPO), "KGQA_PROGRESS": "0"}
     # a terminal's Ctrl-C: SIGINT handled by default in the child even when the tests run in a
-    # background job (a shell starts those with SIGINT ignored, and children inherit that)
+    # background job (a shell starts those with SIGINT ignored, and children inherit that); or a
+    # `kill` of a run started in such a background job, SIGINT ignored: SIGTERM stops it the same way
+    sigint = signal.SIG_DFL if stop == "ctrl_c" else signal.SIG_IGN
     proc = subprocess.Popen([sys.executable, "-c", _TRAIN, "train", str(config),
                              "--checkpoint-every", "1"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     try:
         for _ in range(3000):  # wait (up to minutes on a busy machine) for the first checkpoint
             if (last / "trainer_state.json").is_file() or proc.poll() is not None:
                 break
             time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT if stop == "ctrl_c" else signal.SIGTERM)
         _, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == (130 if stop == "ctrl_c" else 143), stderr
     assert "Traceback" not in stderr
     assert "the last checkpoint (step " in stderr and str(last) in stderr.replace("\n", "")
     # the hint repeats the run-only flag the run was started with
