@@ -20,11 +20,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kgqa.errors import Errors, KGQAError
 from kgqa.linking.lazy import LazyLinkerMixin
+from kgqa.utils.signals import sigterm_raises
 
 BACKENDS = ("serial", "process", "ray")
 
@@ -190,7 +190,7 @@ def _run_pool(tasks, setup, workers, on_done) -> list[dict]:
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                initializer=_init_process, initargs=(setup, threads, os.getpid()))
     try:
-        with _sigterm_raises():
+        with sigterm_raises(_Terminated):
             pending = {pool.submit(_run_in_process, task) for task in tasks}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -214,24 +214,6 @@ def _run_pool(tasks, setup, workers, on_done) -> list[dict]:
 
 class _Terminated(BaseException):
     """SIGTERM arrived while the pool was running."""
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise _Terminated()
-
-
-@contextmanager
-def _sigterm_raises():
-    """Turn SIGTERM into :class:`_Terminated` inside the block (main thread only: elsewhere
-    handlers cannot be set), then put the previous handler back."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _run_ray(tasks, setup, workers, on_done) -> list[dict]:

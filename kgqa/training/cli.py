@@ -37,46 +37,49 @@ def register(app: typer.Typer) -> None:
         """Train and evaluate an experiment, once per seed; writes results.json per run."""
         from kgqa.training.config import load_config
         from kgqa.training.runner import pipeline
+        from kgqa.utils.signals import sigterm_raises
 
         run_dir = None
-        terminated = _SigtermAsInterrupt()
-        try:
-            cfg = load_config(config)
-            overrides = {}
-            if max_minutes is not None:
-                overrides["training.max_minutes"] = max_minutes
-                cfg.training.max_minutes = max_minutes
-            if checkpoint_every is not None:
-                overrides["training.checkpoint_every"] = checkpoint_every
-                cfg.training.checkpoint_every = checkpoint_every
-            out_dir = out or config.parent / "runs"
-            main_process = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun
-            for s in seed or cfg.seeds:
-                run_dir = out_dir / cfg.name / f"seed-{s}"
-                result = pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume,
-                                  overwrite=overwrite, overrides={**overrides, "config_file": str(config)})
-                if not main_process:
-                    continue
-                scores = "  ".join(f"{split} acc {m['accuracy']:.4f}" for split, m in result.metrics.items())
-                console.print(f"[bold]{cfg.name}[/] seed {s}: {scores}  "
-                              f"({result.wall_seconds / 60:.1f} min, stop: "
-                              f"{result.training.get('stop_reason')})", highlight=False)
-                console.print(f"  results: {out_dir / cfg.name / f'seed-{s}' / 'results.json'}",
-                              highlight=False)
-        except KGQAError as exc:
-            fail(exc)
-        except KeyboardInterrupt:
-            # the command as given, plus --resume: run-only flags such as --checkpoint-every are
-            # not kept in the checkpoint, so the hint repeats them
-            command = " ".join([f"kgqa train {config} --resume", *([f"--out {out}"] if out else []),
-                                *(f"--seed {s}" for s in seed or []),
-                                *([f"--max-minutes {max_minutes:g}"] if max_minutes is not None else []),
-                                *([f"--checkpoint-every {checkpoint_every}"]
-                                  if checkpoint_every is not None else [])])
-            err_console.print(_interrupted(command, run_dir), markup=False, highlight=False)
-            raise typer.Exit(143 if terminated else 130) from None
-        finally:
-            terminated.restore()
+        # a run started in a script's background ignores SIGINT: SIGTERM (`kill`, a scheduler's
+        # stop) ends it as Ctrl-C does, with the resume command
+        with sigterm_raises(_Terminated):
+            try:
+                cfg = load_config(config)
+                overrides = {}
+                if max_minutes is not None:
+                    overrides["training.max_minutes"] = max_minutes
+                    cfg.training.max_minutes = max_minutes
+                if checkpoint_every is not None:
+                    overrides["training.checkpoint_every"] = checkpoint_every
+                    cfg.training.checkpoint_every = checkpoint_every
+                out_dir = out or config.parent / "runs"
+                main_process = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun
+                for s in seed or cfg.seeds:
+                    run_dir = out_dir / cfg.name / f"seed-{s}"
+                    result = pipeline(config=cfg, seed=s, out_dir=out_dir, resume=resume,
+                                      overwrite=overwrite,
+                                      overrides={**overrides, "config_file": str(config)})
+                    if not main_process:
+                        continue
+                    scores = "  ".join(f"{split} acc {m['accuracy']:.4f}"
+                                       for split, m in result.metrics.items())
+                    console.print(f"[bold]{cfg.name}[/] seed {s}: {scores}  "
+                                  f"({result.wall_seconds / 60:.1f} min, stop: "
+                                  f"{result.training.get('stop_reason')})", highlight=False)
+                    console.print(f"  results: {out_dir / cfg.name / f'seed-{s}' / 'results.json'}",
+                                  highlight=False)
+            except KGQAError as exc:
+                fail(exc)
+            except KeyboardInterrupt as exc:
+                # the command as given, plus --resume: run-only flags such as --checkpoint-every are
+                # not kept in the checkpoint, so the hint repeats them
+                command = " ".join([f"kgqa train {config} --resume", *([f"--out {out}"] if out else []),
+                                    *(f"--seed {s}" for s in seed or []),
+                                    *([f"--max-minutes {max_minutes:g}"] if max_minutes is not None else []),
+                                    *([f"--checkpoint-every {checkpoint_every}"]
+                                      if checkpoint_every is not None else [])])
+                err_console.print(_interrupted(command, run_dir), markup=False, highlight=False)
+                raise typer.Exit(143 if isinstance(exc, _Terminated) else 130) from None
 
     @app.command("eval")
     def eval_command(
@@ -199,34 +202,8 @@ def check_output_file(path: Path) -> None:
         raise KGQAError(Errors.E014.format(path=path, problem=f"no permission to write in '{parent}'"))
 
 
-class _SigtermAsInterrupt:
-    """SIGTERM (``kill``, a scheduler's stop) handled like Ctrl-C while ``kgqa train`` runs: it
-    raises ``KeyboardInterrupt`` so that the run stops at once and prints its resume command.
-    Needed because a run started in the background of a non-interactive shell ignores SIGINT.
-    Truthy once a SIGTERM arrived; :meth:`restore` puts the previous handler back."""
-
-    def __init__(self) -> None:
-        import signal
-        import threading
-
-        self.received = False
-        self._installed = threading.current_thread() is threading.main_thread()
-        if self._installed:  # signal handlers can only be set from the main thread
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        self.received = True
-        raise KeyboardInterrupt
-
-    def __bool__(self) -> bool:
-        return self.received
-
-    def restore(self) -> None:
-        import signal
-
-        if self._installed:
-            signal.signal(signal.SIGTERM, self._previous if self._previous is not None else signal.SIG_DFL)
-            self._installed = False
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived during ``kgqa train``: handled as Ctrl-C, with exit code 143."""
 
 
 def _interrupted(resume: str, run_dir: Path | None) -> str:
