@@ -189,7 +189,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint, stand_in = args.model, False
         if checkpoint is None and not has_default_model():
-            checkpoint, stand_in = stand_in_checkpoint("qagnn", Path(tmp)), True
+            from kgqa.explain.loading import DEFAULT_MODEL_CONFIG
+            from kgqa.training.config import load_config
+
+            default_name = load_config(ROOT / DEFAULT_MODEL_CONFIG, check_model=False).model.name
+            checkpoint, stand_in = stand_in_checkpoint(default_name, Path(tmp)), True
         cold = measure_cold(checkpoint)
         warm = measure_warm(checkpoint, questions)
         lazy = measure_warm(checkpoint, questions, lazy_table=True)

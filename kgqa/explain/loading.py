@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The experiment and seed whose run is the shipped default model (chosen on IHdev; see
 #: ``kgqa/explain/default_model/README.md``), and the commands that reproduce it.
-DEFAULT_MODEL_CONFIG = "experiments/csqa_qagnn_lmfreeze_partial6_minilm.yaml"
+DEFAULT_MODEL_CONFIG = "experiments/csqa_kagnet_shortest_partial6_minilm.yaml"
 DEFAULT_MODEL_SEED = 2
 DEFAULT_MODEL_COMMAND = (f"kgqa train {DEFAULT_MODEL_CONFIG} --seed {DEFAULT_MODEL_SEED} && kgqa export "
                          f"experiments/runs/{Path(DEFAULT_MODEL_CONFIG).stem}/seed-{DEFAULT_MODEL_SEED}"

@@ -24,7 +24,7 @@ def test_default_model_is_small_and_names_its_graph():
     from kgqa.training.checkpoint import Checkpoint
 
     # the trained layers, head and graph part, weight matrices in int8 (the backbone's embeddings
-    # come from its package): MiniLM's 6 layers are 10.6M parameters, ~11 MB; QA-GNN adds ~0.5 MB
+    # come from its package): MiniLM's 6 layers are 10.6M parameters, ~11 MB; KagNet adds 0.4M
     assert (default_model_dir() / "model.safetensors").stat().st_size < 12 * 2**20
     ckpt = Checkpoint.load(default_model_dir())
     assert ckpt.meta["export"]["dtype"] == "int8" and not (default_model_dir() / "optimizer.bin").exists()
