@@ -24,9 +24,12 @@ def tiny_backbone_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def accelerator():
-    from accelerate import Accelerator
+    """An fp32 CPU accelerator. accelerate keeps one state per process, so a plain
+    ``Accelerator(cpu=True)`` after a test that ran under bf16 autocast (``auto`` on a CPU with
+    AVX512-BF16) would inherit bf16; ``make_accelerator`` resets it."""
+    from kgqa.training.runner import make_accelerator
 
-    return Accelerator(cpu=True)
+    return make_accelerator("no")
 
 
 @pytest.fixture(autouse=True)
