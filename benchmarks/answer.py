@@ -60,9 +60,9 @@ print(json.dumps({"load_s": t1 - t0, "first_answer_s": t2 - t1, "stages": result
 """
 
 
-def stand_in_checkpoint(name: str, folder: Path) -> Path:
-    """A random-weight frozen checkpoint of the default model's architecture (or of
-    ``name`` with that config's settings), recorded for the default graph."""
+def stand_in_checkpoint(name: str | None, folder: Path) -> Path:
+    """A random-weight frozen checkpoint of the default model's architecture (``name=None``) or
+    of ``name`` with that config's settings, recorded for the default graph."""
     import torch
 
     from kgqa.kg.store import KnowledgeGraph
@@ -74,6 +74,7 @@ def stand_in_checkpoint(name: str, folder: Path) -> Path:
 
     experiment = load_config(ROOT / DEFAULT_MODEL_CONFIG, check_model=False).to_dict()  # extends: merged
     experiment["regime"] = "frozen"  # a stand-in head: no trained top layers to stand in for
+    name = name or experiment["model"]["name"]
     if name != experiment["model"]["name"]:
         other = load_config(ROOT / "experiments" / f"csqa_{name}_frozen_minilm.yaml", check_model=False).to_dict()
         experiment["model"] = other["model"]
@@ -189,11 +190,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint, stand_in = args.model, False
         if checkpoint is None and not has_default_model():
-            from kgqa.explain.loading import DEFAULT_MODEL_CONFIG
-            from kgqa.training.config import load_config
-
-            default_name = load_config(ROOT / DEFAULT_MODEL_CONFIG, check_model=False).model.name
-            checkpoint, stand_in = stand_in_checkpoint(default_name, Path(tmp)), True
+            checkpoint, stand_in = stand_in_checkpoint(None, Path(tmp)), True
         cold = measure_cold(checkpoint)
         warm = measure_warm(checkpoint, questions)
         lazy = measure_warm(checkpoint, questions, lazy_table=True)
